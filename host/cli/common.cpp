@@ -1,0 +1,66 @@
+#include "host/cli/common.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <iostream>
+
+#include "sgdlab/error.hpp"
+
+namespace sgdlab::cli {
+
+std::vector<double> parse_list(const std::string& flag, const std::string& text) {
+  std::vector<double> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(pos, comma - pos);
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || !std::isfinite(v))
+      SGDLAB_INPUT_ERROR(flag, ": expected a number or a comma-separated list of numbers, got '",
+                         text, "'");
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes) {
+  if (v.size() == lanes) return v;
+  if (v.size() == 1) return std::vector<double>(lanes, v[0]);
+  SGDLAB_INPUT_ERROR(flag, ": has ", v.size(), " values but the pack has ", lanes,
+                     " lanes (give one value or one per lane)");
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& device) {
+  if (device == "cpu") return make_cpu_backend();
+  if (device == "cuda") {
+    std::string why;
+    if (!cuda_available(&why)) SGDLAB_INPUT_ERROR("--device cuda: no usable GPU: ", why);
+    return make_cuda_backend();
+  }
+  if (device == "auto") {
+    std::string why;
+    if (cuda_available(&why)) return make_cuda_backend();
+    std::cerr << "sgdlab: no usable GPU (" << why << "); running on the CPU\n";
+    return make_cpu_backend();
+  }
+  SGDLAB_INPUT_ERROR("--device: expected cpu, cuda or auto, got '", device, "'");
+}
+
+void add_device_option(CLI::App& app, std::string& device) {
+  app.add_option("--device", device, "cpu, cuda, or auto (CUDA when a GPU is usable)")
+      ->default_val("auto");
+}
+
+std::string default_out_dir(const std::string& what) {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return "runs/" + what + "-" + stamp;
+}
+
+}  // namespace sgdlab::cli

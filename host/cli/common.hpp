@@ -1,0 +1,28 @@
+#pragma once
+// Pieces shared by the sgdlab commands.
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sgdlab/backend.hpp"
+
+namespace sgdlab::cli {
+
+// Parses "a,b,c" into numbers; throws InputError naming the flag.
+std::vector<double> parse_list(const std::string& flag, const std::string& text);
+// Lists of length 1 broadcast to `lanes`; any other length must equal it.
+std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes);
+
+// "cpu", "cuda" or "auto": auto picks CUDA when a GPU is usable and says when it falls back.
+std::unique_ptr<Backend> make_backend(const std::string& device);
+void add_device_option(CLI::App& app, std::string& device);
+
+// A default run folder under runs/ named after the command and the time.
+std::string default_out_dir(const std::string& what);
+
+void register_train(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace sgdlab::cli

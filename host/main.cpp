@@ -1,0 +1,35 @@
+// sgdlab: train small networks and sweep their hyperparameters, many trials at once.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "host/cli/common.hpp"
+#include "sgdlab/backend.hpp"
+#include "sgdlab/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sgdlab: trains packs of small networks on one device and sweeps their "
+               "hyperparameters (USPS digits: mlp, cnn, lcnn)"};
+  app.set_version_flag("--version",
+                       std::string("sgdlab ") + SGDLAB_VERSION +
+                           (sgdlab::cuda_compiled() ? " (CUDA support compiled in)"
+                                                    : " (CPU only: no CUDA support compiled in)"));
+  app.require_subcommand(1);
+  sgdlab::cli::register_train(app);
+  sgdlab::cli::register_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const sgdlab::InputError& e) {
+    std::cerr << "sgdlab: " << e.what() << "\n";
+    return 2;
+  } catch (const sgdlab::Error& e) {
+    std::cerr << "sgdlab: " << e.what() << " (" << e.file() << ":" << e.line() << ")\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sgdlab: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,395 @@
+#include "sgdlab/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "sgdlab/error.hpp"
+
+namespace sgdlab {
+
+void validate(const LaneSettings& lane) {
+  if (!(lane.lr > 0) || !std::isfinite(lane.lr))
+    SGDLAB_INPUT_ERROR("--lr: expected a learning rate > 0, got ", lane.lr);
+  if (!(lane.momentum >= 0 && lane.momentum < 1))
+    SGDLAB_INPUT_ERROR("--momentum: expected a value in [0, 1), got ", lane.momentum);
+  if (!(lane.dropout >= 0 && lane.dropout < 1))
+    SGDLAB_INPUT_ERROR("--dropout: expected a rate in [0, 1), got ", lane.dropout);
+  if (lane.init == InitKind::Uniform && !(lane.init_low <= lane.init_high))
+    SGDLAB_INPUT_ERROR("--init uniform: expected low <= high, got ", lane.init_low, " > ",
+                       lane.init_high);
+}
+
+DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.train.features) {
+  auto upload = [&](Part& part, const Dataset& d) {
+    SGDLAB_CHECK(d.features == features_, "every split has ", features_, " features");
+    part.n = d.size();
+    part.x = Buffer<float>(backend, d.x.size());
+    part.x.upload(d.x);
+    part.y = Buffer<int32_t>(backend, d.y.size());
+    part.y.upload(d.y);
+  };
+  upload(train_, data.train);
+  upload(val_, data.val);
+  upload(test_, data.test);
+  std::vector<uint32_t> iota(std::max({train_.n, val_.n, test_.n}));
+  std::iota(iota.begin(), iota.end(), 0u);
+  identity_ = Buffer<uint32_t>(backend, iota.size());
+  identity_.upload(iota);
+}
+
+namespace {
+
+// Buffers of one batch size: the input, every layer's output, the labels, the
+// gradient of the logits and two ping-pong buffers for the backward pass.
+struct Activations {
+  int capacity = 0;
+  Buffer<float> x;
+  Buffer<int32_t> y;
+  std::vector<Buffer<float>> outs;
+  Buffer<float> dlogits, ping, pong;
+};
+
+}  // namespace
+
+struct Trainer::Impl {
+  Backend& be;
+  const DeviceData& data;
+  NetworkPlan plan;
+  TrainerOptions opt;
+  std::vector<LaneSettings> lanes;
+  int T, B, steps;
+  int epoch = 0;
+  int64_t global_step = 0;
+
+  Buffer<float> params, grads, velocity;
+  Buffer<ParamSlice> slices;
+  Buffer<float> lr, momentum, dropout;
+  Buffer<uint64_t> seeds;
+  Buffer<int> frozen;
+  Buffer<int64_t> counters;
+  Buffer<uint32_t> perm;
+  Buffer<float> train_loss, train_correct, eval_loss, eval_correct, grad_accum, probs;
+  Activations train_acts, eval_acts;
+  std::unique_ptr<Recording> step_recording;
+
+  Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
+       TrainerOptions o)
+      : be(backend), data(d), plan(model, int(l.size())), opt(o), lanes(std::move(l)),
+        T(int(lanes.size())), B(o.batch) {
+    if (opt.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", opt.batch);
+    if (opt.eval_batch <= 0) SGDLAB_INPUT_ERROR("evaluation batch must be > 0");
+    for (const auto& lane : lanes) validate(lane);
+    SGDLAB_CHECK(size_t(data.features()) == model.input.size(), "the model's input matches the data");
+    const size_t n_train = data.part(Split::Train).n;
+    // The last incomplete minibatch is dropped: every step then has the same shape, and
+    // each epoch's reshuffle leaves out different samples.
+    steps = int(n_train / size_t(B));
+    if (steps == 0)
+      SGDLAB_INPUT_ERROR("--batch ", B, ": larger than the training set (", n_train, " samples)");
+
+    params = Buffer<float>(be, plan.param_count());
+    grads = Buffer<float>(be, plan.param_count());
+    velocity = Buffer<float>(be, plan.param_count());
+    grads.zero();
+    velocity.zero();
+    std::vector<LaneInit> inits;
+    for (const auto& lane : lanes) inits.push_back({lane.seed, lane.init, lane.init_low, lane.init_high});
+    params.upload(initial_parameters(plan, inits));
+    slices = Buffer<ParamSlice>(be, plan.slices().size());
+    slices.upload(plan.raw_slices());
+
+    std::vector<float> h_lr, h_mu, h_drop;
+    std::vector<uint64_t> h_seed;
+    for (const auto& lane : lanes) {
+      h_lr.push_back(lane.lr);
+      h_mu.push_back(lane.momentum);
+      h_drop.push_back(lane.dropout);
+      h_seed.push_back(lane.seed);
+    }
+    lr = upload_vector(h_lr);
+    momentum = upload_vector(h_mu);
+    dropout = upload_vector(h_drop);
+    seeds = upload_vector(h_seed);
+    frozen = Buffer<int>(be, T);
+    frozen.zero();
+    counters = Buffer<int64_t>(be, kCounterCount);
+    counters.zero();
+    perm = Buffer<uint32_t>(be, size_t(T) * n_train);
+    const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
+    train_loss = Buffer<float>(be, T);
+    train_correct = Buffer<float>(be, T);
+    eval_loss = Buffer<float>(be, T);
+    eval_correct = Buffer<float>(be, T);
+    grad_accum = Buffer<float>(be, stats);
+    train_acts = make_activations(B);
+    eval_acts = make_activations(opt.eval_batch);
+  }
+
+  template <class V>
+  Buffer<V> upload_vector(const std::vector<V>& host) {
+    Buffer<V> buf(be, host.size());
+    buf.upload(host);
+    return buf;
+  }
+
+  Activations make_activations(int capacity) {
+    Activations a;
+    a.capacity = capacity;
+    const size_t rows = size_t(capacity) * T;
+    a.x = Buffer<float>(be, rows * plan.spec().input.size());
+    a.y = Buffer<int32_t>(be, rows);
+    size_t widest = plan.spec().input.size();
+    for (const auto& l : plan.layers()) {
+      a.outs.emplace_back(be, rows * l.out.size());
+      widest = std::max(widest, l.out.size());
+    }
+    a.dlogits = Buffer<float>(be, rows * plan.spec().classes);
+    a.ping = Buffer<float>(be, rows * widest);
+    a.pong = Buffer<float>(be, rows * widest);
+    return a;
+  }
+
+  LaneArrays lane_arrays() {
+    return LaneArrays{lr.get(), momentum.get(), dropout.get(), seeds.get(), frozen.get()};
+  }
+  float* weight(const LayerPlan& l, Buffer<float>& buf) {
+    return buf.get() + plan.slices()[l.weight_slice].slice.offset;
+  }
+  float* bias(const LayerPlan& l, Buffer<float>& buf) {
+    return buf.get() + plan.slices()[l.bias_slice].slice.offset;
+  }
+  ConvDims conv_dims(const LayerPlan& l, int b) const {
+    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.units, l.spec.kernel, l.spec.stride, l.spec.pad};
+  }
+  PoolDims pool_dims(const LayerPlan& l, int b) const {
+    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.kernel, l.spec.stride};
+  }
+  static Activation activation_of(LayerKind k) {
+    return k == LayerKind::Relu ? Activation::Relu
+           : k == LayerKind::Sigmoid ? Activation::Sigmoid
+                                     : Activation::Tanh;
+  }
+
+  // Runs the layers on a.x with batch b; returns the logits.
+  const float* forward(Activations& a, int b, bool training) {
+    const float* in = a.x.get();
+    const LaneArrays la = lane_arrays();
+    for (size_t i = 0; i < plan.layers().size(); ++i) {
+      const LayerPlan& l = plan.layers()[i];
+      float* out = a.outs[i].get();
+      switch (l.spec.kind) {
+        case LayerKind::Dense:
+          be.dense_forward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params),
+                           bias(l, params), out);
+          break;
+        case LayerKind::Conv2d:
+          be.conv2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+          break;
+        case LayerKind::Local2d:
+          be.local2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+          break;
+        case LayerKind::MaxPool:
+          be.maxpool_forward(pool_dims(l, b), in, out);
+          break;
+        case LayerKind::Relu:
+        case LayerKind::Sigmoid:
+        case LayerKind::Tanh:
+          be.activation_forward(activation_of(l.spec.kind), size_t(b) * T * l.out.size(), in, out);
+          break;
+        case LayerKind::Dropout:
+          if (training)
+            be.dropout_forward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), in, out);
+          else
+            be.copy(out, in, size_t(b) * T * l.out.size() * sizeof(float));
+          break;
+      }
+      in = out;
+    }
+    return in;
+  }
+
+  // Backpropagates a.dlogits through the layers, writing every parameter gradient.
+  void backward(Activations& a, int b) {
+    const LaneArrays la = lane_arrays();
+    const float* dy = a.dlogits.get();
+    for (int i = int(plan.layers().size()) - 1; i >= 0; --i) {
+      const LayerPlan& l = plan.layers()[i];
+      const float* in = i == 0 ? a.x.get() : a.outs[i - 1].get();
+      const float* out = a.outs[i].get();
+      float* dx = i == 0 ? nullptr : (dy == a.ping.get() ? a.pong.get() : a.ping.get());
+      const size_t n = size_t(b) * T * l.out.size();
+      switch (l.spec.kind) {
+        case LayerKind::Dense:
+          be.dense_backward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params), dy, dx,
+                            weight(l, grads), bias(l, grads));
+          break;
+        case LayerKind::Conv2d:
+          be.conv2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                             bias(l, grads));
+          break;
+        case LayerKind::Local2d:
+          be.local2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                              bias(l, grads));
+          break;
+        case LayerKind::MaxPool:
+          if (dx) be.maxpool_backward(pool_dims(l, b), in, out, dy, dx);
+          break;
+        case LayerKind::Relu:
+        case LayerKind::Sigmoid:
+        case LayerKind::Tanh:
+          if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
+          break;
+        case LayerKind::Dropout:
+          if (dx) be.dropout_backward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), dy, dx);
+          break;
+      }
+      dy = dx;
+    }
+  }
+
+  // One training step; every value that changes between steps is read from backend
+  // memory (counters, lane arrays), so the step can be recorded once and replayed.
+  void step() {
+    const auto& train = data.part(Split::Train);
+    Activations& a = train_acts;
+    be.gather(B, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
+              counters.get(), 0, a.x.get(), a.y.get());
+    const float* logits = forward(a, B, true);
+    be.softmax_xent({B, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
+                    train_loss.get(), train_correct.get(), frozen.get());
+    backward(a, B);
+    auto raw = slices.get();
+    be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
+    be.sgd_momentum(raw, int(slices.size()), T, lane_arrays(), params.get(), grads.get(),
+                    velocity.get());
+    be.advance_counters(counters.get());
+  }
+
+  // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches.
+  template <class Body>
+  void for_each_eval_batch(Split split, Body body) {
+    const auto& part = data.part(split);
+    Activations& a = eval_acts;
+    for (size_t off = 0; off < part.n; off += size_t(a.capacity)) {
+      const int rows = int(std::min(part.n - off, size_t(a.capacity)));
+      // Every lane sees the same samples: a shared identity permutation (stride 0).
+      be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
+                off, a.x.get(), a.y.get());
+      body(rows, off, forward(a, rows, false));
+    }
+  }
+
+  std::vector<EvalStats> evaluate(Split split) {
+    eval_loss.zero();
+    eval_correct.zero();
+    for_each_eval_batch(split, [&](int rows, size_t, const float* logits) {
+      be.softmax_xent({rows, T, plan.spec().classes}, logits, eval_acts.y.get(), nullptr,
+                      eval_loss.get(), eval_correct.get(), nullptr);
+    });
+    const auto loss = eval_loss.download();
+    const auto correct = eval_correct.download();
+    const double n = double(data.part(split).n);
+    std::vector<EvalStats> out(T);
+    for (int t = 0; t < T; ++t) out[t] = {loss[t] / n, correct[t] / n};
+    return out;
+  }
+
+  std::vector<EpochStats> train_epoch() {
+    const auto start = std::chrono::steady_clock::now();
+    const auto& train = data.part(Split::Train);
+    be.shuffle(T, int(train.n), seeds.get(), uint32_t(epoch), perm.get());
+    const int64_t counters_now[kCounterCount] = {global_step, 0};
+    counters.upload(counters_now, kCounterCount);
+    train_loss.zero();
+    train_correct.zero();
+    grad_accum.zero();
+    if (opt.record_step) {
+      if (!step_recording) step_recording = be.record([this] { step(); });
+      for (int s = 0; s < steps; ++s) step_recording->replay();
+    } else {
+      for (int s = 0; s < steps; ++s) step();
+    }
+    global_step += steps;
+    const auto val = evaluate(Split::Val);
+    const auto loss = train_loss.download();
+    const auto correct = train_correct.download();
+    const auto grad = grad_accum.download();
+    const auto state = frozen.download();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int layers = plan.param_layers();
+    const double samples = double(steps) * B;
+    std::vector<EpochStats> rows(T);
+    for (int t = 0; t < T; ++t) {
+      EpochStats& r = rows[t];
+      r.lane = t;
+      r.epoch = epoch + 1;
+      r.train_loss = loss[t] / samples;
+      r.train_acc = correct[t] / samples;
+      r.val_loss = val[t].loss;
+      r.val_acc = val[t].acc;
+      const float* g = grad.data() + size_t(t) * (layers + 1) * 2;
+      for (int l = 0; l < layers; ++l) {
+        r.layer_grad_mean_abs.push_back(g[2 * l] / steps);
+        r.layer_grad_l2.push_back(g[2 * l + 1] / steps);
+      }
+      r.grad_mean_abs = g[2 * layers] / steps;
+      r.grad_l2 = g[2 * layers + 1] / steps;
+      r.seconds = seconds;
+      r.diverged = state[t] == 1;
+      r.pruned = state[t] == 2;
+    }
+    ++epoch;
+    return rows;
+  }
+
+  std::vector<float> probabilities(Split split) {
+    const int classes = plan.spec().classes;
+    const size_t n = data.part(split).n;
+    std::vector<float> out(n * T * classes);
+    if (!probs.size()) probs = Buffer<float>(be, size_t(eval_acts.capacity) * T * classes);
+    for_each_eval_batch(split, [&](int rows, size_t off, const float* logits) {
+      be.softmax({rows, T, classes}, logits, probs.get());
+      be.download(out.data() + off * T * classes, probs.get(), size_t(rows) * T * classes * sizeof(float));
+    });
+    return out;
+  }
+};
+
+Trainer::Trainer(Backend& backend, const DeviceData& data, const ModelSpec& model,
+                 std::vector<LaneSettings> lanes, TrainerOptions options)
+    : impl_(std::make_unique<Impl>(backend, data, model, std::move(lanes), options)) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+const NetworkPlan& Trainer::plan() const { return impl_->plan; }
+int Trainer::lanes() const { return impl_->T; }
+int Trainer::steps_per_epoch() const { return impl_->steps; }
+int Trainer::epochs_done() const { return impl_->epoch; }
+std::vector<EpochStats> Trainer::train_epoch() { return impl_->train_epoch(); }
+std::vector<EvalStats> Trainer::evaluate(Split split) { return impl_->evaluate(split); }
+std::vector<float> Trainer::probabilities(Split split) { return impl_->probabilities(split); }
+
+void Trainer::prune(int lane) {
+  SGDLAB_CHECK(lane >= 0 && lane < impl_->T, "a lane of this pack");
+  const int pruned = 2;
+  impl_->be.upload(impl_->frozen.get() + lane, &pruned, sizeof(int));
+}
+
+std::vector<bool> Trainer::diverged() const {
+  const auto state = impl_->frozen.download();
+  std::vector<bool> out;
+  for (int s : state) out.push_back(s == 1);
+  return out;
+}
+
+std::vector<float> Trainer::parameters() const { return impl_->params.download(); }
+void Trainer::set_parameters(const std::vector<float>& flat) {
+  SGDLAB_CHECK(flat.size() == impl_->params.size(), "a flat buffer of ", impl_->params.size());
+  impl_->params.upload(flat);
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,122 @@
+#pragma once
+// The Backend: one interface for every lane-packed op, implemented for the CPU
+// (kernels/cpu) and for CUDA (cuda/, kernels/cuda). A Backend instance is an
+// execution context: on CUDA it owns one stream, one cuBLAS and one cuDNN handle and
+// one workspace, shared by every layer of the pack that runs on it. All pointers
+// passed to ops point to memory allocated by the same backend.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sgdlab/op_dims.hpp"
+
+namespace sgdlab {
+
+enum class Device { Cpu, Cuda };
+
+// A recorded sequence of ops that can be replayed (a CUDA graph on the GPU; a plain
+// call of the recorded function on the CPU).
+class Recording {
+ public:
+  virtual ~Recording() = default;
+  virtual void replay() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  virtual Device device() const = 0;
+  virtual std::string describe() const = 0;
+
+  // Memory and transfers. Transfers are ordered with the ops; download() returns
+  // once the data is on the host.
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  virtual void fill_zero(void* dst, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // Records `body` once so that replay() repeats it. Ops inside must take every
+  // changing value from backend memory (counters, lane arrays), not from arguments.
+  virtual std::unique_ptr<Recording> record(const std::function<void()>& body) = 0;
+
+  // Dense layer on [B, T, in] -> [B, T, out].
+  virtual void dense_forward(const DenseDims& d, const float* x, const float* w, const float* b,
+                             float* y) = 0;
+  // dx may be null (first layer). dw and db are overwritten.
+  virtual void dense_backward(const DenseDims& d, const float* x, const float* w, const float* dy,
+                              float* dx, float* dw, float* db) = 0;
+
+  virtual void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
+                              float* y) = 0;
+  virtual void conv2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
+                               float* dx, float* dw, float* db) = 0;
+
+  virtual void local2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
+                               float* y) = 0;
+  virtual void local2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
+                                float* dx, float* dw, float* db) = 0;
+
+  virtual void maxpool_forward(const PoolDims& d, const float* x, float* y) = 0;
+  virtual void maxpool_backward(const PoolDims& d, const float* x, const float* y, const float* dy,
+                                float* dx) = 0;
+
+  // Elementwise; y may alias x, dx may alias dy. Backward uses the forward output.
+  virtual void activation_forward(Activation a, size_t n, const float* x, float* y) = 0;
+  virtual void activation_backward(Activation a, size_t n, const float* y, const float* dy,
+                                   float* dx) = 0;
+
+  // Inverted dropout with a per-lane drop rate; the mask is recomputed in backward.
+  virtual void dropout_forward(const DropoutDims& d, const LaneArrays& lanes,
+                               const int64_t* counters, const float* x, float* y) = 0;
+  virtual void dropout_backward(const DropoutDims& d, const LaneArrays& lanes,
+                                const int64_t* counters, const float* dy, float* dx) = 0;
+
+  // Adds each lane's summed loss and correct count to loss_sum[t] and correct[t];
+  // writes dlogits = (softmax - onehot) / B when dlogits is not null; sets frozen[t]
+  // when a lane's loss is not finite (when frozen is not null).
+  virtual void softmax_xent(const XentDims& d, const float* logits, const int32_t* labels,
+                            float* dlogits, float* loss_sum, float* correct, int* frozen) = 0;
+
+  // Class probabilities, [B, T, classes] -> [B, T, classes].
+  virtual void softmax(const XentDims& d, const float* logits, float* probs) = 0;
+
+  // v = mu * v + g; p -= lr * v, per lane over the flat buffer; frozen lanes are skipped.
+  virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const LaneArrays& lanes,
+                            float* params, const float* grads, float* velocity) = 0;
+
+  // Adds this step's mean |g| and L2 norm per lane, per layer and overall, to
+  // accum[t * (n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer n_layers).
+  virtual void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T,
+                          const float* grads, float* accum) = 0;
+
+  // x[b, t, :] = data[perm[t * perm_stride + first + b], :] and y[b, t] likewise, with
+  // first = counters[kCounterEpochStep] * B + offset (counters may be null: first = offset).
+  virtual void gather(int B, int T, int features, const float* data, const int32_t* labels,
+                      const uint32_t* perm, size_t perm_stride, const int64_t* counters,
+                      size_t offset, float* x, int32_t* y) = 0;
+
+  // perm[t * n + i]: lane t's permutation of 0..n-1 for `epoch`, ordered by Philox keys
+  // drawn from the lane's seed (ties by index), so that both backends agree.
+  virtual void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) = 0;
+
+  // counters[kCounterGlobalStep] += 1, counters[kCounterEpochStep] += 1.
+  virtual void advance_counters(int64_t* counters) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend();
+// Throws when CUDA support is not compiled in or no usable GPU is present.
+std::unique_ptr<Backend> make_cuda_backend();
+// Whether a CUDA device is usable right now (false without a driver or GPU); never throws.
+bool cuda_available(std::string* why = nullptr);
+bool cuda_compiled();
+
+}  // namespace sgdlab

@@ -1,0 +1,46 @@
+#pragma once
+// The USPS digits in the ESL "zip code" format: each line a label, then 256 grey
+// values in [-1, 1]. Files are read through zlib (gzip or plain text).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sgdlab {
+
+struct Dataset {
+  int features = 0;
+  std::vector<float> x;      // [n, features]
+  std::vector<int32_t> y;    // [n]
+  size_t size() const { return y.size(); }
+};
+
+// Reads one file; throws InputError naming the file, the line and what was expected.
+Dataset read_usps_file(const std::string& path, int features = 256);
+
+struct UspsData {
+  Dataset train, val, test;
+  std::string source;  // the folder the files came from
+};
+
+struct DataOptions {
+  std::string dir;           // --data; empty: $SGDLAB_DATA, then data/usps, then download
+  uint64_t split_seed = 0;   // the seeded 20% validation split
+  double val_fraction = 0.2;
+  bool allow_download = true;
+};
+
+// Finds (or downloads and verifies) the files, reads them, and splits validation off
+// the training set.
+UspsData load_usps(const DataOptions& options);
+
+// The folder that holds zip.train.gz and zip.test.gz, by the lookup order above.
+std::string locate_usps(const DataOptions& options);
+
+// Splits a seeded `fraction` of `all` off as validation; both keep the file's order.
+void split_validation(const Dataset& all, double fraction, uint64_t seed, Dataset& train,
+                      Dataset& val);
+
+// Hex SHA-256 of a file's bytes.
+std::string sha256_file(const std::string& path);
+
+}  // namespace sgdlab

@@ -1,0 +1,10 @@
+#pragma once
+// Output files are written whole or not at all: to a temporary name, then renamed.
+#include <string>
+
+namespace sgdlab {
+
+void write_file_atomic(const std::string& path, const std::string& content);
+std::string read_text_file(const std::string& path);
+
+}  // namespace sgdlab

@@ -1,0 +1,153 @@
+// The CPU backend: the reference kernels in this folder, instantiated for float.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/conv2d.hpp"
+#include "kernels/cpu/dense.hpp"
+#include "kernels/cpu/dropout.hpp"
+#include "kernels/cpu/gather.hpp"
+#include "kernels/cpu/grad_stats.hpp"
+#include "kernels/cpu/local2d.hpp"
+#include "kernels/cpu/maxpool.hpp"
+#include "kernels/cpu/sgd.hpp"
+#include "kernels/cpu/shuffle.hpp"
+#include "kernels/cpu/softmax_xent.hpp"
+#include "sgdlab/backend.hpp"
+#include "sgdlab/error.hpp"
+
+namespace sgdlab {
+namespace {
+
+class CpuRecording final : public Recording {
+ public:
+  explicit CpuRecording(std::function<void()> body) : body_(std::move(body)) {}
+  void replay() override { body_(); }
+
+ private:
+  std::function<void()> body_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::Cpu; }
+  std::string describe() const override { return "cpu"; }
+
+  void* allocate(size_t bytes) override {
+    // 64-byte alignment for vector loads; aligned_alloc needs a multiple of it.
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) SGDLAB_THROW("out of host memory allocating ", bytes, " bytes");
+    return p;
+  }
+  void deallocate(void* ptr) noexcept override { std::free(ptr); }
+  void upload(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
+  void fill_zero(void* dst, size_t bytes) override { std::memset(dst, 0, bytes); }
+  void synchronize() override {}
+
+  std::unique_ptr<Recording> record(const std::function<void()>& body) override {
+    return std::make_unique<CpuRecording>(body);
+  }
+
+  void dense_forward(const DenseDims& d, const float* x, const float* w, const float* b,
+                     float* y) override {
+    cpu::dense_forward(d, x, w, b, y);
+  }
+  void dense_backward(const DenseDims& d, const float* x, const float* w, const float* dy,
+                      float* dx, float* dw, float* db) override {
+    cpu::dense_backward_weight(d, x, dy, dw, db);
+    if (dx) cpu::dense_backward_data(d, dy, w, dx);
+  }
+
+  void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
+                      float* y) override {
+    cpu::conv2d_forward(d, x, w, b, y, scratch(cpu::conv2d_workspace(d)));
+  }
+  void conv2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db) override {
+    cpu::conv2d_backward(d, x, w, dy, dx, dw, db, scratch(cpu::conv2d_workspace(d)));
+  }
+
+  void local2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
+                       float* y) override {
+    cpu::local2d_forward(d, x, w, b, y);
+  }
+  void local2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
+                        float* dx, float* dw, float* db) override {
+    cpu::local2d_backward(d, x, w, dy, dx, dw, db);
+  }
+
+  void maxpool_forward(const PoolDims& d, const float* x, float* y) override {
+    cpu::maxpool_forward(d, x, y);
+  }
+  void maxpool_backward(const PoolDims& d, const float* x, const float*, const float* dy,
+                        float* dx) override {
+    cpu::maxpool_backward(d, x, dy, dx);
+  }
+
+  void activation_forward(Activation a, size_t n, const float* x, float* y) override {
+    cpu::activation_forward(a, n, x, y);
+  }
+  void activation_backward(Activation a, size_t n, const float* y, const float* dy,
+                           float* dx) override {
+    cpu::activation_backward(a, n, y, dy, dx);
+  }
+
+  void dropout_forward(const DropoutDims& d, const LaneArrays& lanes, const int64_t* counters,
+                       const float* x, float* y) override {
+    cpu::dropout_forward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], x, y);
+  }
+  void dropout_backward(const DropoutDims& d, const LaneArrays& lanes, const int64_t* counters,
+                        const float* dy, float* dx) override {
+    cpu::dropout_backward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], dy, dx);
+  }
+
+  void softmax_xent(const XentDims& d, const float* logits, const int32_t* labels, float* dlogits,
+                    float* loss_sum, float* correct, int* frozen) override {
+    cpu::softmax_xent(d, logits, labels, dlogits, loss_sum, correct, frozen);
+  }
+  void softmax(const XentDims& d, const float* logits, float* probs) override {
+    cpu::softmax_rows(d, logits, probs);
+  }
+
+  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const LaneArrays& lanes,
+                    float* params, const float* grads, float* velocity) override {
+    cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.frozen, params, grads,
+                      velocity);
+  }
+  void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
+                  float* accum) override {
+    cpu::grad_stats(slices, n_slices, n_layers, T, grads, accum);
+  }
+
+  void gather(int B, int T, int features, const float* data, const int32_t* labels,
+              const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t offset,
+              float* x, int32_t* y) override {
+    const size_t first = (counters ? size_t(counters[kCounterEpochStep]) * B : 0) + offset;
+    cpu::gather(B, T, features, data, labels, perm, perm_stride, first, x, y);
+  }
+  void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
+    cpu::shuffle(T, n, seeds, epoch, perm);
+  }
+  void advance_counters(int64_t* counters) override {
+    ++counters[kCounterGlobalStep];
+    ++counters[kCounterEpochStep];
+  }
+
+ private:
+  // One scratch area for the whole backend, grown on first use of a larger shape.
+  float* scratch(size_t elements) {
+    if (scratch_.size() < elements) scratch_.resize(elements);
+    return scratch_.data();
+  }
+  std::vector<float> scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace sgdlab

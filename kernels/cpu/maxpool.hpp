@@ -1,0 +1,51 @@
+#pragma once
+// Max-pool without padding on [B, T, C, H, W]; lanes are just more channels here.
+// Backward routes each window's gradient to its first maximum, as the forward chose it.
+#include <algorithm>
+#include <cstddef>
+
+#include "sgdlab/op_dims.hpp"
+
+namespace sgdlab::cpu {
+
+template <class S>
+void maxpool_forward(const PoolDims& d, const S* x, S* y) {
+  const int Ho = d.Ho(), Wo = d.Wo();
+  const size_t planes = size_t(d.B) * d.T * d.C;
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
+  for (size_t pl = 0; pl < planes; ++pl) {
+    const S* xp = x + pl * d.H * d.W;
+    S* yp = y + pl * Ho * Wo;
+    for (int oh = 0; oh < Ho; ++oh)
+      for (int ow = 0; ow < Wo; ++ow) {
+        S best = xp[(oh * d.stride) * d.W + ow * d.stride];
+        for (int i = 0; i < d.k; ++i)
+          for (int j = 0; j < d.k; ++j) best = std::max(best, xp[(oh * d.stride + i) * d.W + ow * d.stride + j]);
+        yp[oh * Wo + ow] = best;
+      }
+  }
+}
+
+template <class S>
+void maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
+  const int Ho = d.Ho(), Wo = d.Wo();
+  const size_t planes = size_t(d.B) * d.T * d.C;
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
+  for (size_t pl = 0; pl < planes; ++pl) {
+    const S* xp = x + pl * d.H * d.W;
+    S* dxp = dx + pl * d.H * d.W;
+    std::fill_n(dxp, size_t(d.H) * d.W, S(0));
+    for (int oh = 0; oh < Ho; ++oh)
+      for (int ow = 0; ow < Wo; ++ow) {
+        int arg = (oh * d.stride) * d.W + ow * d.stride;
+        for (int i = 0; i < d.k; ++i)
+          for (int j = 0; j < d.k; ++j) {
+            const int idx = (oh * d.stride + i) * d.W + ow * d.stride + j;
+            if (xp[idx] > xp[arg]) arg = idx;
+          }
+        dxp[arg] += dy[pl * Ho * Wo + oh * Wo + ow];
+      }
+  }
+}
+
+}  // namespace sgdlab::cpu

@@ -1,0 +1,57 @@
+#pragma once
+// Fused softmax cross-entropy on logits [B, T, classes] and labels [B, T]: per-lane
+// summed loss and correct count (sums in a fixed order) and dlogits = (p - onehot) / B.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "sgdlab/op_dims.hpp"
+
+namespace sgdlab::cpu {
+
+template <class S>
+void softmax_rows(const XentDims& d, const S* logits, S* probs) {
+  for (size_t r = 0; r < size_t(d.B) * d.T; ++r) {
+    const S* z = logits + r * d.classes;
+    S* p = probs + r * d.classes;
+    S zmax = z[0];
+    for (int c = 1; c < d.classes; ++c) zmax = z[c] > zmax ? z[c] : zmax;
+    S sum = 0;
+    for (int c = 0; c < d.classes; ++c) sum += (p[c] = std::exp(z[c] - zmax));
+    for (int c = 0; c < d.classes; ++c) p[c] /= sum;
+  }
+}
+
+template <class S>
+void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* dlogits,
+                  S* loss_sum, S* correct, int* frozen) {
+  for (int t = 0; t < d.T; ++t) {
+    double lane_loss = 0;
+    int lane_correct = 0;
+    for (int b = 0; b < d.B; ++b) {
+      const size_t row = size_t(b) * d.T + t;
+      const S* z = logits + row * d.classes;
+      const int label = labels[row];
+      int arg = 0;
+      for (int c = 1; c < d.classes; ++c) arg = z[c] > z[arg] ? c : arg;
+      const S zmax = z[arg];
+      S sum = 0;
+      for (int c = 0; c < d.classes; ++c) sum += std::exp(z[c] - zmax);
+      const S log_sum = std::log(sum);
+      lane_loss += double(log_sum - (z[label] - zmax));
+      lane_correct += arg == label;
+      if (dlogits) {
+        S* g = dlogits + row * d.classes;
+        for (int c = 0; c < d.classes; ++c)
+          g[c] = (std::exp(z[c] - zmax - log_sum) - S(c == label)) / S(d.B);
+      }
+    }
+    // NaN logits make every comparison false: the lane's loss goes non-finite below.
+    loss_sum[t] += S(lane_loss);
+    correct[t] += S(lane_correct);
+    if (frozen && !std::isfinite(lane_loss)) frozen[t] = 1;
+  }
+}
+
+}  // namespace sgdlab::cpu

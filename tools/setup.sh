@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sgdlab builds and runs with. Used by the README and by .ci/run.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libopenblas-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev curl libssl-dev
+  python3-matplotlib python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup: all build dependencies present"
