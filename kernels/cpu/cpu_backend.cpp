@@ -32,6 +32,9 @@ class CpuRecording final : public Recording {
 
 class CpuBackend final : public Backend {
  public:
+  // BLAS calls run single-threaded inside our OpenMP loops (gemm_parallel): two thread
+  // pools on two cores oversubscribe, and OpenBLAS's own threading changes sum order.
+  CpuBackend() { openblas_set_num_threads(1); }
   Device device() const override { return Device::Cpu; }
   std::string describe() const override { return "cpu"; }
 

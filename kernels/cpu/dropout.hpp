@@ -13,15 +13,21 @@ namespace sgdlab::cpu {
 template <class S>
 void dropout_apply(const DropoutDims& d, const float* rate, const uint64_t* seed, int64_t step,
                    const S* in, S* out) {
-#pragma omp parallel for collapse(2) schedule(static) if (size_t(d.B) * d.T * d.F > 65536)
+#pragma omp parallel for collapse(2) schedule(static) if (size_t(d.B) * d.T * d.F > 8192)
   for (int b = 0; b < d.B; ++b)
     for (int t = 0; t < d.T; ++t) {
       const float p = rate[t];
       const S scale = p < 1.0f ? S(1) / (S(1) - S(p)) : S(0);
       const size_t base = (size_t(b) * d.T + t) * d.F;
+      Philox4 draw{};
       for (int f = 0; f < d.F; ++f) {
+        // One Philox call serves four consecutive indices (see dropout_bits).
         const uint64_t index = uint64_t(b) * d.F + f;
-        const bool keep = philox_unit_float(dropout_bits(seed[t], uint64_t(step), d.layer, index)) >= p;
+        if (f == 0 || (index & 3) == 0)
+          draw = philox4x32_10(Philox4{{uint32_t(index >> 2), d.layer, uint32_t(step),
+                                        uint32_t(uint64_t(step) >> 32)}},
+                               uint32_t(seed[t]), uint32_t(seed[t] >> 32));
+        const bool keep = philox_unit_float(draw.v[index & 3]) >= p;
         out[base + f] = keep ? in[base + f] * scale : S(0);
       }
     }

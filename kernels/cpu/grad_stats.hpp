@@ -21,10 +21,24 @@ void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, con
     for (int s = 0; s < n_slices; ++s) {
       const size_t per_lane = slices[s].count / T;
       const S* g = grads + slices[s].offset + size_t(t) * per_lane;
+      // Eight partial sums in a fixed pattern: vectorisable, and the same every run.
+      double pa[8] = {}, pq[8] = {};
+      size_t i = 0;
+      for (; i + 8 <= per_lane; i += 8)
+        for (int u = 0; u < 8; ++u) {
+          const double v = double(g[i + u]);
+          pa[u] += std::fabs(v);
+          pq[u] += v * v;
+        }
+      for (; i < per_lane; ++i) {
+        const double v = double(g[i]);
+        pa[0] += std::fabs(v);
+        pq[0] += v * v;
+      }
       double a = 0, q = 0;
-      for (size_t i = 0; i < per_lane; ++i) {
-        a += std::abs(double(g[i]));
-        q += double(g[i]) * double(g[i]);
+      for (int u = 0; u < 8; ++u) {
+        a += pa[u];
+        q += pq[u];
       }
       for (int layer : {slices[s].layer, n_layers}) {
         abs_sum[layer] += a;

@@ -35,15 +35,21 @@ void maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
     const S* xp = x + pl * d.H * d.W;
     S* dxp = dx + pl * d.H * d.W;
     std::fill_n(dxp, size_t(d.H) * d.W, S(0));
+    const S* g = dy + pl * Ho * Wo;
     for (int oh = 0; oh < Ho; ++oh)
       for (int ow = 0; ow < Wo; ++ow) {
-        int arg = (oh * d.stride) * d.W + ow * d.stride;
+        const int base = (oh * d.stride) * d.W + ow * d.stride;
+        int arg = base;
+        S best = xp[base];
         for (int i = 0; i < d.k; ++i)
           for (int j = 0; j < d.k; ++j) {
-            const int idx = (oh * d.stride + i) * d.W + ow * d.stride + j;
-            if (xp[idx] > xp[arg]) arg = idx;
+            const int idx = base + i * d.W + j;
+            if (xp[idx] > best) {
+              best = xp[idx];
+              arg = idx;
+            }
           }
-        dxp[arg] += dy[pl * Ho * Wo + oh * Wo + ow];
+        dxp[arg] += g[oh * Wo + ow];
       }
   }
 }
