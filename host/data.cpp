@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <numeric>
 
@@ -153,9 +154,10 @@ bool has_files(const fs::path& dir) {
   return fs::is_regular_file(dir / kTrainFile) && fs::is_regular_file(dir / kTestFile);
 }
 
-// Downloads each missing file into `dir`, to a temporary name first, and keeps it
-// only when its SHA-256 matches the published sum.
-void download_usps(const fs::path& dir) {
+}  // namespace
+
+void download_usps(const std::string& dir_name) {
+  const fs::path dir(dir_name);
   fs::create_directories(dir);
   for (const KnownFile& known : kKnownFiles) {
     const fs::path target = dir / known.name;
@@ -163,8 +165,14 @@ void download_usps(const fs::path& dir) {
     const fs::path part = dir / (std::string(known.name) + ".part");
     std::string errors;
     bool ok = false;
-    for (const char* mirror : kMirrors) {
-      const std::string url = std::string(mirror) + known.name;
+    std::vector<std::string> mirrors(kMirrors.begin(), kMirrors.end());
+    if (const char* env = std::getenv("SGDLAB_USPS_MIRROR"); env && *env) {
+      std::string base = env;
+      if (base.back() != '/') base += '/';
+      mirrors = {base};
+    }
+    for (const std::string& mirror : mirrors) {
+      const std::string url = mirror + known.name;
       std::string why;
       if (!download_file(url, part.string(), &why)) {
         errors += "\n  " + url + ": " + why;
@@ -187,8 +195,6 @@ void download_usps(const fs::path& dir) {
   }
 }
 
-}  // namespace
-
 std::string locate_usps(const DataOptions& options) {
   if (!options.dir.empty()) {
     if (!has_files(options.dir))
@@ -202,12 +208,15 @@ std::string locate_usps(const DataOptions& options) {
                          " in this folder");
     return env;
   }
-  const fs::path local = fs::path(SGDLAB_SOURCE_DIR) / "data" / "usps";
+  const fs::path local = options.download_dir.empty()
+                            ? fs::path(SGDLAB_SOURCE_DIR) / "data" / "usps"
+                            : fs::path(options.download_dir);
   if (has_files(local)) return local.string();
   if (!options.allow_download)
     SGDLAB_INPUT_ERROR("no USPS data: pass --data DIR, set $SGDLAB_DATA, or put ", kTrainFile,
                        " and ", kTestFile, " in ", local.string());
-  download_usps(local);
+  std::cerr << "sgdlab: downloading the USPS data into " << local.string() << "\n";
+  download_usps(local.string());
   return local.string();
 }
 

@@ -27,6 +27,8 @@ struct DataOptions {
   uint64_t split_seed = 0;   // the seeded 20% validation split
   double val_fraction = 0.2;
   bool allow_download = true;
+  // Where a download goes; empty: data/usps in the source tree.
+  std::string download_dir;
 };
 
 // Finds (or downloads and verifies) the files, reads them, and splits validation off
@@ -39,6 +41,11 @@ std::string locate_usps(const DataOptions& options);
 // Splits a seeded `fraction` of `all` off as validation; both keep the file's order.
 void split_validation(const Dataset& all, double fraction, uint64_t seed, Dataset& train,
                       Dataset& val);
+
+// Downloads zip.train.gz and zip.test.gz into `dir` unless present, each verified
+// against the published SHA-256 before it takes its final name. The base address can
+// be replaced with $SGDLAB_USPS_MIRROR (any URL libcurl reads, file:// included).
+void download_usps(const std::string& dir);
 
 // Hex SHA-256 of a file's bytes.
 std::string sha256_file(const std::string& path);

@@ -1,0 +1,178 @@
+// Finite-difference gradient checks in double for every differentiable op, with T > 1,
+// and the lane-isolation check on each.
+#include <gtest/gtest.h>
+
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/conv2d.hpp"
+#include "kernels/cpu/dense.hpp"
+#include "kernels/cpu/dropout.hpp"
+#include "kernels/cpu/local2d.hpp"
+#include "kernels/cpu/maxpool.hpp"
+#include "kernels/cpu/softmax_xent.hpp"
+#include "tests/op_check.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 r(2024);
+  return r;
+}
+
+OpInput input(const std::string& name, LaneLayout layout) {
+  return {name, layout, random_vector(layout.size(), rng())};
+}
+
+OpCase dense_case() {
+  const DenseDims d{3, 2, 5, 4};
+  OpCase op{"dense",
+            {input("x", {d.B, d.T, d.in}), input("w", {1, d.T, d.in * d.out}), input("b", {1, d.T, d.out})},
+            {d.B, d.T, d.out}};
+  op.forward = [d](const Tensors& in) {
+    std::vector<double> y(size_t(d.B) * d.T * d.out);
+    cpu::dense_forward(d, in[0].data(), in[1].data(), in[2].data(), y.data());
+    return y;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size()), std::vector<double>(in[1].size()),
+              std::vector<double>(in[2].size())};
+    cpu::dense_backward_data(d, dy.data(), in[1].data(), g[0].data());
+    cpu::dense_backward_weight(d, in[0].data(), dy.data(), g[1].data(), g[2].data());
+    return g;
+  };
+  return op;
+}
+
+OpCase conv_case(const ConvDims d, bool local) {
+  const int per_w = local ? d.L() * d.Cout * d.patch() : d.Cout * d.patch();
+  const int per_b = local ? d.L() * d.Cout : d.Cout;
+  OpCase op{local ? "local2d" : "conv2d",
+            {input("x", {d.B, d.T, d.Cin * d.H * d.W}), input("w", {1, d.T, per_w}),
+             input("b", {1, d.T, per_b})},
+            {d.B, d.T, d.Cout * d.L()}};
+  op.forward = [d, local](const Tensors& in) {
+    std::vector<double> y(size_t(d.B) * d.T * d.Cout * d.L());
+    std::vector<double> ws(cpu::conv2d_workspace(d));
+    if (local)
+      cpu::local2d_forward(d, in[0].data(), in[1].data(), in[2].data(), y.data());
+    else
+      cpu::conv2d_forward(d, in[0].data(), in[1].data(), in[2].data(), y.data(), ws.data());
+    return y;
+  };
+  op.backward = [d, local](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size()), std::vector<double>(in[1].size()),
+              std::vector<double>(in[2].size())};
+    std::vector<double> ws(cpu::conv2d_workspace(d));
+    if (local)
+      cpu::local2d_backward(d, in[0].data(), in[1].data(), dy.data(), g[0].data(), g[1].data(),
+                            g[2].data());
+    else
+      cpu::conv2d_backward(d, in[0].data(), in[1].data(), dy.data(), g[0].data(), g[1].data(),
+                           g[2].data(), ws.data());
+    return g;
+  };
+  return op;
+}
+
+OpCase maxpool_case() {
+  const PoolDims d{2, 2, 2, 4, 6, 2, 2};
+  OpCase op{"maxpool", {input("x", {d.B, d.T, d.C * d.H * d.W})}, {d.B, d.T, d.C * d.Ho() * d.Wo()}};
+  op.forward = [d](const Tensors& in) {
+    std::vector<double> y(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo());
+    cpu::maxpool_forward(d, in[0].data(), y.data());
+    return y;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size())};
+    cpu::maxpool_backward(d, in[0].data(), dy.data(), g[0].data());
+    return g;
+  };
+  return op;
+}
+
+OpCase activation_case(Activation a, const std::string& name) {
+  const LaneLayout l{3, 2, 7};
+  OpCase op{name, {input("x", l)}, l};
+  op.forward = [a, l](const Tensors& in) {
+    std::vector<double> y(l.size());
+    cpu::activation_forward(a, l.size(), in[0].data(), y.data());
+    return y;
+  };
+  op.backward = [a, l](const Tensors& in, const std::vector<double>& dy) {
+    std::vector<double> y(l.size());
+    cpu::activation_forward(a, l.size(), in[0].data(), y.data());
+    Tensors g{std::vector<double>(l.size())};
+    cpu::activation_backward(a, l.size(), y.data(), dy.data(), g[0].data());
+    return g;
+  };
+  return op;
+}
+
+OpCase dropout_case() {
+  const DropoutDims d{4, 2, 9, 3};
+  static const float rate[2] = {0.3f, 0.6f};
+  static const uint64_t seed[2] = {5, 77};
+  OpCase op{"dropout", {input("x", {d.B, d.T, d.F})}, {d.B, d.T, d.F}};
+  op.forward = [d](const Tensors& in) {
+    std::vector<double> y(in[0].size());
+    cpu::dropout_forward(d, rate, seed, 12, in[0].data(), y.data());
+    return y;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size())};
+    cpu::dropout_backward(d, rate, seed, 12, dy.data(), g[0].data());
+    return g;
+  };
+  return op;
+}
+
+// The op's output here is the per-lane summed loss; its backward is B * dlogits.
+OpCase softmax_xent_case() {
+  const XentDims d{5, 3, 4};
+  static std::vector<int32_t> labels;
+  labels.clear();
+  for (int i = 0; i < d.B * d.T; ++i) labels.push_back((i * 7 + 1) % d.classes);
+  OpCase op{"softmax_xent", {input("logits", {d.B, d.T, d.classes})}, {1, d.T, 1}};
+  op.forward = [d](const Tensors& in) {
+    std::vector<double> loss(d.T), correct(d.T);
+    cpu::softmax_xent<double>(d, in[0].data(), labels.data(), nullptr, loss.data(), correct.data(),
+                              nullptr);
+    return loss;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    std::vector<double> loss(d.T), correct(d.T);
+    Tensors g{std::vector<double>(in[0].size())};
+    cpu::softmax_xent<double>(d, in[0].data(), labels.data(), g[0].data(), loss.data(),
+                              correct.data(), nullptr);
+    for (size_t i = 0; i < g[0].size(); ++i) g[0][i] *= d.B * dy[(i / d.classes) % d.T];
+    return g;
+  };
+  return op;
+}
+
+std::vector<OpCase> all_cases() {
+  return {dense_case(),
+          conv_case({2, 2, 2, 5, 5, 3, 3, 1, 1}, false),
+          conv_case({2, 3, 2, 7, 6, 2, 3, 2, 0}, false),
+          conv_case({2, 2, 2, 5, 5, 3, 3, 1, 0}, true),
+          conv_case({2, 2, 2, 7, 7, 2, 3, 2, 1}, true),
+          maxpool_case(),
+          activation_case(Activation::Relu, "relu"),
+          activation_case(Activation::Sigmoid, "sigmoid"),
+          activation_case(Activation::Tanh, "tanh"),
+          dropout_case(),
+          softmax_xent_case()};
+}
+
+class OpGradient : public ::testing::TestWithParam<int> {};
+
+TEST_P(OpGradient, MatchesFiniteDifferences) { check_gradients(all_cases()[GetParam()]); }
+TEST_P(OpGradient, LanesDoNotLeak) { check_lane_isolation(all_cases()[GetParam()]); }
+
+INSTANTIATE_TEST_SUITE_P(EveryOp, OpGradient, ::testing::Range(0, int(all_cases().size())),
+                         [](const auto& info) {
+                           return all_cases()[info.param].name + "_" + std::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace sgdlab::test
