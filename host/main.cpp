@@ -15,12 +15,16 @@ int main(int argc, char** argv) {
                            (sgdlab::cuda_compiled() ? " (CUDA support compiled in)"
                                                     : " (CPU only: no CUDA support compiled in)"));
   app.require_subcommand(1);
+  // A flag given twice keeps its last value, as in most command-line tools.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sgdlab::cli::register_train(app);
   sgdlab::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "sgdlab: " << e.what() << " (see --help)\n";
+    return 2;
   } catch (const sgdlab::InputError& e) {
     std::cerr << "sgdlab: " << e.what() << "\n";
     return 2;

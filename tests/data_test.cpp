@@ -49,6 +49,8 @@ struct BadCase {
   std::string name, content, expect;
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class UspsBadInput : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(UspsBadInput, NamesFileLineAndWhatWasExpected) {
