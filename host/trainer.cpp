@@ -59,7 +59,7 @@ struct Trainer::Impl {
   NetworkPlan plan;
   TrainerOptions opt;
   std::vector<LaneSettings> lanes;
-  int T, B, steps;
+  int T, B, steps, full_steps, tail;
   int epoch = 0;
   int64_t global_step = 0;
 
@@ -72,7 +72,7 @@ struct Trainer::Impl {
   Buffer<uint32_t> perm;
   Buffer<float> train_loss, train_correct, eval_loss, eval_correct, grad_accum, probs;
   Activations train_acts, eval_acts;
-  std::unique_ptr<Recording> step_recording;
+  std::unique_ptr<Recording> step_recording, tail_recording;
 
   Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
        TrainerOptions o)
@@ -83,10 +83,12 @@ struct Trainer::Impl {
     for (const auto& lane : lanes) validate(lane);
     SGDLAB_CHECK(size_t(data.features()) == model.input.size(), "the model's input matches the data");
     const size_t n_train = data.part(Split::Train).n;
-    // The last incomplete minibatch is dropped: every step then has the same shape, and
-    // each epoch's reshuffle leaves out different samples.
-    steps = int(n_train / size_t(B));
-    if (steps == 0)
+    // As PyTorch's DataLoader (drop_last=False): full steps, then one shorter step with
+    // the rest, so every sample is seen each epoch. Each shape is recorded once.
+    full_steps = int(n_train / size_t(B));
+    tail = int(n_train % size_t(B));
+    steps = full_steps + (tail > 0);
+    if (full_steps == 0)
       SGDLAB_INPUT_ERROR("--batch ", B, ": larger than the training set (", n_train, " samples)");
 
     params = Buffer<float>(be, plan.param_count());
@@ -251,15 +253,17 @@ struct Trainer::Impl {
 
   // One training step; every value that changes between steps is read from backend
   // memory (counters, lane arrays), so the step can be recorded once and replayed.
-  void step() {
+  // `rows` is B, or the tail's size on the last step of an epoch; the gather still
+  // starts at counters[kCounterEpochStep] * B.
+  void step(int rows) {
     const auto& train = data.part(Split::Train);
     Activations& a = train_acts;
-    be.gather(B, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
-              counters.get(), 0, a.x.get(), a.y.get());
-    const float* logits = forward(a, B, true);
-    be.softmax_xent({B, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
+    be.gather(rows, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
+              counters.get(), size_t(B), 0, a.x.get(), a.y.get());
+    const float* logits = forward(a, rows, true);
+    be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
                     train_loss.get(), train_correct.get(), frozen.get());
-    backward(a, B);
+    backward(a, rows);
     auto raw = slices.get();
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
     be.sgd_momentum(raw, int(slices.size()), T, lane_arrays(), params.get(), grads.get(),
@@ -276,7 +280,7 @@ struct Trainer::Impl {
       const int rows = int(std::min(part.n - off, size_t(a.capacity)));
       // Every lane sees the same samples: a shared identity permutation (stride 0).
       be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
-                off, a.x.get(), a.y.get());
+                0, off, a.x.get(), a.y.get());
       body(rows, off, forward(a, rows, false));
     }
   }
@@ -306,10 +310,13 @@ struct Trainer::Impl {
     train_correct.zero();
     grad_accum.zero();
     if (opt.record_step) {
-      if (!step_recording) step_recording = be.record([this] { step(); });
-      for (int s = 0; s < steps; ++s) step_recording->replay();
+      if (!step_recording) step_recording = be.record([this] { step(B); });
+      if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
+      for (int s = 0; s < full_steps; ++s) step_recording->replay();
+      if (tail) tail_recording->replay();
     } else {
-      for (int s = 0; s < steps; ++s) step();
+      for (int s = 0; s < full_steps; ++s) step(B);
+      if (tail) step(tail);
     }
     global_step += steps;
     const auto val = evaluate(Split::Val);
@@ -320,7 +327,7 @@ struct Trainer::Impl {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int layers = plan.param_layers();
-    const double samples = double(steps) * B;
+    const double samples = double(train.n);
     std::vector<EpochStats> rows(T);
     for (int t = 0; t < T; ++t) {
       EpochStats& r = rows[t];

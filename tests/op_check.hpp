@@ -101,14 +101,17 @@ inline void check_lane_isolation(const OpCase& op) {
   const Tensors g2 = op.backward(x2, r2);
   bool lane0_moved = false;
   for (size_t i = 0; i < y.size(); ++i) {
-    if (op.output.lane_of(i) == 1) ASSERT_EQ(y[i], y2[i]) << op.name << " output " << i;
+    if (op.output.lane_of(i) == 1) {
+      ASSERT_EQ(y[i], y2[i]) << op.name << " output " << i;
+    }
     if (op.output.lane_of(i) == 0 && y[i] != y2[i]) lane0_moved = true;
   }
   EXPECT_TRUE(lane0_moved) << op.name << ": the perturbation did not reach lane 0's output";
   for (size_t k = 0; k < g.size(); ++k)
     for (size_t i = 0; i < g[k].size(); ++i)
-      if (op.inputs[k].layout.lane_of(i) == 1)
+      if (op.inputs[k].layout.lane_of(i) == 1) {
         ASSERT_EQ(g[k][i], g2[k][i]) << op.name << " grad of " << op.inputs[k].name << "[" << i << "]";
+      }
 }
 
 }  // namespace sgdlab::test

@@ -9,6 +9,8 @@
 #include <string>
 #include <unistd.h>
 
+#include "sgdlab/data.hpp"
+
 namespace sgdlab::test {
 
 // A fresh folder removed when the test ends.
@@ -51,7 +53,16 @@ inline std::string usps_line(int label, double pixel = 0.5) {
   return s + "\n";
 }
 
-inline std::string real_data_dir() { return SGDLAB_TEST_DATA; }
+// The USPS files: the copy beside the checkout (CI, developers), else the project's
+// own lookup ($SGDLAB_DATA, data/usps, or a verified download).
+inline std::string real_data_dir() {
+  static const std::string dir = [] {
+    const std::string shared = SGDLAB_TEST_DATA;
+    if (std::filesystem::exists(shared + "/zip.train.gz")) return shared;
+    return locate_usps({});
+  }();
+  return dir;
+}
 
 // Runs a shell command; returns its exit status and what it printed (stdout+stderr).
 inline int run_command(const std::string& cmd, std::string* output) {
