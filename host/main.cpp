@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   sgdlab::cli::register_train(app);
   sgdlab::cli::register_bench(app);
+  sgdlab::cli::register_sweep(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,54 @@
+#pragma once
+// Search spaces: named parameters, each uniform, log-uniform or categorical.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace sgdlab {
+
+enum class Dist { Uniform, LogUniform, Categorical };
+
+struct ParamSpec {
+  std::string name;
+  Dist dist = Dist::Uniform;
+  double low = 0, high = 0;     // Uniform, LogUniform
+  std::vector<double> choices;  // Categorical
+
+  bool is_log() const { return dist == Dist::LogUniform; }
+  // Samplers work in the internal space: ln(x) for log parameters, the index of the
+  // choice for categorical ones.
+  double to_internal(double value) const;
+  double from_internal(double internal) const;
+  double internal_low() const;
+  double internal_high() const;
+};
+
+using ParamValues = std::map<std::string, double>;
+
+class SearchSpace {
+ public:
+  SearchSpace() = default;
+  explicit SearchSpace(std::vector<ParamSpec> params);
+
+  // The study's space: lr log-uniform (1e-7, 1e-1), batch {16, 32, 64, 128},
+  // momentum uniform (0.5, 0.99), dropout uniform (0.1, 0.7).
+  static SearchSpace study_default();
+  // The default space with the parameters a JSON object names replaced:
+  // {"lr": {"type": "log_uniform", "low": 1e-4, "high": 0.1}, "batch": {"type":
+  // "categorical", "choices": [32]}, ...}. Throws InputError naming `source`.
+  static SearchSpace from_json(const nlohmann::json& j, const std::string& source);
+  static SearchSpace load(const std::string& path);
+  nlohmann::json to_json() const;
+
+  const std::vector<ParamSpec>& params() const { return params_; }
+  const ParamSpec& get(const std::string& name) const;
+  bool has(const std::string& name) const;
+  // Whether every value of `values` lies in this space.
+  bool contains(const ParamValues& values) const;
+
+ private:
+  std::vector<ParamSpec> params_;
+};
+
+}  // namespace sgdlab
