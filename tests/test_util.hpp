@@ -78,3 +78,23 @@ inline int run_command(const std::string& cmd, std::string* output) {
 }
 
 }  // namespace sgdlab::test
+
+namespace sgdlab::test {
+
+// A data folder with the first lines of the real files, for quick end-to-end runs.
+inline void write_small_usps(const std::string& dir, int train_lines, int test_lines) {
+  std::filesystem::create_directories(dir);
+  for (auto [name, lines] : {std::pair<std::string, int>{"zip.train.gz", train_lines}, {"zip.test.gz", test_lines}}) {
+    gzFile in = gzopen((real_data_dir() + "/" + name).c_str(), "rb");
+    std::string text;
+    char buf[1 << 16];
+    int n;
+    while ((n = gzread(in, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+    gzclose(in);
+    size_t pos = 0;
+    for (int i = 0; i < lines && pos != std::string::npos; ++i) pos = text.find('\n', pos + 1);
+    write_gzip(dir + "/" + name, text.substr(0, pos + 1));
+  }
+}
+
+}  // namespace sgdlab::test

@@ -1,0 +1,170 @@
+// SQLite study storage: round trip, resume checks, dead workers, concurrent processes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "sgdlab/error.hpp"
+#include "sgdlab/sampler.hpp"
+#include "sgdlab/storage.hpp"
+#include "tests/test_util.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+StudyInfo info(const std::string& name) {
+  return {name, "cnn", "random", 7, 20, SearchSpace::study_default().to_json()};
+}
+
+StudyStorage::SampleFn random_fn(uint64_t seed) {
+  auto sampler = std::shared_ptr<Sampler>(make_random_sampler(seed));
+  return [sampler](const std::vector<Trial>& h, int n) {
+    return sampler->sample(SearchSpace::study_default(), h, n);
+  };
+}
+
+TEST(Storage, RoundTripThroughTheFile) {
+  TempDir dir;
+  const std::string path = dir / "study.db";
+  ParamValues p0, p1;
+  {
+    StudyStorage s(path);
+    bool created = false;
+    const int64_t id = s.open_study(info("a"), &created);
+    EXPECT_TRUE(created);
+    const Trial t0 = s.ask(id, random_fn(1));
+    const Trial t1 = s.ask(id, random_fn(1));
+    p0 = t0.params;
+    p1 = t1.params;
+    EXPECT_EQ(t0.number, 0);
+    EXPECT_EQ(t1.number, 1);
+    s.report({{t0.id, 1, 0.5}, {t0.id, 2, 0.75}, {t1.id, 1, 0.25}});
+    s.finish(t0.id, TrialState::Complete, 0.75, {{"test_acc", "0.7"}});
+    s.finish(t1.id, TrialState::Diverged, 0.1, {});
+    s.set_study_attr(id, "phase", "coarse");
+  }
+  StudyStorage s(path);
+  bool created = true;
+  const int64_t id = s.open_study(info("a"), &created);
+  EXPECT_FALSE(created);
+  const auto trials = s.trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state, TrialState::Complete);
+  EXPECT_EQ(trials[0].params, p0);
+  EXPECT_EQ(*trials[0].value, 0.75);
+  EXPECT_EQ(trials[0].intermediate, (std::vector<double>{0.5, 0.75}));
+  EXPECT_EQ(trials[0].attrs.at("test_acc"), "0.7");
+  EXPECT_FALSE(trials[0].started.empty());
+  EXPECT_FALSE(trials[0].finished.empty());
+  EXPECT_EQ(trials[1].state, TrialState::Diverged);
+  EXPECT_EQ(trials[1].params, p1);
+  EXPECT_EQ(*s.study_attr(id, "phase"), "coarse");
+  EXPECT_EQ(s.study_names(), std::vector<std::string>{"a"});
+}
+
+TEST(Storage, ResumingWithOtherSettingsIsAnError) {
+  TempDir dir;
+  StudyStorage s(dir / "study.db");
+  s.open_study(info("a"));
+  StudyInfo other = info("a");
+  other.model = "mlp";
+  EXPECT_THROW(s.open_study(other), InputError);
+  other = info("a");
+  other.space["lr"]["low"] = 1e-3;
+  EXPECT_THROW(s.open_study(other), InputError);
+}
+
+TEST(Storage, NotADatabaseIsAnInputError) {
+  TempDir dir;
+  write_bytes(dir / "junk.db", std::string(4096, 'x'));
+  EXPECT_THROW(StudyStorage(dir / "junk.db"), InputError);
+}
+
+TEST(Storage, TrialsOfADeadWorkerFailAndAreAskedAgain) {
+  TempDir dir;
+  const std::string path = dir / "study.db";
+  ParamValues orphan;
+  {
+    StudyStorage s(path);
+    s.open_study(info("a"));
+  }
+  const pid_t child = fork();
+  if (child == 0) {
+    // A worker that asks a trial and dies before finishing it.
+    StudyStorage s(path);
+    const int64_t id = s.open_study(info("a"));
+    s.ask(id, random_fn(2));
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  StudyStorage s(path);
+  const int64_t id = s.open_study(info("a"));
+  auto trials = s.trials(id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state, TrialState::Running);
+  orphan = trials[0].params;
+  EXPECT_EQ(s.recover_stale(id), 1);
+  EXPECT_EQ(s.recover_stale(id), 0);
+  trials = s.trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state, TrialState::Failed);
+  EXPECT_EQ(trials[1].state, TrialState::Waiting);
+  // The next ask takes the waiting trial, with the failed trial's parameters.
+  const Trial again = s.ask(id, random_fn(3));
+  EXPECT_EQ(again.number, 1);
+  EXPECT_EQ(again.params, orphan);
+  // A trial of this (live) process is not stale.
+  EXPECT_EQ(s.recover_stale(id), 0);
+}
+
+TEST(Storage, TwoProcessesAskTenEachAndGetTwentyDistinctTrials) {
+  TempDir dir;
+  const std::string path = dir / "study.db";
+  {
+    StudyStorage s(path);
+    s.open_study(info("shared"));
+  }
+  std::vector<pid_t> children;
+  for (int c = 0; c < 2; ++c) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      int code = 0;
+      try {
+        StudyStorage s(path);
+        const int64_t id = s.open_study(info("shared"));
+        for (int i = 0; i < 10; ++i) {
+          const Trial t = s.ask(id, random_fn(10 + c));
+          s.finish(t.id, TrialState::Complete, 0.5, {{"worker", std::to_string(c)}});
+        }
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  StudyStorage s(path);
+  const auto trials = s.trials(s.open_study(info("shared")));
+  ASSERT_EQ(trials.size(), 20u);
+  std::set<int> numbers;
+  std::map<std::string, int> per_worker;
+  for (const Trial& t : trials) {
+    numbers.insert(t.number);
+    EXPECT_EQ(t.state, TrialState::Complete);
+    ++per_worker[t.attrs.at("worker")];
+  }
+  EXPECT_EQ(numbers.size(), 20u);
+  EXPECT_EQ(*numbers.rbegin(), 19);
+  EXPECT_EQ(per_worker["0"], 10);
+  EXPECT_EQ(per_worker["1"], 10);
+}
+
+}  // namespace
+}  // namespace sgdlab::test

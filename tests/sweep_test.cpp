@@ -1,0 +1,139 @@
+// Sweeps end to end through the sgdlab binary: a killed sweep resumes without losing
+// or repeating a trial; diverging trials are stored as DIVERGED; the median pruner.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "sgdlab/storage.hpp"
+#include "sgdlab/sweep.hpp"
+#include "tests/test_util.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+int count_state(const std::vector<Trial>& trials, TrialState s) {
+  return int(std::count_if(trials.begin(), trials.end(), [&](const Trial& t) { return t.state == s; }));
+}
+
+std::vector<Trial> load(const std::string& path, const std::string& name) {
+  StudyStorage s(path);
+  auto found = s.find_study(name);
+  return found ? s.trials(found->first) : std::vector<Trial>{};
+}
+
+TEST(Sweep, KilledSweepResumesWithNoTrialLostOrRepeated) {
+  TempDir dir;
+  write_small_usps(dir / "data", 400, 100);
+  const std::string db = dir / "study.db";
+  const std::string cmd = std::string(SGDLAB_BINARY) + " sweep --model mlp --trials 12 --epochs 40 " +
+                          "--pack-lanes 1 --wave 2 --device cpu --seed 3 --data " + (dir / "data") +
+                          " --study " + db + " --name resume";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " > /dev/null 2>&1").c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  // Kill the sweep once a few trials are stored.
+  std::vector<Trial> before;
+  for (int i = 0; i < 3000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!std::filesystem::exists(db)) continue;
+    before = load(db, "resume");
+    if (count_state(before, TrialState::Complete) >= 3) break;
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  before = load(db, "resume");
+  const int complete_before = count_state(before, TrialState::Complete);
+  ASSERT_GE(complete_before, 3);
+  ASSERT_LT(complete_before, 12) << "the sweep finished before it could be killed";
+
+  std::string out;
+  ASSERT_EQ(run_command(cmd, &out), 0) << out;
+  const auto after = load(db, "resume");
+  EXPECT_EQ(count_state(after, TrialState::Complete), 12) << out;
+  std::map<int, const Trial*> by_number;
+  for (const Trial& t : after) {
+    EXPECT_TRUE(by_number.emplace(t.number, &t).second) << "trial number repeated";
+    EXPECT_NE(t.state, TrialState::Running);
+    EXPECT_NE(t.state, TrialState::Waiting);
+  }
+  // Everything completed before the kill is kept as it was.
+  for (const Trial& t : before)
+    if (t.state == TrialState::Complete) {
+      ASSERT_TRUE(by_number.count(t.number));
+      EXPECT_EQ(by_number[t.number]->state, TrialState::Complete);
+      EXPECT_EQ(*by_number[t.number]->value, *t.value);
+      EXPECT_EQ(by_number[t.number]->params, t.params);
+    }
+  // Each trial the kill interrupted failed and was run again with its parameters.
+  for (const Trial& t : after) {
+    if (t.state != TrialState::Failed) continue;
+    const auto retry = std::find_if(after.begin(), after.end(), [&](const Trial& r) {
+      return r.attrs.count("retry_of") && r.attrs.at("retry_of") == std::to_string(t.number);
+    });
+    ASSERT_NE(retry, after.end()) << "failed trial " << t.number << " was not asked again";
+    EXPECT_EQ(retry->params, t.params);
+    EXPECT_EQ(retry->state, TrialState::Complete);
+  }
+  EXPECT_NE(out.find("marked FAILED and run again"), std::string::npos) << out;
+}
+
+TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
+  TempDir dir;
+  write_small_usps(dir / "data", 300, 50);
+  write_bytes(dir / "space.json", R"({"lr": {"type": "log_uniform", "low": 1e20, "high": 1e30}})");
+  std::string out;
+  const int code = run_command(std::string(SGDLAB_BINARY) + " sweep --model mlp --trials 3 --epochs 2 " +
+                                   "--device cpu --data " + (dir / "data") + " --space " +
+                                   (dir / "space.json") + " --study " + (dir / "s.db") + " --name div",
+                               &out);
+  ASSERT_EQ(code, 0) << out;
+  const auto trials = load(dir / "s.db", "div");
+  ASSERT_EQ(trials.size(), 3u);
+  for (const Trial& t : trials) {
+    EXPECT_EQ(t.state, TrialState::Diverged);
+    EXPECT_EQ(t.attrs.at("diverged_epoch"), "1");
+  }
+  EXPECT_EQ(run_command(std::string(SGDLAB_BINARY) + " trials --study " + (dir / "s.db") + " --name div", &out), 0);
+  EXPECT_NE(out.find("DIVERGED"), std::string::npos) << out;
+}
+
+TEST(Sweep, BadInputsAreOneLine) {
+  TempDir dir;
+  write_bytes(dir / "bad.json", R"({"momentum": {"type": "uniform", "low": 0.5, "high": 1.5}})");
+  std::string out;
+  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " sweep --space " + (dir / "bad.json") +
+                            " --study " + (dir / "s.db") + " --name x",
+                        &out), 0);
+  EXPECT_NE(out.find("momentum: value 1.5 is outside"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " trials --study " + (dir / "none.db") + " --name x", &out), 0);
+  EXPECT_NE(out.find("no such study file"), std::string::npos) << out;
+  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " sweep --sampler grid --study " + (dir / "s.db") + " --name x", &out), 0);
+  EXPECT_NE(out.find("--sampler: expected random or tpe"), std::string::npos) << out;
+}
+
+TEST(MedianPruner, StopsTrialsBelowTheMedianOfCompletedOnes) {
+  std::vector<Trial> history;
+  for (int i = 0; i < 5; ++i) {
+    Trial t;
+    t.number = i;
+    t.state = TrialState::Complete;
+    t.intermediate = {0.1 * i, 0.2 * i};
+    history.push_back(t);
+  }
+  // At epoch 2 the completed values are 0, .2, .4, .6, .8: the median is 0.4.
+  EXPECT_TRUE(median_prune(history, 2, 0.39, 5, 1));
+  EXPECT_FALSE(median_prune(history, 2, 0.41, 5, 1));
+  EXPECT_FALSE(median_prune(history, 1, 0.0, 5, 1));  // warm-up epoch
+  EXPECT_FALSE(median_prune(history, 2, 0.0, 6, 1));  // too few completed trials
+}
+
+}  // namespace
+}  // namespace sgdlab::test
