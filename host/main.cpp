@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   sgdlab::cli::register_train(app);
   sgdlab::cli::register_bench(app);
   sgdlab::cli::register_sweep(app);
+  sgdlab::cli::register_tpe_benchmark(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

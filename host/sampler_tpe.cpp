@@ -49,7 +49,8 @@ class TpeSampler final : public Sampler {
       if (a.key2 != b.key2) return a.key2 < b.key2;
       return a.trial->number < b.trial->number;
     });
-    const size_t n_below = size_t(gamma_of(ranked.size()));
+    // As Optuna: gamma counts finished trials; running ones (the liar's) go above.
+    const size_t n_below = std::min(ranked.size(), size_t(gamma_of(finished)));
     std::vector<const Trial*> below, above;
     for (size_t i = 0; i < ranked.size(); ++i) (i < n_below ? below : above).push_back(ranked[i].trial);
     auto by_number = [](const Trial* a, const Trial* b) { return a->number < b->number; };

@@ -82,6 +82,19 @@ TEST(Tpe, TruncatedNormalDensityIntegratesToOne) {
   EXPECT_NEAR(sum, 1.0, 1e-6);
 }
 
+// The mixture is a density: it integrates to one (Optuna before 3.5 lacked -log(sigma)
+// in each component, optuna/optuna#5109).
+TEST(Tpe, ParzenMixtureIntegratesToOne) {
+  const ParamSpec x{"x", Dist::Uniform, 0, 1, {}};
+  const tpe::ParzenEstimator pe({&x}, {{0.1}, {0.5}, {0.55}, {0.9}}, {1, 1, 1, 1}, TpeOptions{});
+  double sum = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) sum += std::exp(pe.log_pdf({(i + 0.5) / n})) / n;
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  // scipy.stats.truncnorm gives this mixture log density 0.0232719513 at x = 0.3.
+  EXPECT_NEAR(pe.log_pdf({0.3}), 0.0232719513, 1e-8);
+}
+
 // Best value found after `n` trials of maximising -(x - 3)^2 over x in (-10, 10).
 double best_after(Sampler& s, int n) {
   const SearchSpace space({{"x", Dist::Uniform, -10, 10, {}}});

@@ -25,5 +25,6 @@ std::string default_out_dir(const std::string& what);
 void register_train(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_sweep(CLI::App& app);
+void register_tpe_benchmark(CLI::App& app);
 
 }  // namespace sgdlab::cli
