@@ -26,5 +26,6 @@ void register_train(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_tpe_benchmark(CLI::App& app);
+void register_study(CLI::App& app);
 
 }  // namespace sgdlab::cli

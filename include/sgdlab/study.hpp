@@ -1,0 +1,36 @@
+#pragma once
+// sgdlab study: the paper's whole pipeline in one call. Per model: coarse random
+// search, narrowing from the top 20%, TPE in the narrowed space, the better of the two
+// retrained with several seeds. Then the ensemble, the effect experiments, and a report
+// (report.json, report.md, figures). Every finished stage is stored under the output
+// folder, so running the same command again continues where it stopped.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace sgdlab {
+
+struct StudyOptions {
+  std::vector<std::string> models = {"mlp", "cnn", "lcnn"};
+  std::string preset = "paper";  // paper: 30 coarse, 20 fine, 20 epochs, 5 seeds; quick: 8, 6, 5, 2
+  int coarse = 0, fine = 0, epochs = 0, seeds = 0;  // 0: from the preset
+  std::string device = "auto";
+  std::string data;
+  std::string out;
+  uint64_t seed = 0;
+  int ensemble_draws = 100;
+  bool figures = true;
+};
+
+// Fills the counts the preset sets; throws InputError for a bad preset or count.
+StudyOptions resolve_preset(StudyOptions options);
+
+// Runs (or resumes) the study; progress goes to `log`. Returns report.json's content.
+nlohmann::json run_study(const StudyOptions& options, std::ostream& log);
+
+// report.md from report.json's content.
+std::string render_report_markdown(const nlohmann::json& report);
+
+}  // namespace sgdlab
