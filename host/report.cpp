@@ -133,17 +133,40 @@ std::string render_report_markdown(const json& r) {
   }
 
   const json& eff = at(r, "effects");
+  // The study's model order for a per-model map of the report.
+  auto in_order = [&](const json& per_model) {
+    std::vector<std::pair<std::string, json>> out;
+    for (const auto& name : cfg["models"])
+      if (per_model.is_object() && per_model.contains(name.get<std::string>()))
+        out.emplace_back(name.get<std::string>(), per_model[name.get<std::string>()]);
+    return out;
+  };
+  // The average of a per-epoch series over its finite values.
+  auto avg = [](const json& series) {
+    double s = 0;
+    int n = 0;
+    for (const auto& v : series)
+      if (v.is_number() && std::isfinite(v.get<double>())) {
+        s += v.get<double>();
+        ++n;
+      }
+    return n ? json(s / n) : json(nullptr);
+  };
   md << "\n## Table 2: average gradient magnitude by initialisation\n\n"
-        "Mean |gradient| over all parameters, averaged over the steps and epochs of a run with the final "
-        "hyperparameters. Slow: uniform(−0.001, 0.001); fast: uniform(10, 20) for the MLP, "
-        "uniform(10,000, 20,000) for the CNN and LCNN. (diverged) marks a run whose loss turned NaN/Inf.\n\n";
+        "Each cell: mean absolute gradient over all parameters (and, in brackets, the gradient's L2 "
+        "norm), averaged over the steps and epochs of a run with the final hyperparameters. The paper does "
+        "not say which of the two its \"average gradient\" is. Slow: uniform(−0.001, 0.001); fast: "
+        "uniform(10, 20) for the MLP, uniform(10,000, 20,000) for the CNN and LCNN. (diverged) marks a run "
+        "whose loss turned NaN/Inf.\n\n";
   md << "| model | slow | Xavier | fast | test acc slow / Xavier / fast | paper slow | paper effective | paper fast |\n"
         "|---|---|---|---|---|---|---|---|\n";
-  for (auto it = at(eff, "init").begin(); !at(eff, "init").is_null() && it != at(eff, "init").end(); ++it) {
-    const json& lanes = it.value()["lanes"];
-    const json& p = kPaper["table2"][it.key()];
-    md << "| " << it.key();
-    for (const auto& l : lanes) md << " | " << num(l["grad_mean_abs_avg"]) << (l["diverged"].get<bool>() ? " (diverged)" : "");
+  for (const auto& [model, result] : in_order(at(eff, "init"))) {
+    const json& lanes = result["lanes"];
+    const json& p = kPaper["table2"][model];
+    md << "| " << model;
+    for (const auto& l : lanes)
+      md << " | " << num(avg(l["grad_mean_abs"])) << " (" << num(avg(l["grad_l2"]), 3) << ")"
+         << (l["diverged"].get<bool>() ? " (diverged)" : "");
     md << " | " << pct(lanes[0]["test_acc"], 1) << " / " << pct(lanes[1]["test_acc"], 1) << " / "
        << pct(lanes[2]["test_acc"], 1) << " | " << num(p[0]) << " | " << num(p[1]) << " | " << num(p[2]) << " |\n";
   }
@@ -162,12 +185,12 @@ std::string render_report_markdown(const json& r) {
     const json& e = at(eff, key);
     if (e.is_null()) return;
     md << "\n## " << title << "\n\n" << what << "\n\n| model | run | first-epoch train loss | last-epoch train loss | "
-       << "mean |g| first / last epoch | test acc | diverged |\n|---|---|---|---|---|---|---|\n";
-    for (auto it = e.begin(); it != e.end(); ++it)
-      for (const auto& l : it.value()["lanes"]) {
+       << "mean abs gradient, first / last epoch | test acc | diverged |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& [model, result] : in_order(e))
+      for (const auto& l : result["lanes"]) {
         const json& loss = l["train_loss"];
         const json& g = l["grad_mean_abs"];
-        md << "| " << it.key() << " | " << l["label"].get<std::string>() << " | " << num(loss.front()) << " | "
+        md << "| " << model << " | " << l["label"].get<std::string>() << " | " << num(loss.front()) << " | "
            << num(loss.back()) << " | " << num(g.front(), 3) << " / " << num(g.back(), 3) << " | "
            << pct(l["test_acc"]) << " | " << (l["diverged"].get<bool>() ? "epoch " + std::to_string(l["diverged_epoch"].get<int>()) : "no")
            << " |\n";

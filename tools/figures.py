@@ -14,14 +14,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
-MODELS = ["mlp", "cnn", "lcnn"]
+PARAM_ORDER = ["lr", "batch", "momentum", "dropout"]
 AXIS_LABELS = {"lr": "log10(learning rate)", "batch": "log2(batch size)", "momentum": "momentum",
                "dropout": "dropout rate"}
 
 
 def values(seq):
     return [math.nan if v is None else v for v in seq]
+
+
+def ordered(report, mapping):
+    """The models of `mapping` in the study's order (JSON objects come back sorted)."""
+    return [m for m in report["config"]["models"] if m in mapping]
+
+
+def integer_epochs(ax):
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 
 
 def save(fig, out, name):
@@ -31,9 +41,9 @@ def save(fig, out, name):
 
 
 def kde(report, out):
-    for model, m in report["models"].items():
-        n = m["narrowing"]
-        params = list(n["kde"].keys())
+    for model in ordered(report, report["models"]):
+        n = report["models"][model]["narrowing"]
+        params = [p for p in PARAM_ORDER if p in n["kde"]] + [p for p in n["kde"] if p not in PARAM_ORDER]
         fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 3.4))
         for ax, p in zip(axes, params):
             c = n["kde"][p]
@@ -47,6 +57,9 @@ def kde(report, out):
                 if p == "lr":
                     lo, hi = math.log10(lo), math.log10(hi)
                 ax.axvspan(lo, hi, color="tab:orange", alpha=0.12, label="narrowed interval")
+            mode = n.get("mode", {}).get(p)
+            if mode:
+                ax.axvline(math.log2(mode), color="tab:orange", ls="--", label=f"most frequent in top: {mode:g}")
             ax.set_xlabel(AXIS_LABELS.get(p, p))
             ax.set_ylabel("density")
             ax.set_title(f"{p}")
@@ -56,7 +69,7 @@ def kde(report, out):
 
 
 def history(report, out):
-    models = list(report["models"].keys())
+    models = ordered(report, report["models"])
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
     for ax, model in zip(axes[0], models):
         m = report["models"][model]
@@ -84,7 +97,7 @@ def curves(report, out, key, metric, name, title, ylabel, log=True):
     effect = report.get("effects", {}).get(key)
     if not effect:
         return
-    models = list(effect.keys())
+    models = ordered(report, effect)
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 3.8), squeeze=False)
     for ax, model in zip(axes[0], models):
         for lane in effect[model]["lanes"]:
@@ -94,6 +107,7 @@ def curves(report, out, key, metric, name, title, ylabel, log=True):
             ax.plot(xs, ys, marker="o", ms=3, label=label)
         if log:
             ax.set_yscale("log")
+        integer_epochs(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{model.upper()}: {title}")
