@@ -25,7 +25,7 @@ class ParzenEstimator {
 
  private:
   struct Numeric {
-    double low, high;
+    double low = 0, high = 0;
     std::vector<double> mu, sigma;
   };
   struct Categorical {

@@ -266,8 +266,8 @@ struct Trainer::Impl {
     backward(a, rows);
     auto raw = slices.get();
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
-    be.sgd_momentum(raw, int(slices.size()), T, lane_arrays(), params.get(), grads.get(),
-                    velocity.get());
+    be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
+                    grads.get(), velocity.get());
     be.advance_counters(counters.get());
   }
 

@@ -44,6 +44,11 @@ class Backend {
   virtual void fill_zero(void* dst, size_t bytes) = 0;
   virtual void synchronize() = 0;
 
+  // Named ranges for profilers (NVTX on CUDA, so that Nsight Systems shows a run's
+  // structure); nested per thread. No-ops on the CPU.
+  virtual void range_push(const char* name) {}
+  virtual void range_pop() {}
+
   // Records `body` once so that replay() repeats it. Ops inside must take every
   // changing value from backend memory (counters, lane arrays), not from arguments.
   virtual std::unique_ptr<Recording> record(const std::function<void()>& body) = 0;
@@ -89,9 +94,11 @@ class Backend {
   // Class probabilities, [B, T, classes] -> [B, T, classes].
   virtual void softmax(const XentDims& d, const float* logits, float* probs) = 0;
 
-  // v = mu * v + g; p -= lr * v, per lane over the flat buffer; frozen lanes are skipped.
-  virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const LaneArrays& lanes,
-                            float* params, const float* grads, float* velocity) = 0;
+  // v = mu * v + g; p -= lr * v, per lane over the flat buffer of `total` floats (the
+  // slices and their padding); frozen lanes are skipped.
+  virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
+                            const LaneArrays& lanes, float* params, const float* grads,
+                            float* velocity) = 0;
 
   // Adds this step's mean |g| and L2 norm per lane, per layer and overall, to
   // accum[t * (n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer n_layers).
@@ -111,6 +118,18 @@ class Backend {
 
   // counters[kCounterGlobalStep] += 1, counters[kCounterEpochStep] += 1.
   virtual void advance_counters(int64_t* counters) = 0;
+};
+
+// Pushes a profiler range for the lifetime of the object.
+class ScopedRange {
+ public:
+  ScopedRange(Backend& backend, const char* name) : backend_(backend) { backend_.range_push(name); }
+  ~ScopedRange() { backend_.range_pop(); }
+  ScopedRange(const ScopedRange&) = delete;
+  ScopedRange& operator=(const ScopedRange&) = delete;
+
+ private:
+  Backend& backend_;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

@@ -32,6 +32,12 @@ SGDLAB_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   return ctr;
 }
 
+// Word i (0..3) of a result. A select rather than v[i]: a runtime index into the
+// array would put it in local memory on the GPU.
+SGDLAB_HD uint32_t philox_word(const Philox4& r, uint32_t i) {
+  return i == 0 ? r.v[0] : i == 1 ? r.v[1] : i == 2 ? r.v[2] : r.v[3];
+}
+
 // Stream tags in the last counter word keep the generator's uses apart.
 enum : uint32_t {
   kPhiloxTagInit = 0x494E4954u,     // "INIT": initial weights
@@ -48,7 +54,7 @@ SGDLAB_HD uint32_t dropout_bits(uint64_t seed, uint64_t step, uint32_t layer, ui
   const Philox4 r = philox4x32_10(
       Philox4{{uint32_t(index >> 2), layer, uint32_t(step), uint32_t(step >> 32)}}, uint32_t(seed),
       uint32_t(seed >> 32));
-  return r.v[index & 3];
+  return philox_word(r, uint32_t(index & 3));
 }
 
 }  // namespace sgdlab

@@ -116,7 +116,7 @@ class CpuBackend final : public Backend {
     cpu::softmax_rows(d, logits, probs);
   }
 
-  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const LaneArrays& lanes,
+  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t, const LaneArrays& lanes,
                     float* params, const float* grads, float* velocity) override {
     cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.frozen, params, grads,
                       velocity);

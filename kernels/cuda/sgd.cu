@@ -1,0 +1,36 @@
+// SGD with momentum over the flat buffer in one kernel: each element finds its slice
+// (a handful of slices: a linear scan) and its lane, and frozen lanes are skipped.
+#include "cuda/cuda_check.hpp"
+#include "kernels/cuda/kernels.hpp"
+
+namespace sgdlab::cuda {
+namespace {
+
+__global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T, const float* lr,
+                           const float* momentum, const int* frozen, float* params, const float* grads,
+                           float* velocity) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= total) return;
+  for (int s = 0; s < n_slices; ++s) {
+    const ParamSlice sl = slices[s];
+    if (i < sl.offset || i >= sl.offset + sl.count) continue;
+    const int t = int((i - sl.offset) / (sl.count / T));
+    if (frozen[t]) return;
+    const float v = momentum[t] * velocity[i] + grads[i];
+    velocity[i] = v;
+    params[i] -= lr[t] * v;
+    return;
+  }
+}
+
+}  // namespace
+
+void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T, const float* lr,
+                  const float* momentum, const int* frozen, float* params, const float* grads, float* velocity) {
+  if (!total) return;
+  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(slices, n_slices, total, T, lr, momentum, frozen,
+                                                            params, grads, velocity);
+  SGDLAB_LAUNCH_CHECK();
+}
+
+}  // namespace sgdlab::cuda

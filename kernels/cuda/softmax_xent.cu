@@ -1,0 +1,108 @@
+// Fused softmax cross-entropy, one warp per sample row: loss, correct flag and
+// dlogits = (softmax - onehot) / B. Per-lane sums then run over the rows in order in a
+// second kernel, so that no float atomics make the totals depend on timing.
+#include <cfloat>
+
+#include "cuda/cuda_check.hpp"
+#include "kernels/cuda/kernels.hpp"
+
+namespace sgdlab::cuda {
+namespace {
+
+constexpr int kWarp = 32;
+
+__device__ float warp_max(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ float warp_sum(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// The first index of the row's largest logit (the CPU's tie rule): max over the warp,
+// then the smallest index that holds it.
+__device__ int warp_argmax(const float* z, int classes, float zmax) {
+  int arg = classes;
+  for (int c = threadIdx.x % kWarp; c < classes; c += kWarp)
+    if (z[c] == zmax && c < arg) arg = c;
+  for (int o = kWarp / 2; o > 0; o /= 2) arg = min(arg, __shfl_xor_sync(0xffffffffu, arg, o));
+  return arg;
+}
+
+__global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels, float* dlogits,
+                                 float* row_loss, float* row_correct) {
+  const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (row >= d.B * d.T) return;
+  const int lane = threadIdx.x % kWarp;
+  const float* z = logits + size_t(row) * d.classes;
+  float m = -FLT_MAX;
+  for (int c = lane; c < d.classes; c += kWarp) m = fmaxf(m, z[c]);
+  m = warp_max(m);
+  float s = 0.0f;
+  for (int c = lane; c < d.classes; c += kWarp) s += expf(z[c] - m);
+  s = warp_sum(s);
+  const float log_sum = logf(s);
+  const int label = labels[row];
+  const int arg = warp_argmax(z, d.classes, m);
+  if (lane == 0) {
+    row_loss[row] = log_sum - (z[label] - m);
+    row_correct[row] = arg == label ? 1.0f : 0.0f;
+  }
+  if (dlogits)
+    for (int c = lane; c < d.classes; c += kWarp)
+      dlogits[size_t(row) * d.classes + c] = (expf(z[c] - m - log_sum) - (c == label ? 1.0f : 0.0f)) / float(d.B);
+}
+
+// One thread per lane; rows are [B, T], summed in batch order in double like the CPU.
+__global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct, float* loss_sum,
+                                  float* correct, int* frozen) {
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= d.T) return;
+  double loss = 0, hits = 0;
+  for (int b = 0; b < d.B; ++b) {
+    loss += double(row_loss[size_t(b) * d.T + t]);
+    hits += double(row_correct[size_t(b) * d.T + t]);
+  }
+  loss_sum[t] += float(loss);
+  correct[t] += float(hits);
+  if (frozen && !isfinite(loss)) frozen[t] = 1;
+}
+
+__global__ void softmax_kernel(XentDims d, const float* logits, float* probs) {
+  const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (row >= d.B * d.T) return;
+  const int lane = threadIdx.x % kWarp;
+  const float* z = logits + size_t(row) * d.classes;
+  float m = -FLT_MAX;
+  for (int c = lane; c < d.classes; c += kWarp) m = fmaxf(m, z[c]);
+  m = warp_max(m);
+  float s = 0.0f;
+  for (int c = lane; c < d.classes; c += kWarp) s += expf(z[c] - m);
+  s = warp_sum(s);
+  for (int c = lane; c < d.classes; c += kWarp) probs[size_t(row) * d.classes + c] = expf(z[c] - m) / s;
+}
+
+constexpr int kRowsPerBlock = 8;
+
+}  // namespace
+
+void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels, float* dlogits,
+                  float* row_loss, float* row_correct, float* loss_sum, float* correct, int* frozen) {
+  const int rows = d.B * d.T;
+  if (!rows) return;
+  xent_rows_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(
+      d, logits, labels, dlogits, row_loss, row_correct);
+  SGDLAB_LAUNCH_CHECK();
+  xent_lanes_kernel<<<(d.T + 127) / 128, 128, 0, s>>>(d, row_loss, row_correct, loss_sum, correct, frozen);
+  SGDLAB_LAUNCH_CHECK();
+}
+
+void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs) {
+  const int rows = d.B * d.T;
+  if (!rows) return;
+  softmax_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(d, logits, probs);
+  SGDLAB_LAUNCH_CHECK();
+}
+
+}  // namespace sgdlab::cuda
