@@ -1,44 +1,39 @@
 #include "host/download.hpp"
 
-#include <curl/curl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <memory>
+#include <vector>
+
+extern char** environ;
 
 namespace sgdlab {
 
 bool download_file(const std::string& url, const std::string& path, std::string* why) {
-  struct CurlFree {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-  };
-  struct FileClose {
-    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-  };
-  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
-  if (!curl) {
-    *why = "libcurl failed to start";
+  // curl as a program rather than libcurl: the download is rare, and the binary then
+  // needs no TLS stack of its own on machines that only train.
+  std::vector<std::string> args = {"curl", "--fail", "--silent", "--show-error", "--location",
+                                   "--connect-timeout", "20", "--max-time", "300",
+                                   "--output", path, url};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "curl", nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) {
+    *why = "cannot run curl (install it, or put the files in place by hand)";
     return false;
   }
-  bool ok = false;
-  {
-    std::unique_ptr<std::FILE, FileClose> out(std::fopen(path.c_str(), "wb"));
-    if (!out) {
-      *why = "cannot write " + path;
-      return false;
-    }
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, out.get());
-    curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 20L);
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 300L);
-    const CURLcode rc = curl_easy_perform(curl.get());
-    ok = rc == CURLE_OK;
-    if (!ok) *why = curl_easy_strerror(rc);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *why = "curl failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return false;
   }
-  if (!ok) std::filesystem::remove(path);
-  return ok;
+  return true;
 }
 
 }  // namespace sgdlab

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config
   libopenblas-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev curl libssl-dev
+  curl libssl-dev
   python3-matplotlib python3-numpy
 )
 missing=()

@@ -1,0 +1,282 @@
+// Every op on the CPU and CUDA backends with the same random inputs (T > 1): FP32, TF32
+// off, relative error (norm-wise) at most 1e-5; masks, permutations and counts exactly
+// equal. Then training-level checks on the GPU. Skipped where no GPU is usable.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "sgdlab/buffer.hpp"
+#include "sgdlab/trainer.hpp"
+#include "tests/test_util.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+std::vector<float> rnd(size_t n, uint64_t seed, float lo = -1, float hi = 1) {
+  std::mt19937_64 r(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(r);
+  return v;
+}
+
+template <class T>
+Buffer<T> up(Backend& be, const std::vector<T>& v) {
+  Buffer<T> b(be, v.size());
+  b.upload(v);
+  return b;
+}
+
+// ||gpu - cpu|| / ||cpu|| over every output of an op.
+void expect_rel(const std::vector<std::vector<float>>& gpu, const std::vector<std::vector<float>>& cpu,
+                double tol = 1e-5) {
+  ASSERT_EQ(gpu.size(), cpu.size());
+  for (size_t k = 0; k < cpu.size(); ++k) {
+    ASSERT_EQ(gpu[k].size(), cpu[k].size()) << "output " << k;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < cpu[k].size(); ++i) {
+      ASSERT_TRUE(std::isfinite(gpu[k][i])) << "output " << k << " element " << i;
+      num += (double(gpu[k][i]) - cpu[k][i]) * (double(gpu[k][i]) - cpu[k][i]);
+      den += double(cpu[k][i]) * cpu[k][i];
+    }
+    EXPECT_LE(std::sqrt(num), tol * std::max(std::sqrt(den), 1e-30)) << "output " << k;
+  }
+}
+
+using OpRun = std::function<std::vector<std::vector<float>>(Backend&)>;
+
+class CudaParity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!cuda_available(&why)) GTEST_SKIP() << "no usable GPU: " << why;
+    cpu_ = make_cpu_backend();
+    gpu_ = make_cuda_backend();
+  }
+  void compare(const OpRun& run, double tol = 1e-5) { expect_rel(run(*gpu_), run(*cpu_), tol); }
+  std::unique_ptr<Backend> cpu_, gpu_;
+};
+
+TEST_F(CudaParity, Dense) {
+  const DenseDims d{7, 3, 37, 11};
+  const auto x = rnd(size_t(d.B) * d.T * d.in, 1), w = rnd(size_t(d.T) * d.in * d.out, 2),
+             b = rnd(size_t(d.T) * d.out, 3), dy = rnd(size_t(d.B) * d.T * d.out, 4);
+  compare([&](Backend& be) {
+    auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
+    Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
+    be.dense_forward(d, X.get(), W.get(), Bv.get(), Y.get());
+    be.dense_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
+    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(), DB.download()};
+  });
+}
+
+class CudaConvParity : public CudaParity, public ::testing::WithParamInterface<std::tuple<ConvDims, bool>> {};
+
+TEST_P(CudaConvParity, ForwardAndBackward) {
+  const auto [d, local] = GetParam();
+  const size_t per_w = size_t(local ? d.L() : 1) * d.Cout * d.patch(), per_b = size_t(local ? d.L() : 1) * d.Cout;
+  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 5), w = rnd(d.T * per_w, 6), b = rnd(d.T * per_b, 7),
+             dy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 8);
+  compare([&, d = d, local = local](Backend& be) {
+    auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
+    Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
+    if (local) {
+      be.local2d_forward(d, X.get(), W.get(), Bv.get(), Y.get());
+      be.local2d_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
+    } else {
+      be.conv2d_forward(d, X.get(), W.get(), Bv.get(), Y.get());
+      be.conv2d_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
+    }
+    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(), DB.download()};
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    StudyShapes, CudaConvParity,
+    ::testing::Values(std::make_tuple(ConvDims{5, 3, 1, 16, 16, 32, 3, 1, 1}, false),
+                      std::make_tuple(ConvDims{5, 3, 32, 8, 8, 64, 3, 1, 1}, false),
+                      std::make_tuple(ConvDims{5, 3, 1, 16, 16, 8, 3, 1, 0}, true),
+                      std::make_tuple(ConvDims{5, 3, 8, 14, 14, 16, 3, 2, 0}, true),
+                      std::make_tuple(ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}, true)));
+
+TEST_F(CudaParity, MaxPool) {
+  const PoolDims d{6, 3, 8, 16, 16, 2, 2};
+  const auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 9), dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
+  compare([&](Backend& be) {
+    auto X = up(be, x), DY = up(be, dy);
+    Buffer<float> Y(be, dy.size()), DX(be, x.size());
+    be.maxpool_forward(d, X.get(), Y.get());
+    be.maxpool_backward(d, X.get(), Y.get(), DY.get(), DX.get());
+    return std::vector<std::vector<float>>{Y.download(), DX.download()};
+  });
+}
+
+TEST_F(CudaParity, Activations) {
+  const auto x = rnd(3001, 11, -4, 4), dy = rnd(3001, 12);
+  for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+    compare([&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy);
+      Buffer<float> Y(be, x.size()), DX(be, x.size());
+      be.activation_forward(a, x.size(), X.get(), Y.get());
+      be.activation_backward(a, x.size(), Y.get(), DY.get(), DX.get());
+      return std::vector<std::vector<float>>{Y.download(), DX.download()};
+    });
+}
+
+// The same Philox mask bit for bit: the kept positions match exactly.
+TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
+  const DropoutDims d{33, 3, 130, 2};
+  const auto x = rnd(size_t(d.B) * d.T * d.F, 13, 0.5f, 1.5f);
+  const std::vector<float> rate = {0.1f, 0.5f, 0.9f};
+  const std::vector<uint64_t> seed = {7, 1ull << 40, 123456789};
+  auto run = [&](Backend& be) {
+    auto X = up(be, x), R = up(be, rate);
+    Buffer<float> Y(be, x.size()), DX(be, x.size());
+    auto S = up(be, seed);
+    auto C = up(be, std::vector<int64_t>{41, 0});
+    const LaneArrays lanes{nullptr, nullptr, R.get(), S.get(), nullptr};
+    be.dropout_forward(d, lanes, C.get(), X.get(), Y.get());
+    be.dropout_backward(d, lanes, C.get(), X.get(), DX.get());
+    return std::vector<std::vector<float>>{Y.download(), DX.download()};
+  };
+  const auto g = run(*gpu_), c = run(*cpu_);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(g[0][i] == 0.0f, c[0][i] == 0.0f) << "mask differs at " << i;
+  expect_rel(g, c);
+}
+
+TEST_F(CudaParity, SoftmaxCrossEntropy) {
+  const XentDims d{67, 3, 10};
+  const auto z = rnd(size_t(d.B) * d.T * d.classes, 14, -5, 5);
+  std::vector<int32_t> labels(size_t(d.B) * d.T);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 7) % 10);
+  compare([&](Backend& be) {
+    auto Z = up(be, z);
+    auto L = up(be, labels);
+    Buffer<float> G(be, z.size()), P(be, z.size()), loss(be, d.T), correct(be, d.T);
+    Buffer<int> frozen(be, d.T);
+    loss.zero();
+    correct.zero();
+    frozen.zero();
+    be.softmax_xent(d, Z.get(), L.get(), G.get(), loss.get(), correct.get(), frozen.get());
+    be.softmax(d, Z.get(), P.get());
+    std::vector<float> f;
+    for (int v : frozen.download()) f.push_back(float(v));
+    return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(), P.download(), f};
+  });
+}
+
+TEST_F(CudaParity, SgdMomentumAndGradStats) {
+  const int T = 3;
+  const NetworkPlan plan(model_preset("lcnn"), T);
+  const auto g = rnd(plan.param_count(), 15), p = rnd(plan.param_count(), 16), v = rnd(plan.param_count(), 17);
+  const std::vector<float> lr = {0.1f, 0.01f, 0.5f}, mu = {0.9f, 0.5f, 0.0f};
+  const std::vector<int> frozen = {0, 1, 0};
+  compare([&](Backend& be) {
+    auto P = up(be, p), G = up(be, g), V = up(be, v), LR = up(be, lr), MU = up(be, mu);
+    auto F = up(be, frozen);
+    auto S = up(be, plan.raw_slices());
+    Buffer<float> acc(be, size_t(T) * (plan.param_layers() + 1) * 2);
+    acc.zero();
+    const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get()};
+    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get());
+    be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+    return std::vector<std::vector<float>>{P.download(), V.download(), acc.download()};
+  });
+}
+
+TEST_F(CudaParity, GatherAndShuffleAreExact) {
+  const int T = 3, n = 1000, B = 17, features = 5;
+  const auto data = rnd(size_t(n) * features, 18);
+  std::vector<int32_t> labels(n);
+  for (int i = 0; i < n; ++i) labels[i] = i % 10;
+  const std::vector<uint64_t> seeds = {1, 2, 99};
+  auto run = [&](Backend& be) {
+    auto D = up(be, data);
+    auto L = up(be, labels);
+    auto S = up(be, seeds);
+    Buffer<uint32_t> perm(be, size_t(T) * n);
+    be.shuffle(T, n, S.get(), 3, perm.get());
+    auto C = up(be, std::vector<int64_t>{0, 4});
+    be.advance_counters(C.get());
+    Buffer<float> X(be, size_t(B) * T * features);
+    Buffer<int32_t> Y(be, size_t(B) * T);
+    be.gather(B, T, features, D.get(), L.get(), perm.get(), n, C.get(), size_t(B), 2, X.get(), Y.get());
+    return std::make_tuple(perm.download(), X.download(), Y.download(), C.download());
+  };
+  EXPECT_EQ(run(*gpu_), run(*cpu_));
+}
+
+// Training on the GPU.
+class CudaTraining : public CudaParity {
+ protected:
+  static const UspsData& data() {
+    static const UspsData d = load_usps({real_data_dir()});
+    return d;
+  }
+};
+
+TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
+  const ConvDims d{9, 3, 8, 14, 14, 16, 3, 2, 0};
+  const int L = d.L(), P = d.patch();
+  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 19), w = rnd(size_t(d.T) * d.Cout * P, 20),
+             b = rnd(size_t(d.T) * d.Cout, 21);
+  std::vector<float> lw, lb;
+  for (int t = 0; t < d.T; ++t)
+    for (int l = 0; l < L; ++l) {
+      lw.insert(lw.end(), w.begin() + size_t(t) * d.Cout * P, w.begin() + size_t(t + 1) * d.Cout * P);
+      lb.insert(lb.end(), b.begin() + size_t(t) * d.Cout, b.begin() + size_t(t + 1) * d.Cout);
+    }
+  auto X = up(*gpu_, x), W = up(*gpu_, w), Bv = up(*gpu_, b), LW = up(*gpu_, lw), LB = up(*gpu_, lb);
+  Buffer<float> yc(*gpu_, size_t(d.B) * d.T * d.Cout * L), yl(*gpu_, size_t(d.B) * d.T * d.Cout * L);
+  gpu_->conv2d_forward(d, X.get(), W.get(), Bv.get(), yc.get());
+  gpu_->local2d_forward(d, X.get(), LW.get(), LB.get(), yl.get());
+  expect_rel({yl.download()}, {yc.download()});
+}
+
+TEST_F(CudaTraining, PackOfThreeEqualsThreeSingleRuns) {
+  DeviceData dd(*gpu_, data());
+  const std::vector<LaneSettings> lanes = {{0.02f, 0.9f, 0.3f, 11}, {0.05f, 0.5f, 0.0f, 22}, {0.005f, 0.95f, 0.6f, 33}};
+  for (const char* m : {"mlp", "cnn", "lcnn"}) {
+    Trainer pack(*gpu_, dd, model_preset(m), lanes, {32});
+    const auto rows = pack.train_epoch();
+    for (int t = 0; t < 3; ++t) {
+      Trainer single(*gpu_, dd, model_preset(m), {lanes[t]}, {32});
+      const auto s = single.train_epoch()[0];
+      EXPECT_NEAR(rows[t].train_loss, s.train_loss, 1e-5 * std::max(1.0, s.train_loss)) << m << " lane " << t;
+      EXPECT_NEAR(rows[t].val_acc, s.val_acc, 1e-5) << m << " lane " << t;
+      EXPECT_NEAR(rows[t].grad_l2, s.grad_l2, 1e-5 * std::max(1.0, s.grad_l2)) << m << " lane " << t;
+    }
+  }
+}
+
+TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphEqualsEager) {
+  DeviceData dd(*gpu_, data());
+  auto run = [&](bool graph) {
+    Trainer t(*gpu_, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}, {0.02f, 0.8f, 0.5f, 2}}, {32, 512, graph});
+    std::vector<double> out;
+    for (int e = 0; e < 2; ++e)
+      for (const auto& r : t.train_epoch()) out.insert(out.end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
+    return out;
+  };
+  const auto a = run(true);
+  EXPECT_EQ(a, run(true));   // bit for bit
+  EXPECT_EQ(a, run(false));  // the captured graph does what the eager step does
+}
+
+TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {
+  auto run = [&](Backend& be) {
+    DeviceData dd(be, data());
+    Trainer t(be, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}}, {32});
+    for (int e = 0; e < 20; ++e) t.train_epoch();
+    return t.evaluate(Split::Test)[0].acc;
+  };
+  const double gpu = run(*gpu_), cpu = run(*cpu_);
+  std::cout << "CNN 20 epochs test accuracy: GPU " << 100 * gpu << "%, CPU " << 100 * cpu << "%\n";
+  EXPECT_GE(gpu, 0.96);
+  EXPECT_NEAR(gpu, cpu, 0.003);
+}
+
+}  // namespace
+}  // namespace sgdlab::test
