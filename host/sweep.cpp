@@ -141,6 +141,7 @@ class Scheduler {
 
   void run_pack(int batch, const std::vector<Trial>& trials) {
     auto backend = backends_();
+    ScopedRange range(*backend, "pack");
     std::vector<LaneSettings> lanes;
     for (const Trial& t : trials)
       lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),

@@ -176,6 +176,7 @@ struct Trainer::Impl {
 
   // Runs the layers on a.x with batch b; returns the logits.
   const float* forward(Activations& a, int b, bool training) {
+    ScopedRange range(be, "forward");
     const float* in = a.x.get();
     const LaneArrays la = lane_arrays();
     for (size_t i = 0; i < plan.layers().size(); ++i) {
@@ -214,6 +215,7 @@ struct Trainer::Impl {
 
   // Backpropagates a.dlogits through the layers, writing every parameter gradient.
   void backward(Activations& a, int b) {
+    ScopedRange range(be, "backward");
     const LaneArrays la = lane_arrays();
     const float* dy = a.dlogits.get();
     for (int i = int(plan.layers().size()) - 1; i >= 0; --i) {
@@ -264,6 +266,7 @@ struct Trainer::Impl {
     be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
                     train_loss.get(), train_correct.get(), frozen.get());
     backward(a, rows);
+    ScopedRange range(be, "update");
     auto raw = slices.get();
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
     be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
@@ -286,6 +289,7 @@ struct Trainer::Impl {
   }
 
   std::vector<EvalStats> evaluate(Split split) {
+    ScopedRange range(be, "evaluate");
     eval_loss.zero();
     eval_correct.zero();
     for_each_eval_batch(split, [&](int rows, size_t, const float* logits) {
@@ -301,6 +305,7 @@ struct Trainer::Impl {
   }
 
   std::vector<EpochStats> train_epoch() {
+    ScopedRange range(be, "epoch");
     const auto start = std::chrono::steady_clock::now();
     const auto& train = data.part(Split::Train);
     be.shuffle(T, int(train.n), seeds.get(), uint32_t(epoch), perm.get());
@@ -312,11 +317,25 @@ struct Trainer::Impl {
     if (opt.record_step) {
       if (!step_recording) step_recording = be.record([this] { step(B); });
       if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
-      for (int s = 0; s < full_steps; ++s) step_recording->replay();
-      if (tail) tail_recording->replay();
+      // Inside a replayed graph the forward/backward/update ranges are not seen again:
+      // each replay is one "step" range.
+      for (int s = 0; s < full_steps; ++s) {
+        ScopedRange step_range(be, "step");
+        step_recording->replay();
+      }
+      if (tail) {
+        ScopedRange step_range(be, "step");
+        tail_recording->replay();
+      }
     } else {
-      for (int s = 0; s < full_steps; ++s) step(B);
-      if (tail) step(tail);
+      for (int s = 0; s < full_steps; ++s) {
+        ScopedRange step_range(be, "step");
+        step(B);
+      }
+      if (tail) {
+        ScopedRange step_range(be, "step");
+        step(tail);
+      }
     }
     global_step += steps;
     const auto val = evaluate(Split::Val);

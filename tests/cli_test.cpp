@@ -15,7 +15,7 @@ struct CliCase {
   std::string name, args, expect;
 };
 
-std::string binary() { return SGDLAB_BINARY; }
+std::string binary() { return sgdlab_binary(); }
 
 void PrintTo(const CliCase& c, std::ostream* os) { *os << c.name; }
 

@@ -99,7 +99,12 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(ConvDims{5, 3, 32, 8, 8, 64, 3, 1, 1}, false),
                       std::make_tuple(ConvDims{5, 3, 1, 16, 16, 8, 3, 1, 0}, true),
                       std::make_tuple(ConvDims{5, 3, 8, 14, 14, 16, 3, 2, 0}, true),
-                      std::make_tuple(ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}, true)));
+                      std::make_tuple(ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}, true)),
+    [](const auto& info) {
+      const ConvDims d = std::get<0>(info.param);
+      return std::string(std::get<1>(info.param) ? "local2d" : "conv2d") + "_Cin" + std::to_string(d.Cin) +
+             "_H" + std::to_string(d.H) + "_Cout" + std::to_string(d.Cout) + "_s" + std::to_string(d.stride);
+    });
 
 TEST_F(CudaParity, MaxPool) {
   const PoolDims d{6, 3, 8, 16, 16, 2, 2};

@@ -12,7 +12,7 @@ namespace {
 TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
   TempDir dir;
   write_small_usps(dir / "data", 300, 120);
-  const std::string cmd = std::string(SGDLAB_BINARY) + " study --coarse 4 --fine 2 --epochs 1 --seeds 2 " +
+  const std::string cmd = sgdlab_binary() + " study --coarse 4 --fine 2 --epochs 1 --seeds 2 " +
                           "--device cpu --no-figures --data " + (dir / "data") + " --out " + (dir / "study");
   std::string first, second;
   ASSERT_EQ(run_command(cmd, &first), 0) << first;
@@ -45,7 +45,7 @@ TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
 
   // Other settings in the same folder are refused rather than mixed in.
   std::string third;
-  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " study --coarse 5 --fine 2 --epochs 1 --seeds 2 --device cpu " +
+  EXPECT_NE(run_command(sgdlab_binary() + " study --coarse 5 --fine 2 --epochs 1 --seeds 2 --device cpu " +
                             "--no-figures --data " + (dir / "data") + " --out " + (dir / "study"),
                         &third), 0);
   EXPECT_NE(third.find("holds a study with other settings"), std::string::npos) << third;

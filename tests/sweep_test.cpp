@@ -29,7 +29,7 @@ TEST(Sweep, KilledSweepResumesWithNoTrialLostOrRepeated) {
   TempDir dir;
   write_small_usps(dir / "data", 400, 100);
   const std::string db = dir / "study.db";
-  const std::string cmd = std::string(SGDLAB_BINARY) + " sweep --model mlp --trials 12 --epochs 40 " +
+  const std::string cmd = sgdlab_binary() + " sweep --model mlp --trials 12 --epochs 40 " +
                           "--pack-lanes 1 --wave 2 --device cpu --seed 3 --data " + (dir / "data") +
                           " --study " + db + " --name resume";
   const pid_t pid = fork();
@@ -89,7 +89,7 @@ TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
   write_small_usps(dir / "data", 300, 50);
   write_bytes(dir / "space.json", R"({"lr": {"type": "log_uniform", "low": 1e20, "high": 1e30}})");
   std::string out;
-  const int code = run_command(std::string(SGDLAB_BINARY) + " sweep --model mlp --trials 3 --epochs 2 " +
+  const int code = run_command(sgdlab_binary() + " sweep --model mlp --trials 3 --epochs 2 " +
                                    "--device cpu --data " + (dir / "data") + " --space " +
                                    (dir / "space.json") + " --study " + (dir / "s.db") + " --name div",
                                &out);
@@ -100,7 +100,7 @@ TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
     EXPECT_EQ(t.state, TrialState::Diverged);
     EXPECT_EQ(t.attrs.at("diverged_epoch"), "1");
   }
-  EXPECT_EQ(run_command(std::string(SGDLAB_BINARY) + " trials --study " + (dir / "s.db") + " --name div", &out), 0);
+  EXPECT_EQ(run_command(sgdlab_binary() + " trials --study " + (dir / "s.db") + " --name div", &out), 0);
   EXPECT_NE(out.find("DIVERGED"), std::string::npos) << out;
 }
 
@@ -108,14 +108,14 @@ TEST(Sweep, BadInputsAreOneLine) {
   TempDir dir;
   write_bytes(dir / "bad.json", R"({"momentum": {"type": "uniform", "low": 0.5, "high": 1.5}})");
   std::string out;
-  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " sweep --space " + (dir / "bad.json") +
+  EXPECT_NE(run_command(sgdlab_binary() + " sweep --space " + (dir / "bad.json") +
                             " --study " + (dir / "s.db") + " --name x",
                         &out), 0);
   EXPECT_NE(out.find("momentum: value 1.5 is outside"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
-  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " trials --study " + (dir / "none.db") + " --name x", &out), 0);
+  EXPECT_NE(run_command(sgdlab_binary() + " trials --study " + (dir / "none.db") + " --name x", &out), 0);
   EXPECT_NE(out.find("no such study file"), std::string::npos) << out;
-  EXPECT_NE(run_command(std::string(SGDLAB_BINARY) + " sweep --sampler grid --study " + (dir / "s.db") + " --name x", &out), 0);
+  EXPECT_NE(run_command(sgdlab_binary() + " sweep --sampler grid --study " + (dir / "s.db") + " --name x", &out), 0);
   EXPECT_NE(out.find("--sampler: expected random or tpe"), std::string::npos) << out;
 }
 

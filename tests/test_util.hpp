@@ -57,11 +57,18 @@ inline std::string usps_line(int label, double pixel = 0.5) {
 // own lookup ($SGDLAB_DATA, data/usps, or a verified download).
 inline std::string real_data_dir() {
   static const std::string dir = [] {
-    const std::string shared = SGDLAB_TEST_DATA;
+    const char* env = std::getenv("SGDLAB_TEST_DATA");
+    const std::string shared = env && *env ? env : SGDLAB_TEST_DATA;
     if (std::filesystem::exists(shared + "/zip.train.gz")) return shared;
     return locate_usps({});
   }();
   return dir;
+}
+
+// The sgdlab binary: as built, or $SGDLAB_TEST_BINARY for a build carried elsewhere.
+inline std::string sgdlab_binary() {
+  const char* env = std::getenv("SGDLAB_TEST_BINARY");
+  return env && *env ? env : SGDLAB_BINARY;
 }
 
 // Runs a shell command; returns its exit status and what it printed (stdout+stderr).
