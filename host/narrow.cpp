@@ -6,22 +6,10 @@
 #include <numeric>
 
 #include "sgdlab/error.hpp"
+#include "sgdlab/stats.hpp"
 
 namespace sgdlab {
 namespace {
-
-double mean_of(const std::vector<double>& v) {
-  return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
-}
-
-// Sample standard deviation (n - 1), 0 for fewer than two values.
-double std_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
 
 double plot_unit(const ParamSpec& p, double v) {
   if (p.dist == Dist::Categorical) return std::log2(v);
@@ -36,7 +24,7 @@ int top_count(int n, double fraction) {
 
 std::vector<double> gaussian_kde(const std::vector<double>& samples, const std::vector<double>& grid,
                                  double fallback, double* bandwidth) {
-  double bw = std_of(samples) * std::pow(double(samples.size()), -0.2);
+  double bw = sample_std(samples) * std::pow(double(samples.size()), -0.2);
   if (!(bw > 0)) bw = fallback;
   if (bandwidth) *bandwidth = bw;
   std::vector<double> out;
@@ -88,8 +76,8 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials, 
       ParamInterval iv;
       iv.name = p.name;
       iv.log_scale = p.is_log();
-      iv.mean = mean_of(top_internal);
-      iv.std = std_of(top_internal);
+      iv.mean = mean(top_internal);
+      iv.std = sample_std(top_internal);
       double lo = iv.mean - iv.std, hi = iv.mean + iv.std;
       // A single top trial (or identical ones) would leave a point: keep 1% of the range.
       const double min_half = 0.005 * (p.internal_high() - p.internal_low());

@@ -97,7 +97,7 @@ class StudyRun {
     check_config();
     // Bad data or a missing GPU stop the study before any stage starts.
     data_ = load_usps({o_.data});
-    backend_ = cli_backend();
+    backend_ = make_backend(o_.device, &log_);
     device_data_ = std::make_unique<DeviceData>(*backend_, data_);
     storage_ = std::make_unique<StudyStorage>(o_.out + "/study.db");
     report_["config"] = config_json();
@@ -116,17 +116,6 @@ class StudyRun {
  private:
   using clock = std::chrono::steady_clock;
   double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
-
-  std::unique_ptr<Backend> cli_backend() {
-    if (o_.device == "cpu") return make_cpu_backend();
-    std::string why;
-    const bool gpu = cuda_available(&why);
-    if (o_.device == "cuda" && !gpu) SGDLAB_INPUT_ERROR("--device cuda: no usable GPU: ", why);
-    if (o_.device == "auto" && !gpu) log_ << "no usable GPU (" << why << "); running on the CPU" << std::endl;
-    if (o_.device != "cuda" && o_.device != "auto")
-      SGDLAB_INPUT_ERROR("--device: expected cpu, cuda or auto, got '", o_.device, "'");
-    return gpu ? make_cuda_backend() : make_cpu_backend();
-  }
 
   nlohmann::json config_json() const {
     return {{"models", o_.models}, {"preset", o_.preset}, {"coarse", o_.coarse}, {"fine", o_.fine},
@@ -398,23 +387,25 @@ class StudyRun {
     e["lr_scaling"][m] = experiment("lr_scaling", m, lr);
     if (m == "cnn") {
       e["batch"][m] = experiment("batch", m, {{"batch 8", base, 8}, {"batch 32", base, 32}});
-      std::vector<EffectLane> mom;
-      for (double v : {0.5, double(base.momentum), 0.99}) {
-        LaneSettings s = base;
-        s.momentum = float(v);
-        mom.push_back({(v == double(base.momentum) ? "tuned " : "") + std::string("momentum ") + short_number(v), s, batch});
-      }
+      const auto mom = vary(base, batch, "momentum", &LaneSettings::momentum, {0.5, 0.99});
       e["momentum"][m] = experiment("momentum", m, mom);
     }
     if (m == "mlp") {
-      std::vector<EffectLane> drop;
-      for (double v : {0.1, double(base.dropout), 0.99}) {
-        LaneSettings s = base;
-        s.dropout = float(v);
-        drop.push_back({(v == double(base.dropout) ? "tuned " : "") + std::string("dropout ") + short_number(v), s, batch});
-      }
+      const auto drop = vary(base, batch, "dropout", &LaneSettings::dropout, {0.1, 0.99});
       e["dropout"][m] = experiment("dropout", m, drop);
     }
+  }
+
+  // The tuned settings with one field set to low, the tuned value, and high.
+  static std::vector<EffectLane> vary(const LaneSettings& base, int batch, const std::string& name,
+                                      float LaneSettings::*field, std::pair<double, double> low_high) {
+    std::vector<EffectLane> lanes;
+    for (double v : {low_high.first, double(base.*field), low_high.second}) {
+      LaneSettings s = base;
+      s.*field = float(v);
+      lanes.push_back({(v == double(base.*field) ? "tuned " : "") + name + " " + short_number(v), s, batch});
+    }
+    return lanes;
   }
 
   static std::string short_number(double v) {

@@ -36,19 +36,7 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device) {
-  if (device == "cpu") return make_cpu_backend();
-  if (device == "cuda") {
-    std::string why;
-    if (!cuda_available(&why)) SGDLAB_INPUT_ERROR("--device cuda: no usable GPU: ", why);
-    return make_cuda_backend();
-  }
-  if (device == "auto") {
-    std::string why;
-    if (cuda_available(&why)) return make_cuda_backend();
-    std::cerr << "sgdlab: no usable GPU (" << why << "); running on the CPU\n";
-    return make_cpu_backend();
-  }
-  SGDLAB_INPUT_ERROR("--device: expected cpu, cuda or auto, got '", device, "'");
+  return sgdlab::make_backend(device, &std::cerr);
 }
 
 void add_device_option(CLI::App& app, std::string& device) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 
@@ -138,5 +139,9 @@ std::unique_ptr<Backend> make_cuda_backend();
 // Whether a CUDA device is usable right now (false without a driver or GPU); never throws.
 bool cuda_available(std::string* why = nullptr);
 bool cuda_compiled();
+
+// "cpu", "cuda" or "auto" (CUDA when a GPU is usable; else the CPU, saying so on
+// `note`). Throws InputError for another name or for "cuda" without a usable GPU.
+std::unique_ptr<Backend> make_backend(const std::string& device, std::ostream* note);
 
 }  // namespace sgdlab

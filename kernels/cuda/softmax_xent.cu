@@ -30,18 +30,25 @@ __device__ int warp_argmax(const float* z, int classes, float zmax) {
   return arg;
 }
 
+// The row's largest logit and sum of exp(z - max), reduced across the warp.
+__device__ void row_max_sum(const float* z, int classes, float& m, float& s) {
+  const int lane = threadIdx.x % kWarp;
+  m = -FLT_MAX;
+  for (int c = lane; c < classes; c += kWarp) m = fmaxf(m, z[c]);
+  m = warp_max(m);
+  s = 0.0f;
+  for (int c = lane; c < classes; c += kWarp) s += expf(z[c] - m);
+  s = warp_sum(s);
+}
+
 __global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels, float* dlogits,
                                  float* row_loss, float* row_correct) {
   const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
   if (row >= d.B * d.T) return;
   const int lane = threadIdx.x % kWarp;
   const float* z = logits + size_t(row) * d.classes;
-  float m = -FLT_MAX;
-  for (int c = lane; c < d.classes; c += kWarp) m = fmaxf(m, z[c]);
-  m = warp_max(m);
-  float s = 0.0f;
-  for (int c = lane; c < d.classes; c += kWarp) s += expf(z[c] - m);
-  s = warp_sum(s);
+  float m, s;
+  row_max_sum(z, d.classes, m, s);
   const float log_sum = logf(s);
   const int label = labels[row];
   const int arg = warp_argmax(z, d.classes, m);
@@ -74,12 +81,8 @@ __global__ void softmax_kernel(XentDims d, const float* logits, float* probs) {
   if (row >= d.B * d.T) return;
   const int lane = threadIdx.x % kWarp;
   const float* z = logits + size_t(row) * d.classes;
-  float m = -FLT_MAX;
-  for (int c = lane; c < d.classes; c += kWarp) m = fmaxf(m, z[c]);
-  m = warp_max(m);
-  float s = 0.0f;
-  for (int c = lane; c < d.classes; c += kWarp) s += expf(z[c] - m);
-  s = warp_sum(s);
+  float m, s;
+  row_max_sum(z, d.classes, m, s);
   for (int c = lane; c < d.classes; c += kWarp) probs[size_t(row) * d.classes + c] = expf(z[c] - m) / s;
 }
 

@@ -1,0 +1,19 @@
+#include <ostream>
+
+#include "sgdlab/backend.hpp"
+#include "sgdlab/error.hpp"
+
+namespace sgdlab {
+
+std::unique_ptr<Backend> make_backend(const std::string& device, std::ostream* note) {
+  if (device == "cpu") return make_cpu_backend();
+  if (device != "cuda" && device != "auto")
+    SGDLAB_INPUT_ERROR("--device: expected cpu, cuda or auto, got '", device, "'");
+  std::string why;
+  if (cuda_available(&why)) return make_cuda_backend();
+  if (device == "cuda") SGDLAB_INPUT_ERROR("--device cuda: no usable GPU: ", why);
+  if (note) *note << "sgdlab: no usable GPU (" << why << "); running on the CPU" << std::endl;
+  return make_cpu_backend();
+}
+
+}  // namespace sgdlab
