@@ -7,11 +7,11 @@
 
 #include "sgdlab/error.hpp"
 
-#define SGDLAB_CUDA_CHECK(expr)                                                        \
-  do {                                                                                 \
-    const cudaError_t sgdlab_err_ = (expr);                                            \
-    if (sgdlab_err_ != cudaSuccess)                                                    \
-      SGDLAB_THROW("CUDA: ", #expr, " failed: ", cudaGetErrorString(sgdlab_err_));     \
+#define SGDLAB_CUDA_CHECK(expr)                                                    \
+  do {                                                                             \
+    const cudaError_t sgdlab_err_ = (expr);                                        \
+    if (sgdlab_err_ != cudaSuccess)                                                \
+      SGDLAB_THROW("CUDA: ", #expr, " failed: ", cudaGetErrorString(sgdlab_err_)); \
   } while (0)
 
 #define SGDLAB_CUBLAS_CHECK(expr)                                                      \
@@ -21,11 +21,11 @@
       SGDLAB_THROW("cuBLAS: ", #expr, " failed: ", cublasGetStatusString(sgdlab_st_)); \
   } while (0)
 
-#define SGDLAB_CUDNN_CHECK(expr)                                                       \
-  do {                                                                                 \
-    const cudnnStatus_t sgdlab_st_ = (expr);                                           \
-    if (sgdlab_st_ != CUDNN_STATUS_SUCCESS)                                            \
-      SGDLAB_THROW("cuDNN: ", #expr, " failed: ", cudnnGetErrorString(sgdlab_st_));    \
+#define SGDLAB_CUDNN_CHECK(expr)                                                    \
+  do {                                                                              \
+    const cudnnStatus_t sgdlab_st_ = (expr);                                        \
+    if (sgdlab_st_ != CUDNN_STATUS_SUCCESS)                                         \
+      SGDLAB_THROW("cuDNN: ", #expr, " failed: ", cudnnGetErrorString(sgdlab_st_)); \
   } while (0)
 
 // After every kernel launch: a bad configuration shows up here, not later.

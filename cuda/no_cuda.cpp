@@ -5,16 +5,20 @@
 
 namespace sgdlab {
 
-bool cuda_compiled() { return false; }
+bool cuda_compiled() {
+  return false;
+}
 
 bool cuda_available(std::string* why) {
-  if (why) *why = "this build of sgdlab has no CUDA support (no CUDA toolkit or cuDNN at build time)";
+  if (why)
+    *why = "this build of sgdlab has no CUDA support (no CUDA toolkit or cuDNN at build time)";
   return false;
 }
 
 std::unique_ptr<Backend> make_cuda_backend() {
-  SGDLAB_INPUT_ERROR("--device cuda: this build of sgdlab has no CUDA support; rebuild with the "
-                     "CUDA toolkit and cuDNN, or use --device cpu");
+  SGDLAB_INPUT_ERROR(
+      "--device cuda: this build of sgdlab has no CUDA support; rebuild with the "
+      "CUDA toolkit and cuDNN, or use --device cpu");
 }
 
 }  // namespace sgdlab

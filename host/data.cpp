@@ -112,13 +112,13 @@ Dataset read_usps_file(const std::string& path, int features) {
         SGDLAB_INPUT_ERROR(path, ":", line_no, ": pixel ", f, ": expected a number, found '",
                            std::string(fields[f]), "'");
       if (v < -1.0 || v > 1.0)
-        SGDLAB_INPUT_ERROR(path, ":", line_no, ": pixel ", f, ": expected a value in [-1, 1], found ",
-                           std::string(fields[f]));
+        SGDLAB_INPUT_ERROR(path, ":", line_no, ": pixel ", f,
+                           ": expected a value in [-1, 1], found ", std::string(fields[f]));
       data.x.push_back(float(v));
     }
   }
-  if (data.y.empty()) SGDLAB_INPUT_ERROR(path, ": no samples found (expected lines of ",
-                                         features + 1, " numbers)");
+  if (data.y.empty())
+    SGDLAB_INPUT_ERROR(path, ": no samples found (expected lines of ", features + 1, " numbers)");
   return data;
 }
 
@@ -209,8 +209,8 @@ std::string locate_usps(const DataOptions& options) {
     return env;
   }
   const fs::path local = options.download_dir.empty()
-                            ? fs::path(SGDLAB_SOURCE_DIR) / "data" / "usps"
-                            : fs::path(options.download_dir);
+                             ? fs::path(SGDLAB_SOURCE_DIR) / "data" / "usps"
+                             : fs::path(options.download_dir);
   if (has_files(local)) return local.string();
   if (!options.allow_download)
     SGDLAB_INPUT_ERROR("no USPS data: pass --data DIR, set $SGDLAB_DATA, or put ", kTrainFile,
@@ -238,7 +238,8 @@ void split_validation(const Dataset& all, double fraction, uint64_t seed, Datase
   for (size_t i = 0; i < n; ++i) {
     Dataset& dst = is_val[i] ? val : train;
     dst.y.push_back(all.y[i]);
-    dst.x.insert(dst.x.end(), all.x.begin() + i * all.features, all.x.begin() + (i + 1) * all.features);
+    dst.x.insert(dst.x.end(), all.x.begin() + i * all.features,
+                 all.x.begin() + (i + 1) * all.features);
   }
 }
 

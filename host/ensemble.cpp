@@ -7,8 +7,8 @@
 
 namespace sgdlab {
 
-std::vector<int> vote(const std::vector<std::vector<float>>& probs, const std::vector<double>& weights,
-                      int classes) {
+std::vector<int> vote(const std::vector<std::vector<float>>& probs,
+                      const std::vector<double>& weights, int classes) {
   SGDLAB_CHECK(!probs.empty() && probs.size() == weights.size(), "one weight per model");
   const size_t n = probs[0].size() / size_t(classes);
   std::vector<int> out(n);

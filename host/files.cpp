@@ -1,9 +1,9 @@
 #include "sgdlab/files.hpp"
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "sgdlab/error.hpp"
 

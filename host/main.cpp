@@ -25,8 +25,9 @@ void bound_openmp_spinning(char** argv) {
 
 int main(int argc, char** argv) {
   bound_openmp_spinning(argv);
-  CLI::App app{"sgdlab: trains packs of small networks on one device and sweeps their "
-               "hyperparameters (USPS digits: mlp, cnn, lcnn)"};
+  CLI::App app{
+      "sgdlab: trains packs of small networks on one device and sweeps their "
+      "hyperparameters (USPS digits: mlp, cnn, lcnn)"};
   app.set_version_flag("--version",
                        std::string("sgdlab ") + SGDLAB_VERSION +
                            (sgdlab::cuda_compiled() ? " (CUDA support compiled in)"

@@ -12,49 +12,73 @@
 namespace sgdlab {
 namespace {
 
-LayerSpec dense(int units) { return {LayerKind::Dense, units}; }
-LayerSpec conv(int ch, int k, int stride, int pad) { return {LayerKind::Conv2d, ch, k, stride, pad}; }
-LayerSpec local(int ch, int k, int stride) { return {LayerKind::Local2d, ch, k, stride, 0}; }
-LayerSpec pool(int k) { return {LayerKind::MaxPool, 0, k, k, 0}; }
-LayerSpec act(LayerKind k) { return {k}; }
-LayerSpec dropout() { return {LayerKind::Dropout}; }
+LayerSpec dense(int units) {
+  return {LayerKind::Dense, units};
+}
+LayerSpec conv(int ch, int k, int stride, int pad) {
+  return {LayerKind::Conv2d, ch, k, stride, pad};
+}
+LayerSpec local(int ch, int k, int stride) {
+  return {LayerKind::Local2d, ch, k, stride, 0};
+}
+LayerSpec pool(int k) {
+  return {LayerKind::MaxPool, 0, k, k, 0};
+}
+LayerSpec act(LayerKind k) {
+  return {k};
+}
+LayerSpec dropout() {
+  return {LayerKind::Dropout};
+}
 
 const char* kind_name(LayerKind k) {
   switch (k) {
-    case LayerKind::Dense: return "dense";
-    case LayerKind::Conv2d: return "conv";
-    case LayerKind::Local2d: return "local";
-    case LayerKind::MaxPool: return "maxpool";
-    case LayerKind::Relu: return "relu";
-    case LayerKind::Sigmoid: return "sigmoid";
-    case LayerKind::Tanh: return "tanh";
-    case LayerKind::Dropout: return "dropout";
+    case LayerKind::Dense:
+      return "dense";
+    case LayerKind::Conv2d:
+      return "conv";
+    case LayerKind::Local2d:
+      return "local";
+    case LayerKind::MaxPool:
+      return "maxpool";
+    case LayerKind::Relu:
+      return "relu";
+    case LayerKind::Sigmoid:
+      return "sigmoid";
+    case LayerKind::Tanh:
+      return "tanh";
+    case LayerKind::Dropout:
+      return "dropout";
   }
   return "?";
 }
 
 }  // namespace
 
-std::vector<std::string> model_preset_names() { return {"mlp", "cnn", "lcnn"}; }
+std::vector<std::string> model_preset_names() {
+  return {"mlp", "cnn", "lcnn"};
+}
 
 ModelSpec model_preset(const std::string& name) {
   using K = LayerKind;
   ModelSpec m;
   m.name = name;
   if (name == "mlp") {
-    m.layers = {dense(128), act(K::Relu), dropout(),   dense(64), act(K::Sigmoid),
+    m.layers = {dense(128), act(K::Relu), dropout(),    dense(64), act(K::Sigmoid),
                 dropout(),  dense(32),    act(K::Relu), dropout(), dense(10)};
-    m.note = "the paper lists no MLP dropout layer although it says all models have one: "
-             "sgdlab puts one after each hidden layer";
+    m.note =
+        "the paper lists no MLP dropout layer although it says all models have one: "
+        "sgdlab puts one after each hidden layer";
   } else if (name == "cnn") {
-    m.layers = {conv(32, 3, 1, 1), act(K::Relu), pool(2),   conv(64, 3, 1, 1), act(K::Relu),
-                pool(2),           dense(128),   act(K::Tanh), dropout(),      dense(10)};
+    m.layers = {conv(32, 3, 1, 1), act(K::Relu), pool(2),      conv(64, 3, 1, 1), act(K::Relu),
+                pool(2),           dense(128),   act(K::Tanh), dropout(),         dense(10)};
     m.note = "as in the paper";
   } else if (name == "lcnn") {
     m.layers = {local(8, 3, 1), act(K::Relu), local(16, 3, 2), act(K::Relu), pool(2),
                 dense(128),     act(K::Tanh), dropout(),       dense(10)};
-    m.note = "the paper lists no LCNN dropout layer although it says all models have one: "
-             "sgdlab puts one after the 128-unit dense layer";
+    m.note =
+        "the paper lists no LCNN dropout layer although it says all models have one: "
+        "sgdlab puts one after the 128-unit dense layer";
   } else {
     SGDLAB_INPUT_ERROR("unknown model '", name, "': expected one of mlp, cnn, lcnn");
   }
@@ -84,8 +108,8 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
     lp.spec = ls;
     lp.in = shape;
     const std::string kind = kind_name(ls.kind);
-    const bool has_params =
-        ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::Local2d;
+    const bool has_params = ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d ||
+                            ls.kind == LayerKind::Local2d;
     lp.label = has_params ? kind + std::to_string(++counts[kind]) : kind;
     switch (ls.kind) {
       case LayerKind::Dense:
@@ -135,8 +159,8 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
     layers_.push_back(lp);
     shape = lp.out;
   }
-  SGDLAB_CHECK(!layers_.empty() && shape.size() == size_t(spec_.classes),
-               "the last layer gives ", spec_.classes, " outputs");
+  SGDLAB_CHECK(!layers_.empty() && shape.size() == size_t(spec_.classes), "the last layer gives ",
+               spec_.classes, " outputs");
 }
 
 std::vector<ParamSlice> NetworkPlan::raw_slices() const {
@@ -154,7 +178,8 @@ std::string NetworkPlan::summary() const {
   };
   out << "model " << spec_.name << " (" << lanes_ << " lane" << (lanes_ == 1 ? "" : "s") << ")\n";
   out << "  " << std::left << std::setw(10) << "layer" << std::setw(12) << "input" << std::setw(12)
-      << "output" << std::right << std::setw(12) << "params/lane" << "\n";
+      << "output" << std::right << std::setw(12) << "params/lane"
+      << "\n";
   size_t per_lane = 0;
   for (const auto& l : layers_) {
     size_t n = 0;

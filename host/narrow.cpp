@@ -22,8 +22,9 @@ int top_count(int n, double fraction) {
   return std::max(1, int(std::ceil(fraction * double(n) - 1e-9)));
 }
 
-std::vector<double> gaussian_kde(const std::vector<double>& samples, const std::vector<double>& grid,
-                                 double fallback, double* bandwidth) {
+std::vector<double> gaussian_kde(const std::vector<double>& samples,
+                                 const std::vector<double>& grid, double fallback,
+                                 double* bandwidth) {
   double bw = sample_std(samples) * std::pow(double(samples.size()), -0.2);
   if (!(bw > 0)) bw = fallback;
   if (bandwidth) *bandwidth = bw;
@@ -37,12 +38,15 @@ std::vector<double> gaussian_kde(const std::vector<double>& samples, const std::
   return out;
 }
 
-Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials, double top_fraction) {
+Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
+                 double top_fraction) {
   std::vector<const Trial*> done;
   for (const Trial& t : trials)
-    if (t.state == TrialState::Complete && t.value && original.contains(t.params)) done.push_back(&t);
+    if (t.state == TrialState::Complete && t.value && original.contains(t.params))
+      done.push_back(&t);
   if (done.empty()) SGDLAB_INPUT_ERROR("no completed trials to narrow from");
-  std::stable_sort(done.begin(), done.end(), [](const Trial* a, const Trial* b) { return *a->value > *b->value; });
+  std::stable_sort(done.begin(), done.end(),
+                   [](const Trial* a, const Trial* b) { return *a->value > *b->value; });
   Narrowing n;
   n.n_trials = int(done.size());
   n.top_fraction = top_fraction;
@@ -52,7 +56,9 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials, 
   std::vector<ParamSpec> narrowed;
   for (const ParamSpec& p : original.params()) {
     std::vector<double> top_internal;
-    for (const Trial* t : top) top_internal.push_back(p.dist == Dist::Categorical ? t->params.at(p.name) : p.to_internal(t->params.at(p.name)));
+    for (const Trial* t : top)
+      top_internal.push_back(p.dist == Dist::Categorical ? t->params.at(p.name)
+                                                         : p.to_internal(t->params.at(p.name)));
     ParamSpec q = p;
     if (p.dist == Dist::Categorical) {
       // The most frequent value among the top trials; a tie goes to the value whose
@@ -124,17 +130,28 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials, 
 }
 
 nlohmann::json Narrowing::to_json() const {
-  nlohmann::json j = {{"n_trials", n_trials}, {"n_top", n_top}, {"top_fraction", top_fraction},
+  nlohmann::json j = {{"n_trials", n_trials},
+                      {"n_top", n_top},
+                      {"top_fraction", top_fraction},
                       {"space", space.to_json()}};
   for (const auto& iv : intervals)
-    j["intervals"][iv.name] = {{"log_scale", iv.log_scale}, {"mean", iv.mean}, {"std", iv.std},
-                               {"low", iv.low}, {"high", iv.high}, {"clipped_low", iv.clipped_low},
+    j["intervals"][iv.name] = {{"log_scale", iv.log_scale},
+                               {"mean", iv.mean},
+                               {"std", iv.std},
+                               {"low", iv.low},
+                               {"high", iv.high},
+                               {"clipped_low", iv.clipped_low},
                                {"clipped_high", iv.clipped_high}};
   if (!categorical_name.empty()) j["mode"][categorical_name] = categorical_mode;
   for (const auto& c : kde)
-    j["kde"][c.name] = {{"axis", c.axis}, {"grid", c.grid}, {"all", c.all}, {"top", c.top},
-                        {"all_values", c.all_values}, {"top_values", c.top_values},
-                        {"bandwidth_all", c.bandwidth_all}, {"bandwidth_top", c.bandwidth_top}};
+    j["kde"][c.name] = {{"axis", c.axis},
+                        {"grid", c.grid},
+                        {"all", c.all},
+                        {"top", c.top},
+                        {"all_values", c.all_values},
+                        {"top_values", c.top_values},
+                        {"bandwidth_all", c.bandwidth_all},
+                        {"bandwidth_top", c.bandwidth_top}};
   return j;
 }
 

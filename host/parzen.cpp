@@ -13,7 +13,9 @@ std::vector<double> default_weights(size_t n) {
   std::vector<double> w;
   const size_t ramp = n - 25;
   for (size_t i = 0; i < ramp; ++i)
-    w.push_back(ramp == 1 ? 1.0 / double(n) : 1.0 / double(n) + (1.0 - 1.0 / double(n)) * double(i) / double(ramp - 1));
+    w.push_back(ramp == 1
+                    ? 1.0 / double(n)
+                    : 1.0 / double(n) + (1.0 - 1.0 / double(n)) * double(i) / double(ramp - 1));
   w.insert(w.end(), 25, 1.0);
   return w;
 }
@@ -88,7 +90,9 @@ ParzenEstimator::ParzenEstimator(const std::vector<const ParamSpec*>& params,
       for (size_t i = 0; i < n; ++i) num.mu.push_back(observations[i][p]);
       std::vector<double> sigma(n);
       if (opt.multivariate) {
-        const double s = 0.2 * std::pow(double(std::max<size_t>(n, 1)), -1.0 / (double(params.size()) + 4)) * range;
+        const double s =
+            0.2 * std::pow(double(std::max<size_t>(n, 1)), -1.0 / (double(params.size()) + 4)) *
+            range;
         std::fill(sigma.begin(), sigma.end(), s);
       } else if (n > 0) {
         // Each point's bandwidth is its larger gap to a neighbour, the prior's centre
@@ -97,7 +101,8 @@ ParzenEstimator::ParzenEstimator(const std::vector<const ParamSpec*>& params,
         mus.push_back(0.5 * (low + high));
         std::vector<size_t> order(mus.size());
         std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mus[a] < mus[b]; });
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return mus[a] < mus[b]; });
         std::vector<double> ends{low};
         for (size_t i : order) ends.push_back(mus[i]);
         ends.push_back(high);
@@ -137,7 +142,8 @@ std::vector<double> ParzenEstimator::sample(std::mt19937_64& rng) const {
       x.push_back(double(choice(rng)));
     } else {
       const Numeric& n = d.numeric;
-      x.push_back(n.high > n.low ? truncnorm_sample(n.mu[k], n.sigma[k], n.low, n.high, rng) : n.low);
+      x.push_back(n.high > n.low ? truncnorm_sample(n.mu[k], n.sigma[k], n.low, n.high, rng)
+                                 : n.low);
     }
   }
   return x;

@@ -5,12 +5,18 @@ namespace sgdlab {
 
 const char* to_string(TrialState s) {
   switch (s) {
-    case TrialState::Waiting: return "WAITING";
-    case TrialState::Running: return "RUNNING";
-    case TrialState::Complete: return "COMPLETE";
-    case TrialState::Pruned: return "PRUNED";
-    case TrialState::Failed: return "FAILED";
-    case TrialState::Diverged: return "DIVERGED";
+    case TrialState::Waiting:
+      return "WAITING";
+    case TrialState::Running:
+      return "RUNNING";
+    case TrialState::Complete:
+      return "COMPLETE";
+    case TrialState::Pruned:
+      return "PRUNED";
+    case TrialState::Failed:
+      return "FAILED";
+    case TrialState::Diverged:
+      return "DIVERGED";
   }
   return "?";
 }

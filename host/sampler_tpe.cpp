@@ -9,7 +9,9 @@
 namespace sgdlab {
 namespace {
 
-int gamma_of(size_t n) { return std::min(int(std::ceil(0.1 * double(n))), 25); }
+int gamma_of(size_t n) {
+  return std::min(int(std::ceil(0.1 * double(n))), 25);
+}
 
 struct Ranked {
   const Trial* trial;
@@ -52,7 +54,8 @@ class TpeSampler final : public Sampler {
     // As Optuna: gamma counts finished trials; running ones (the liar's) go above.
     const size_t n_below = std::min(ranked.size(), size_t(gamma_of(finished)));
     std::vector<const Trial*> below, above;
-    for (size_t i = 0; i < ranked.size(); ++i) (i < n_below ? below : above).push_back(ranked[i].trial);
+    for (size_t i = 0; i < ranked.size(); ++i)
+      (i < n_below ? below : above).push_back(ranked[i].trial);
     auto by_number = [](const Trial* a, const Trial* b) { return a->number < b->number; };
     std::sort(below.begin(), below.end(), by_number);
     std::sort(above.begin(), above.end(), by_number);
@@ -62,9 +65,11 @@ class TpeSampler final : public Sampler {
       std::vector<const ParamSpec*> params;
       for (const auto& p : space.params()) params.push_back(&p);
       const auto x = choose(params, below, above, rng);
-      for (size_t p = 0; p < params.size(); ++p) out[params[p]->name] = params[p]->from_internal(x[p]);
+      for (size_t p = 0; p < params.size(); ++p)
+        out[params[p]->name] = params[p]->from_internal(x[p]);
     } else {
-      for (const auto& p : space.params()) out[p.name] = p.from_internal(choose({&p}, below, above, rng)[0]);
+      for (const auto& p : space.params())
+        out[p.name] = p.from_internal(choose({&p}, below, above, rng)[0]);
     }
     return out;
   }
@@ -85,8 +90,10 @@ class TpeSampler final : public Sampler {
   std::vector<double> choose(const std::vector<const ParamSpec*>& params,
                              const std::vector<const Trial*>& below,
                              const std::vector<const Trial*>& above, std::mt19937_64& rng) const {
-    const tpe::ParzenEstimator l(params, observations(params, below), tpe::default_weights(below.size()), opt_);
-    const tpe::ParzenEstimator g(params, observations(params, above), tpe::default_weights(above.size()), opt_);
+    const tpe::ParzenEstimator l(params, observations(params, below),
+                                 tpe::default_weights(below.size()), opt_);
+    const tpe::ParzenEstimator g(params, observations(params, above),
+                                 tpe::default_weights(above.size()), opt_);
     std::vector<double> best;
     double best_score = -INFINITY;
     for (int i = 0; i < opt_.n_ei_candidates; ++i) {

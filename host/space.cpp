@@ -11,8 +11,10 @@ namespace sgdlab {
 
 double ParamSpec::to_internal(double value) const {
   switch (dist) {
-    case Dist::LogUniform: return std::log(value);
-    case Dist::Uniform: return value;
+    case Dist::LogUniform:
+      return std::log(value);
+    case Dist::Uniform:
+      return value;
     case Dist::Categorical: {
       const auto it = std::find(choices.begin(), choices.end(), value);
       SGDLAB_CHECK(it != choices.end(), name, " value ", value, " is one of its choices");
@@ -24,9 +26,12 @@ double ParamSpec::to_internal(double value) const {
 
 double ParamSpec::from_internal(double internal) const {
   switch (dist) {
-    case Dist::LogUniform: return std::clamp(std::exp(internal), low, high);
-    case Dist::Uniform: return std::clamp(internal, low, high);
-    case Dist::Categorical: return choices.at(size_t(std::lround(internal)));
+    case Dist::LogUniform:
+      return std::clamp(std::exp(internal), low, high);
+    case Dist::Uniform:
+      return std::clamp(internal, low, high);
+    case Dist::Categorical:
+      return choices.at(size_t(std::lround(internal)));
   }
   return internal;
 }
@@ -35,9 +40,9 @@ double ParamSpec::internal_low() const {
   return dist == Dist::LogUniform ? std::log(low) : dist == Dist::Uniform ? low : 0.0;
 }
 double ParamSpec::internal_high() const {
-  return dist == Dist::LogUniform  ? std::log(high)
-         : dist == Dist::Uniform ? high
-                                 : double(choices.size() - 1);
+  return dist == Dist::LogUniform ? std::log(high)
+         : dist == Dist::Uniform  ? high
+                                  : double(choices.size() - 1);
 }
 
 SearchSpace::SearchSpace(std::vector<ParamSpec> params) : params_(std::move(params)) {}
@@ -76,7 +81,8 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
     auto found = std::find_if(space.params_.begin(), space.params_.end(),
                               [&](const ParamSpec& p) { return p.name == name; });
     if (found == space.params_.end())
-      SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name, "' (expected lr, batch, momentum, dropout)");
+      SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
+                         "' (expected lr, batch, momentum, dropout)");
     const auto& v = it.value();
     const std::string type = v.value("type", "");
     ParamSpec p;
@@ -87,13 +93,15 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
         p.low = v.at("low").get<double>();
         p.high = v.at("high").get<double>();
         if (!(p.low <= p.high))
-          SGDLAB_INPUT_ERROR(source, ": ", name, ": expected low <= high, got ", p.low, " > ", p.high);
+          SGDLAB_INPUT_ERROR(source, ": ", name, ": expected low <= high, got ", p.low, " > ",
+                             p.high);
         if (p.dist == Dist::LogUniform && !(p.low > 0))
           SGDLAB_INPUT_ERROR(source, ": ", name, ": a log_uniform range needs low > 0");
       } else if (type == "categorical") {
         p.dist = Dist::Categorical;
         p.choices = v.at("choices").get<std::vector<double>>();
-        if (p.choices.empty()) SGDLAB_INPUT_ERROR(source, ": ", name, ": expected at least one choice");
+        if (p.choices.empty())
+          SGDLAB_INPUT_ERROR(source, ": ", name, ": expected at least one choice");
       } else {
         SGDLAB_INPUT_ERROR(source, ": ", name,
                            ": expected \"type\": \"uniform\", \"log_uniform\" or \"categorical\"");
@@ -125,7 +133,8 @@ nlohmann::json SearchSpace::to_json() const {
     if (p.dist == Dist::Categorical)
       j[p.name] = {{"type", "categorical"}, {"choices", p.choices}};
     else
-      j[p.name] = {{"type", p.is_log() ? "log_uniform" : "uniform"}, {"low", p.low}, {"high", p.high}};
+      j[p.name] = {
+          {"type", p.is_log() ? "log_uniform" : "uniform"}, {"low", p.low}, {"high", p.high}};
   }
   return j;
 }
@@ -137,7 +146,8 @@ const ParamSpec& SearchSpace::get(const std::string& name) const {
 }
 
 bool SearchSpace::has(const std::string& name) const {
-  return std::any_of(params_.begin(), params_.end(), [&](const ParamSpec& p) { return p.name == name; });
+  return std::any_of(params_.begin(), params_.end(),
+                     [&](const ParamSpec& p) { return p.name == name; });
 }
 
 bool SearchSpace::contains(const ParamValues& values) const {
@@ -145,7 +155,8 @@ bool SearchSpace::contains(const ParamValues& values) const {
     const auto it = values.find(p.name);
     if (it == values.end()) return false;
     if (p.dist == Dist::Categorical) {
-      if (std::find(p.choices.begin(), p.choices.end(), it->second) == p.choices.end()) return false;
+      if (std::find(p.choices.begin(), p.choices.end(), it->second) == p.choices.end())
+        return false;
     } else if (it->second < p.low || it->second > p.high) {
       return false;
     }

@@ -98,7 +98,8 @@ class Stmt {
     SGDLAB_THROW("SQLite: ", sqlite3_errmsg(db_));
   }
   void run() {
-    while (step()) {}
+    while (step()) {
+    }
   }
   int64_t int_at(int c) const { return sqlite3_column_int64(stmt_, c); }
   bool null_at(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
@@ -143,8 +144,12 @@ class Transaction {
   bool done_ = false;
 };
 
-std::string params_json(const ParamValues& p) { return nlohmann::json(p).dump(); }
-ParamValues params_from(const std::string& s) { return nlohmann::json::parse(s).get<ParamValues>(); }
+std::string params_json(const ParamValues& p) {
+  return nlohmann::json(p).dump();
+}
+ParamValues params_from(const std::string& s) {
+  return nlohmann::json::parse(s).get<ParamValues>();
+}
 
 // Whether the worker that wrote `worker` (host:pid:start) is still running.
 bool worker_alive(const std::string& worker, double heartbeat) {
@@ -166,7 +171,8 @@ bool worker_alive(const std::string& worker, double heartbeat) {
   if (close == std::string::npos) return true;
   std::istringstream fields(line.substr(close + 2));
   std::string f;
-  for (int i = 0; i < 20 && fields >> f; ++i) {}  // field 22 is the start time
+  for (int i = 0; i < 20 && fields >> f; ++i) {
+  }  // field 22 is the start time
   return f == start;
 }
 
@@ -182,13 +188,15 @@ std::string StudyStorage::worker_id() {
   const auto close = line.rfind(')');
   if (close != std::string::npos) {
     std::istringstream fields(line.substr(close + 2));
-    for (int i = 0; i < 20 && fields >> start; ++i) {}
+    for (int i = 0; i < 20 && fields >> start; ++i) {
+    }
   }
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + start;
 }
 
 StudyStorage::StudyStorage(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -217,14 +225,17 @@ StudyStorage::StudyStorage(const std::string& path) : path_(path) {
   }
 }
 
-StudyStorage::~StudyStorage() { sqlite3_close(db_); }
+StudyStorage::~StudyStorage() {
+  sqlite3_close(db_);
+}
 
 void StudyStorage::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     const std::string msg = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    if (msg.find("not a database") != std::string::npos || msg.find("malformed") != std::string::npos)
+    if (msg.find("not a database") != std::string::npos ||
+        msg.find("malformed") != std::string::npos)
       SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", msg, ")");
     SGDLAB_THROW("SQLite: ", msg);
   }
@@ -235,7 +246,11 @@ std::optional<std::pair<int64_t, StudyInfo>> StudyStorage::find_study(const std:
   Stmt q(db_, "SELECT study_id, model, sampler, seed, epochs, space FROM studies WHERE name = ?");
   q.bind(1, name);
   if (!q.step()) return std::nullopt;
-  StudyInfo info{name, q.text_at(1), q.text_at(2), uint64_t(q.int_at(3)), int(q.int_at(4)),
+  StudyInfo info{name,
+                 q.text_at(1),
+                 q.text_at(2),
+                 uint64_t(q.int_at(3)),
+                 int(q.int_at(4)),
                  nlohmann::json::parse(q.text_at(5))};
   return std::make_pair(q.int_at(0), info);
 }
@@ -253,16 +268,18 @@ int64_t StudyStorage::open_study(const StudyInfo& info, bool* created) {
     const StudyInfo& s = found->second;
     if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
         s.epochs != info.epochs || s.seed != info.seed)
-      SGDLAB_INPUT_ERROR(path_, ": study '", info.name, "' exists with model ", s.model, ", sampler ",
-                         s.sampler, ", ", s.epochs, " epochs, seed ", s.seed, " and space ",
-                         s.space.dump(), "; resume it with the same settings or choose another --name");
+      SGDLAB_INPUT_ERROR(path_, ": study '", info.name, "' exists with model ", s.model,
+                         ", sampler ", s.sampler, ", ", s.epochs, " epochs, seed ", s.seed,
+                         " and space ", s.space.dump(),
+                         "; resume it with the same settings or choose another --name");
     if (created) *created = false;
     return found->first;
   }
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
-  Stmt(db_, "INSERT OR IGNORE INTO studies(name, model, sampler, seed, epochs, space, created) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?)")
+  Stmt(db_,
+       "INSERT OR IGNORE INTO studies(name, model, sampler, seed, epochs, space, created) "
+       "VALUES(?, ?, ?, ?, ?, ?, ?)")
       .bind(1, info.name)
       .bind(2, info.model)
       .bind(3, info.sampler)
@@ -289,8 +306,9 @@ std::vector<Trial> StudyStorage::trials(int64_t study) {
 std::vector<Trial> StudyStorage::load_trials(int64_t study) {
   std::vector<Trial> out;
   std::map<int64_t, size_t> index;
-  Stmt q(db_, "SELECT trial_id, number, state, params, value, started, finished FROM trials "
-              "WHERE study_id = ? ORDER BY number");
+  Stmt q(db_,
+         "SELECT trial_id, number, state, params, value, started, finished FROM trials "
+         "WHERE study_id = ? ORDER BY number");
   q.bind(1, study);
   while (q.step()) {
     Trial t;
@@ -304,12 +322,15 @@ std::vector<Trial> StudyStorage::load_trials(int64_t study) {
     index[t.id] = out.size();
     out.push_back(std::move(t));
   }
-  Stmt v(db_, "SELECT v.trial_id, v.value FROM trial_values v JOIN trials t USING(trial_id) "
-              "WHERE t.study_id = ? ORDER BY v.trial_id, v.epoch");
+  Stmt v(db_,
+         "SELECT v.trial_id, v.value FROM trial_values v JOIN trials t USING(trial_id) "
+         "WHERE t.study_id = ? ORDER BY v.trial_id, v.epoch");
   v.bind(1, study);
-  while (v.step()) out[index.at(v.int_at(0))].intermediate.push_back(v.null_at(1) ? NAN : v.real_at(1));
-  Stmt a(db_, "SELECT a.trial_id, a.key, a.value FROM trial_attrs a JOIN trials t USING(trial_id) "
-              "WHERE t.study_id = ?");
+  while (v.step())
+    out[index.at(v.int_at(0))].intermediate.push_back(v.null_at(1) ? NAN : v.real_at(1));
+  Stmt a(db_,
+         "SELECT a.trial_id, a.key, a.value FROM trial_attrs a JOIN trials t USING(trial_id) "
+         "WHERE t.study_id = ?");
   a.bind(1, study);
   while (a.step()) out[index.at(a.int_at(0))].attrs[a.text_at(1)] = a.text_at(2);
   return out;
@@ -320,19 +341,23 @@ int StudyStorage::recover_stale(int64_t study) {
   Transaction tx(db_);
   std::vector<std::tuple<int64_t, int, std::string>> stale;
   {
-    Stmt q(db_, "SELECT trial_id, number, params, worker, heartbeat FROM trials "
-                "WHERE study_id = ? AND state = 'RUNNING'");
+    Stmt q(db_,
+           "SELECT trial_id, number, params, worker, heartbeat FROM trials "
+           "WHERE study_id = ? AND state = 'RUNNING'");
     q.bind(1, study);
     while (q.step())
-      if (!worker_alive(q.text_at(3), q.real_at(4))) stale.emplace_back(q.int_at(0), int(q.int_at(1)), q.text_at(2));
+      if (!worker_alive(q.text_at(3), q.real_at(4)))
+        stale.emplace_back(q.int_at(0), int(q.int_at(1)), q.text_at(2));
   }
   for (const auto& [id, number, params] : stale) {
     Stmt(db_, "UPDATE trials SET state = 'FAILED', finished = ? WHERE trial_id = ?")
         .bind(1, now_iso())
         .bind(2, id)
         .run();
-    Stmt(db_, "INSERT INTO trials(study_id, number, state, params) "
-              "VALUES(?, (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?), 'WAITING', ?)")
+    Stmt(db_,
+         "INSERT INTO trials(study_id, number, state, params) "
+         "VALUES(?, (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?), "
+         "'WAITING', ?)")
         .bind(1, study)
         .bind(2, study)
         .bind(3, params)
@@ -353,8 +378,9 @@ Trial StudyStorage::ask(int64_t study, const SampleFn& sample) {
   Transaction tx(db_);
   Trial t;
   {
-    Stmt waiting(db_, "SELECT trial_id, number, params FROM trials WHERE study_id = ? AND "
-                      "state = 'WAITING' ORDER BY number LIMIT 1");
+    Stmt waiting(db_,
+                 "SELECT trial_id, number, params FROM trials WHERE study_id = ? AND "
+                 "state = 'WAITING' ORDER BY number LIMIT 1");
     waiting.bind(1, study);
     if (waiting.step()) {
       t.id = waiting.int_at(0);
@@ -375,7 +401,9 @@ Trial StudyStorage::ask(int64_t study, const SampleFn& sample) {
   }
   t.state = TrialState::Running;
   t.started = now_iso();
-  Stmt(db_, "UPDATE trials SET state = 'RUNNING', started = ?, worker = ?, heartbeat = ? WHERE trial_id = ?")
+  Stmt(db_,
+       "UPDATE trials SET state = 'RUNNING', started = ?, worker = ?, heartbeat = ? WHERE trial_id "
+       "= ?")
       .bind(1, t.started)
       .bind(2, worker_id())
       .bind(3, now_seconds())
@@ -393,7 +421,10 @@ void StudyStorage::report(const std::vector<std::tuple<int64_t, int, double>>& v
     s.bind(1, id).bind(2, epoch);
     std::isfinite(value) ? s.bind(3, value) : s.bind_null(3);
     s.run();
-    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?").bind(1, now_seconds()).bind(2, id).run();
+    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?")
+        .bind(1, now_seconds())
+        .bind(2, id)
+        .run();
   }
   tx.commit();
 }
@@ -422,7 +453,10 @@ void StudyStorage::heartbeat(const std::vector<int64_t>& ids) {
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   for (int64_t id : ids)
-    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?").bind(1, now_seconds()).bind(2, id).run();
+    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?")
+        .bind(1, now_seconds())
+        .bind(2, id)
+        .run();
   tx.commit();
 }
 

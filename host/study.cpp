@@ -1,12 +1,12 @@
 #include "sgdlab/study.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
-#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -24,9 +24,11 @@ StudyOptions resolve_preset(StudyOptions o) {
   struct Preset {
     int coarse, fine, epochs, seeds;
   };
-  const std::map<std::string, Preset> presets = {{"paper", {30, 20, 20, 5}}, {"quick", {8, 6, 5, 2}}};
+  const std::map<std::string, Preset> presets = {{"paper", {30, 20, 20, 5}},
+                                                 {"quick", {8, 6, 5, 2}}};
   const auto it = presets.find(o.preset);
-  if (it == presets.end()) SGDLAB_INPUT_ERROR("--preset: expected paper or quick, got '", o.preset, "'");
+  if (it == presets.end())
+    SGDLAB_INPUT_ERROR("--preset: expected paper or quick, got '", o.preset, "'");
   if (o.coarse == 0) o.coarse = it->second.coarse;
   if (o.fine == 0) o.fine = it->second.fine;
   if (o.epochs == 0) o.epochs = it->second.epochs;
@@ -53,10 +55,13 @@ LaneSettings settings_from(const ParamValues& p, uint64_t seed) {
 }
 
 nlohmann::json trial_summary(const Trial& t) {
-  nlohmann::json j = {{"number", t.number}, {"state", to_string(t.state)}, {"params", t.params},
+  nlohmann::json j = {{"number", t.number},
+                      {"state", to_string(t.state)},
+                      {"params", t.params},
                       {"intermediate", t.intermediate}};
   j["value"] = t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr);
-  j["test_acc"] = t.attrs.count("test_acc") ? nlohmann::json(std::stod(t.attrs.at("test_acc"))) : nlohmann::json(nullptr);
+  j["test_acc"] = t.attrs.count("test_acc") ? nlohmann::json(std::stod(t.attrs.at("test_acc")))
+                                            : nlohmann::json(nullptr);
   return j;
 }
 
@@ -76,7 +81,8 @@ nlohmann::json lane_rows_json(const std::vector<std::vector<EpochStats>>& epochs
 
 // Raw float32 files for the final models' probabilities.
 void write_floats(const std::string& path, const std::vector<float>& v) {
-  write_file_atomic(path, std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+  write_file_atomic(path,
+                    std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
 }
 std::vector<float> read_floats(const std::string& path) {
   const std::string bytes = read_text_file(path);
@@ -85,8 +91,12 @@ std::vector<float> read_floats(const std::string& path) {
   return v;
 }
 
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text_file(path)); }
-void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(read_text_file(path));
+}
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
 
 class StudyRun {
  public:
@@ -118,8 +128,10 @@ class StudyRun {
   double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
 
   nlohmann::json config_json() const {
-    return {{"models", o_.models}, {"preset", o_.preset}, {"coarse", o_.coarse}, {"fine", o_.fine},
-            {"epochs", o_.epochs}, {"seeds", o_.seeds},   {"seed", o_.seed},     {"ensemble_draws", o_.ensemble_draws},
+    return {{"models", o_.models},      {"preset", o_.preset},
+            {"coarse", o_.coarse},      {"fine", o_.fine},
+            {"epochs", o_.epochs},      {"seeds", o_.seeds},
+            {"seed", o_.seed},          {"ensemble_draws", o_.ensemble_draws},
             {"version", SGDLAB_VERSION}};
   }
 
@@ -150,7 +162,8 @@ class StudyRun {
                     const SearchSpace& space, int trials) {
     const uint64_t seed = sweep_seed(model);
     auto s = make_sampler(sampler, seed);
-    const int64_t id = storage_->open_study({name, model, sampler, seed, o_.epochs, space.to_json()});
+    const int64_t id =
+        storage_->open_study({name, model, sampler, seed, o_.epochs, space.to_json()});
     SweepOptions so;
     so.model = model;
     so.trials = trials;
@@ -160,9 +173,10 @@ class StudyRun {
     const auto t0 = seconds();
     auto r = run_sweep(*storage_, id, space, *s, so, factory_for(backend_->device()), *device_data_,
                        [&](const SweepProgress& p) {
-                         log_ << "  [" << name << "] " << p.done << "/" << p.total << " trials, best "
-                              << (p.best && p.best->value ? 100 * *p.best->value : NAN) << "% | " << p.event
-                              << std::endl;
+                         log_ << "  [" << name << "] " << p.done << "/" << p.total
+                              << " trials, best "
+                              << (p.best && p.best->value ? 100 * *p.best->value : NAN) << "% | "
+                              << p.event << std::endl;
                        });
     stage_seconds_[name] = seconds() - t0;
     return r;
@@ -180,7 +194,8 @@ class StudyRun {
   }
 
   void run_model(const std::string& m) {
-    log_ << "== " << m << ": coarse random search (" << o_.coarse << " trials x " << o_.epochs << " epochs)" << std::endl;
+    log_ << "== " << m << ": coarse random search (" << o_.coarse << " trials x " << o_.epochs
+         << " epochs)" << std::endl;
     const SearchSpace space = SearchSpace::study_default();
     sweep(m, m + "-coarse", "random", space, o_.coarse);
     const auto coarse_trials = storage_->trials(storage_->find_study(m + "-coarse")->first);
@@ -196,12 +211,14 @@ class StudyRun {
     mj["narrowing"] = n.to_json();
     mj["correlations"] = correlations(coarse_trials);
     // The better of the two best trials on validation (the paper kept the LCNN's coarse one).
-    const bool fine_better = !mj["fine"]["best"].is_null() &&
-                             (mj["coarse"]["best"].is_null() ||
-                              mj["fine"]["best"]["value"].get<double>() > mj["coarse"]["best"]["value"].get<double>());
+    const bool fine_better =
+        !mj["fine"]["best"].is_null() &&
+        (mj["coarse"]["best"].is_null() ||
+         mj["fine"]["best"]["value"].get<double>() > mj["coarse"]["best"]["value"].get<double>());
     const nlohmann::json chosen = fine_better ? mj["fine"]["best"] : mj["coarse"]["best"];
     if (chosen.is_null()) SGDLAB_THROW("no finished trial for ", m);
-    mj["final"] = final_models(m, chosen["params"].get<ParamValues>(), fine_better ? "fine" : "coarse");
+    mj["final"] =
+        final_models(m, chosen["params"].get<ParamValues>(), fine_better ? "fine" : "coarse");
   }
 
   nlohmann::json correlations(const std::vector<Trial>& trials) {
@@ -218,11 +235,16 @@ class StudyRun {
       const double v = acc.size() >= 3 ? pearson(x, acc) : NAN;
       return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
     };
-    return {{"n", acc.size()}, {"log10_lr", r(lr)}, {"momentum", r(mom)}, {"dropout", r(drop)}, {"log2_batch", r(batch)}};
+    return {{"n", acc.size()},
+            {"log10_lr", r(lr)},
+            {"momentum", r(mom)},
+            {"dropout", r(drop)},
+            {"log2_batch", r(batch)}};
   }
 
   // The chosen hyperparameters retrained with o_.seeds seeds as one pack.
-  nlohmann::json final_models(const std::string& m, const ParamValues& params, const std::string& source) {
+  nlohmann::json final_models(const std::string& m, const ParamValues& params,
+                              const std::string& source) {
     const std::string dir = o_.out + "/" + m;
     const std::string path = dir + "/final.json";
     if (fs::exists(path) && fs::exists(dir + "/final_val_probs.f32")) {
@@ -232,7 +254,8 @@ class StudyRun {
         return j;
       }
     }
-    log_ << "== " << m << ": final " << source << " hyperparameters, " << o_.seeds << " seeds" << std::endl;
+    log_ << "== " << m << ": final " << source << " hyperparameters, " << o_.seeds << " seeds"
+         << std::endl;
     std::vector<LaneSettings> lanes;
     nlohmann::json seeds = nlohmann::json::array();
     for (int i = 0; i < o_.seeds; ++i) {
@@ -253,11 +276,17 @@ class StudyRun {
       test_acc.push_back(test[i].acc);
       lanes_json.push_back(lane_rows_json(epochs, i));
     }
-    nlohmann::json j = {{"source", source}, {"params", params}, {"seeds", seeds},
-                        {"val_acc", val_acc}, {"test_acc", test_acc},
-                        {"val_mean", mean(val_acc)}, {"val_std", sample_std(val_acc)},
-                        {"test_mean", mean(test_acc)}, {"test_std", sample_std(test_acc)},
-                        {"lanes", lanes_json}, {"seconds", seconds() - t0}};
+    nlohmann::json j = {{"source", source},
+                        {"params", params},
+                        {"seeds", seeds},
+                        {"val_acc", val_acc},
+                        {"test_acc", test_acc},
+                        {"val_mean", mean(val_acc)},
+                        {"val_std", sample_std(val_acc)},
+                        {"test_mean", mean(test_acc)},
+                        {"test_std", sample_std(test_acc)},
+                        {"lanes", lanes_json},
+                        {"seconds", seconds() - t0}};
     write_json(path, j);
     return j;
   }
@@ -269,7 +298,8 @@ class StudyRun {
         report_["ensemble"] = nullptr;
         return;
       }
-    log_ << "== ensemble: " << o_.ensemble_draws << " weight draws per seed, chosen on validation" << std::endl;
+    log_ << "== ensemble: " << o_.ensemble_draws << " weight draws per seed, chosen on validation"
+         << std::endl;
     const int classes = 10;
     const size_t nv = data_.val.size(), nt = data_.test.size();
     std::map<std::string, std::vector<float>> val, test;
@@ -292,17 +322,23 @@ class StudyRun {
         vp.push_back(lane(val[m], nv, i));
         tp.push_back(lane(test[m], nt, i));
       }
-      const WeightSearch w = search_weights(vp, data_.val.y, tp, data_.test.y, classes, o_.ensemble_draws, o_.seed + i);
+      const WeightSearch w = search_weights(vp, data_.val.y, tp, data_.test.y, classes,
+                                            o_.ensemble_draws, o_.seed + i);
       test_acc.push_back(w.test_acc);
-      nlohmann::json sj = {{"seed_index", i}, {"weights", {{"mlp", w.weights[0]}, {"cnn", w.weights[1]}, {"lcnn", w.weights[2]}}},
-                           {"val_acc", w.val_acc}, {"test_acc", w.test_acc}};
+      nlohmann::json sj = {
+          {"seed_index", i},
+          {"weights", {{"mlp", w.weights[0]}, {"cnn", w.weights[1]}, {"lcnn", w.weights[2]}}},
+          {"val_acc", w.val_acc},
+          {"test_acc", w.test_acc}};
       if (i == 0) {
-        report_["ensemble_confusion"] = confusion_matrix(vote(tp, w.weights, classes), data_.test.y, classes);
+        report_["ensemble_confusion"] =
+            confusion_matrix(vote(tp, w.weights, classes), data_.test.y, classes);
         sj["draws"] = w.draws;
       }
       per_seed.push_back(sj);
     }
-    report_["ensemble"] = {{"per_seed", per_seed}, {"test_mean", mean(test_acc)}, {"test_std", sample_std(test_acc)}};
+    report_["ensemble"] = {
+        {"per_seed", per_seed}, {"test_mean", mean(test_acc)}, {"test_std", sample_std(test_acc)}};
   }
 
   struct EffectLane {
@@ -312,7 +348,8 @@ class StudyRun {
   };
 
   // One effect experiment: lanes grouped by batch size into packs; cached on disk.
-  nlohmann::json experiment(const std::string& name, const std::string& m, const std::vector<EffectLane>& lanes) {
+  nlohmann::json experiment(const std::string& name, const std::string& m,
+                            const std::vector<EffectLane>& lanes) {
     const std::string path = o_.out + "/effects/" + name + "-" + m + ".json";
     if (fs::exists(path)) return read_json(path);
     log_ << "== effect: " << name << " on " << m << " (" << lanes.size() << " lanes)" << std::endl;
@@ -374,7 +411,8 @@ class StudyRun {
     slow.init_high = 0.001f;
     fast.init_low = m == "mlp" ? 10.0f : 10000.0f;
     fast.init_high = m == "mlp" ? 20.0f : 20000.0f;
-    e["init"][m] = experiment("init", m, {{"slow", slow, batch}, {"xavier", base, batch}, {"fast", fast, batch}});
+    e["init"][m] = experiment(
+        "init", m, {{"slow", slow, batch}, {"xavier", base, batch}, {"fast", fast, batch}});
     // Learning rate x {0.01, 1, 10, 100}.
     std::vector<EffectLane> lr;
     for (double f : {0.01, 1.0, 10.0, 100.0}) {
@@ -398,12 +436,14 @@ class StudyRun {
 
   // The tuned settings with one field set to low, the tuned value, and high.
   static std::vector<EffectLane> vary(const LaneSettings& base, int batch, const std::string& name,
-                                      float LaneSettings::*field, std::pair<double, double> low_high) {
+                                      float LaneSettings::*field,
+                                      std::pair<double, double> low_high) {
     std::vector<EffectLane> lanes;
     for (double v : {low_high.first, double(base.*field), low_high.second}) {
       LaneSettings s = base;
       s.*field = float(v);
-      lanes.push_back({(v == double(base.*field) ? "tuned " : "") + name + " " + short_number(v), s, batch});
+      lanes.push_back(
+          {(v == double(base.*field) ? "tuned " : "") + name + " " + short_number(v), s, batch});
     }
     return lanes;
   }
@@ -426,7 +466,8 @@ class StudyRun {
       return;
     }
     log_ << "figures: " << cmd << std::endl;
-    if (std::system(cmd.c_str()) != 0) log_ << "figures: the script failed; rerun: " << cmd << std::endl;
+    if (std::system(cmd.c_str()) != 0)
+      log_ << "figures: the script failed; rerun: " << cmd << std::endl;
   }
 
   StudyOptions o_;

@@ -21,7 +21,8 @@ SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& 
     // Random trials do not depend on each other: ask enough that each of the four
     // batch sizes can fill its packs. TPE learns from finished trials, and asking many
     // at once makes it mostly random.
-    o.wave = sampler == "tpe" ? std::min(o.pack_lanes * o.streams, 8) : 4 * o.pack_lanes * o.streams;
+    o.wave =
+        sampler == "tpe" ? std::min(o.pack_lanes * o.streams, 8) : 4 * o.pack_lanes * o.streams;
   }
   if (o.trials <= 0) SGDLAB_INPUT_ERROR("--trials: expected a number > 0, got ", o.trials);
   if (o.epochs <= 0) SGDLAB_INPUT_ERROR("--epochs: expected a number > 0, got ", o.epochs);
@@ -37,7 +38,8 @@ std::optional<Trial> best_trial(const std::vector<Trial>& trials) {
   auto rank = [](const Trial& t) { return t.state == TrialState::Complete ? 1 : 0; };
   for (const Trial& t : trials) {
     if (!t.finished_ok() || !t.value || !std::isfinite(*t.value)) continue;
-    if (!best || rank(t) > rank(*best) || (rank(t) == rank(*best) && *t.value > *best->value)) best = t;
+    if (!best || rank(t) > rank(*best) || (rank(t) == rank(*best) && *t.value > *best->value))
+      best = t;
   }
   return best;
 }
@@ -71,8 +73,14 @@ class Scheduler {
   Scheduler(StudyStorage& storage, int64_t study, const SearchSpace& space, Sampler& sampler,
             const SweepOptions& o, const BackendFactory& backends, const DeviceData& data,
             const std::function<void(const SweepProgress&)>& on_progress)
-      : storage_(storage), study_(study), space_(space), sampler_(sampler), o_(o),
-        backends_(backends), data_(data), on_progress_(on_progress),
+      : storage_(storage),
+        study_(study),
+        space_(space),
+        sampler_(sampler),
+        o_(o),
+        backends_(backends),
+        data_(data),
+        on_progress_(on_progress),
         start_(std::chrono::steady_clock::now()) {}
 
   SweepResult run() {
@@ -115,8 +123,10 @@ class Scheduler {
     std::vector<std::pair<int, std::vector<Trial>>> packs;
     for (auto& [batch, trials] : by_batch)
       for (size_t i = 0; i < trials.size(); i += size_t(o_.pack_lanes))
-        packs.emplace_back(batch, std::vector<Trial>(trials.begin() + i,
-                                                     trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
+        packs.emplace_back(
+            batch, std::vector<Trial>(
+                       trials.begin() + i,
+                       trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
     for (size_t first = 0; first < packs.size(); first += size_t(o_.streams)) {
       const size_t last = std::min(packs.size(), first + size_t(o_.streams));
       if (last - first == 1) {
@@ -165,7 +175,8 @@ class Scheduler {
         const auto history = storage_.trials(study_);
         for (int t = 0; t < T; ++t)
           if (!pruned_at[t] && !diverged_at[t] &&
-              median_prune(history, e, rows[t].val_acc, o_.prune_startup_trials, o_.prune_warmup_epochs)) {
+              median_prune(history, e, rows[t].val_acc, o_.prune_startup_trials,
+                           o_.prune_warmup_epochs)) {
             trainer.prune(t);
             pruned_at[t] = e;
           }
@@ -182,14 +193,10 @@ class Scheduler {
                                : pruned_at[t] ? TrialState::Pruned
                                               : TrialState::Complete;
       std::map<std::string, std::string> attrs = {
-          {"test_acc", fmt(test[t].acc)},
-          {"val_loss", fmt(last[t].val_loss)},
-          {"train_loss", fmt(last[t].train_loss)},
-          {"grad_mean_abs", fmt(last[t].grad_mean_abs)},
-          {"seed", std::to_string(lanes[t].seed)},
-          {"pack_lanes", std::to_string(T)},
-          {"pack_seconds", fmt(seconds)},
-          {"device", backend->describe()}};
+          {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last[t].val_loss)},
+          {"train_loss", fmt(last[t].train_loss)}, {"grad_mean_abs", fmt(last[t].grad_mean_abs)},
+          {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
+          {"pack_seconds", fmt(seconds)},          {"device", backend->describe()}};
       if (diverged_at[t]) attrs["diverged_epoch"] = std::to_string(diverged_at[t]);
       if (pruned_at[t]) attrs["pruned_epoch"] = std::to_string(pruned_at[t]);
       storage_.finish(trials[t].id, state, last[t].val_acc, attrs);

@@ -76,12 +76,18 @@ struct Trainer::Impl {
 
   Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
        TrainerOptions o)
-      : be(backend), data(d), plan(model, int(l.size())), opt(o), lanes(std::move(l)),
-        T(int(lanes.size())), B(o.batch) {
+      : be(backend),
+        data(d),
+        plan(model, int(l.size())),
+        opt(o),
+        lanes(std::move(l)),
+        T(int(lanes.size())),
+        B(o.batch) {
     if (opt.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", opt.batch);
     if (opt.eval_batch <= 0) SGDLAB_INPUT_ERROR("evaluation batch must be > 0");
     for (const auto& lane : lanes) validate(lane);
-    SGDLAB_CHECK(size_t(data.features()) == model.input.size(), "the model's input matches the data");
+    SGDLAB_CHECK(size_t(data.features()) == model.input.size(),
+                 "the model's input matches the data");
     const size_t n_train = data.part(Split::Train).n;
     // As PyTorch's DataLoader (drop_last=False): full steps, then one shorter step with
     // the rest, so every sample is seen each epoch. Each shape is recorded once.
@@ -97,7 +103,8 @@ struct Trainer::Impl {
     grads.zero();
     velocity.zero();
     std::vector<LaneInit> inits;
-    for (const auto& lane : lanes) inits.push_back({lane.seed, lane.init, lane.init_low, lane.init_high});
+    for (const auto& lane : lanes)
+      inits.push_back({lane.seed, lane.init, lane.init_low, lane.init_high});
     params.upload(initial_parameters(plan, inits));
     slices = Buffer<ParamSlice>(be, plan.slices().size());
     slices.upload(plan.raw_slices());
@@ -169,7 +176,7 @@ struct Trainer::Impl {
     return {b, T, l.in.C, l.in.H, l.in.W, l.spec.kernel, l.spec.stride};
   }
   static Activation activation_of(LayerKind k) {
-    return k == LayerKind::Relu ? Activation::Relu
+    return k == LayerKind::Relu      ? Activation::Relu
            : k == LayerKind::Sigmoid ? Activation::Sigmoid
                                      : Activation::Tanh;
   }
@@ -203,7 +210,8 @@ struct Trainer::Impl {
           break;
         case LayerKind::Dropout:
           if (training)
-            be.dropout_forward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), in, out);
+            be.dropout_forward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), in,
+                               out);
           else
             be.copy(out, in, size_t(b) * T * l.out.size() * sizeof(float));
           break;
@@ -246,7 +254,9 @@ struct Trainer::Impl {
           if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
           break;
         case LayerKind::Dropout:
-          if (dx) be.dropout_backward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), dy, dx);
+          if (dx)
+            be.dropout_backward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), dy,
+                                dx);
           break;
       }
       dy = dx;
@@ -378,7 +388,8 @@ struct Trainer::Impl {
     if (!probs.size()) probs = Buffer<float>(be, size_t(eval_acts.capacity) * T * classes);
     for_each_eval_batch(split, [&](int rows, size_t off, const float* logits) {
       be.softmax({rows, T, classes}, logits, probs.get());
-      be.download(out.data() + off * T * classes, probs.get(), size_t(rows) * T * classes * sizeof(float));
+      be.download(out.data() + off * T * classes, probs.get(),
+                  size_t(rows) * T * classes * sizeof(float));
     });
     return out;
   }
@@ -391,13 +402,27 @@ Trainer::~Trainer() = default;
 Trainer::Trainer(Trainer&&) noexcept = default;
 Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
-const NetworkPlan& Trainer::plan() const { return impl_->plan; }
-int Trainer::lanes() const { return impl_->T; }
-int Trainer::steps_per_epoch() const { return impl_->steps; }
-int Trainer::epochs_done() const { return impl_->epoch; }
-std::vector<EpochStats> Trainer::train_epoch() { return impl_->train_epoch(); }
-std::vector<EvalStats> Trainer::evaluate(Split split) { return impl_->evaluate(split); }
-std::vector<float> Trainer::probabilities(Split split) { return impl_->probabilities(split); }
+const NetworkPlan& Trainer::plan() const {
+  return impl_->plan;
+}
+int Trainer::lanes() const {
+  return impl_->T;
+}
+int Trainer::steps_per_epoch() const {
+  return impl_->steps;
+}
+int Trainer::epochs_done() const {
+  return impl_->epoch;
+}
+std::vector<EpochStats> Trainer::train_epoch() {
+  return impl_->train_epoch();
+}
+std::vector<EvalStats> Trainer::evaluate(Split split) {
+  return impl_->evaluate(split);
+}
+std::vector<float> Trainer::probabilities(Split split) {
+  return impl_->probabilities(split);
+}
 
 void Trainer::prune(int lane) {
   SGDLAB_CHECK(lane >= 0 && lane < impl_->T, "a lane of this pack");
@@ -412,7 +437,9 @@ std::vector<bool> Trainer::diverged() const {
   return out;
 }
 
-std::vector<float> Trainer::parameters() const { return impl_->params.download(); }
+std::vector<float> Trainer::parameters() const {
+  return impl_->params.download();
+}
 void Trainer::set_parameters(const std::vector<float>& flat) {
   SGDLAB_CHECK(flat.size() == impl_->params.size(), "a flat buffer of ", impl_->params.size());
   impl_->params.upload(flat);

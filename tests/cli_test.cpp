@@ -15,9 +15,13 @@ struct CliCase {
   std::string name, args, expect;
 };
 
-std::string binary() { return sgdlab_binary(); }
+std::string binary() {
+  return sgdlab_binary();
+}
 
-void PrintTo(const CliCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const CliCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class CliBadInput : public ::testing::TestWithParam<CliCase> {};
 
@@ -25,10 +29,12 @@ TEST_P(CliBadInput, OneLineNonZeroExitNothingWritten) {
   TempDir dir;
   const CliCase& c = GetParam();
   std::string args = c.args;
-  for (size_t p; (p = args.find("@DATA")) != std::string::npos;) args.replace(p, 5, real_data_dir());
+  for (size_t p; (p = args.find("@DATA")) != std::string::npos;)
+    args.replace(p, 5, real_data_dir());
   for (size_t p; (p = args.find("@TMP")) != std::string::npos;) args.replace(p, 4, dir.path());
   std::string out;
-  const int code = run_command(binary() + " train --quiet --epochs 1 --out " + (dir / "run") + " " + args, &out);
+  const int code =
+      run_command(binary() + " train --quiet --epochs 1 --out " + (dir / "run") + " " + args, &out);
   EXPECT_NE(code, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line: " << out;
   EXPECT_NE(out.find(c.expect), std::string::npos) << out;
@@ -43,14 +49,18 @@ INSTANTIATE_TEST_SUITE_P(
         CliCase{"NegativeBatch", "--data @DATA --batch -4", "--batch"},
         CliCase{"ZeroEpochs", "--data @DATA --epochs 0", "--epochs: expected a number > 0"},
         CliCase{"ZeroLr", "--data @DATA --lr 0", "--lr: expected a learning rate > 0"},
-        CliCase{"NegativeLrInList", "--data @DATA --lr 0.1,-0.1", "--lr: expected a learning rate > 0"},
-        CliCase{"MomentumOne", "--data @DATA --momentum 1", "--momentum: expected a value in [0, 1)"},
+        CliCase{"NegativeLrInList", "--data @DATA --lr 0.1,-0.1",
+                "--lr: expected a learning rate > 0"},
+        CliCase{"MomentumOne", "--data @DATA --momentum 1",
+                "--momentum: expected a value in [0, 1)"},
         CliCase{"MomentumNegative", "--data @DATA --momentum -0.1", "--momentum"},
         CliCase{"DropoutOne", "--data @DATA --dropout 1", "--dropout: expected a rate in [0, 1)"},
         CliCase{"NotANumber", "--data @DATA --lr fast", "--lr: expected a number"},
-        CliCase{"ListLengths", "--data @DATA --lr 0.1,0.2 --seed 1,2,3", "has 2 values but the pack has 3"},
+        CliCase{"ListLengths", "--data @DATA --lr 0.1,0.2 --seed 1,2,3",
+                "has 2 values but the pack has 3"},
         CliCase{"MissingDataDir", "--data @TMP/none", "expected zip.train.gz and zip.test.gz"},
-        CliCase{"BadInit", "--data @DATA --init gaussian", "--init: expected 'xavier' or 'uniform:LOW:HIGH'"},
+        CliCase{"BadInit", "--data @DATA --init gaussian",
+                "--init: expected 'xavier' or 'uniform:LOW:HIGH'"},
         CliCase{"BadDevice", "--data @DATA --device tpu", "--device: expected cpu, cuda or auto"}),
     [](const auto& info) { return info.param.name; });
 
@@ -60,7 +70,8 @@ TEST(Cli, BadDataFileNamesTheLine) {
   write_gzip(dir / "data/zip.train.gz", usps_line(1) + usps_line(2) + "7 0.5 oops\n");
   write_gzip(dir / "data/zip.test.gz", usps_line(1));
   std::string out;
-  const int code = run_command(binary() + " train --data " + (dir / "data") + " --out " + (dir / "run"), &out);
+  const int code =
+      run_command(binary() + " train --data " + (dir / "data") + " --out " + (dir / "run"), &out);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("zip.train.gz:3: expected 257 fields"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
@@ -71,8 +82,9 @@ TEST(Cli, CudaWithoutGpuIsOneClearLine) {
   if (cuda_available()) GTEST_SKIP() << "a GPU is present";
   TempDir dir;
   std::string out;
-  const int code = run_command(binary() + " train --device cuda --data " + real_data_dir() +
-                                   " --out " + (dir / "run"), &out);
+  const int code = run_command(
+      binary() + " train --device cuda --data " + real_data_dir() + " --out " + (dir / "run"),
+      &out);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("--device cuda"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
@@ -92,7 +104,8 @@ TEST(Cli, TrainWritesConfigMetricsAndResult) {
   std::string out;
   const int code = run_command(binary() + " train --quiet --model mlp --epochs 2 --lr 0.05,0.02 " +
                                    "--seed 1,2 --device cpu --data " + real_data_dir() + " --out " +
-                                   (dir / "run"), &out);
+                                   (dir / "run"),
+                               &out);
   ASSERT_EQ(code, 0) << out;
   const auto result = nlohmann::json::parse(read_bytes(dir / "run/result.json"));
   ASSERT_EQ(result["lanes"].size(), 2u);
@@ -104,7 +117,8 @@ TEST(Cli, TrainWritesConfigMetricsAndResult) {
   const std::string jsonl = read_bytes(dir / "run/metrics.jsonl");
   EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 4);  // 2 lanes x 2 epochs
   const auto row = nlohmann::json::parse(jsonl.substr(0, jsonl.find('\n')));
-  for (const char* key : {"lane", "epoch", "train_loss", "val_loss", "val_acc", "grad_mean_abs", "grad_l2", "seconds"})
+  for (const char* key : {"lane", "epoch", "train_loss", "val_loss", "val_acc", "grad_mean_abs",
+                          "grad_l2", "seconds"})
     EXPECT_TRUE(row.contains(key)) << key;
   const std::string csv = read_bytes(dir / "run/metrics.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);

@@ -30,8 +30,8 @@ Buffer<T> up(Backend& be, const std::vector<T>& v) {
 }
 
 // ||gpu - cpu|| / ||cpu|| over every output of an op.
-void expect_rel(const std::vector<std::vector<float>>& gpu, const std::vector<std::vector<float>>& cpu,
-                double tol = 1e-5) {
+void expect_rel(const std::vector<std::vector<float>>& gpu,
+                const std::vector<std::vector<float>>& cpu, double tol = 1e-5) {
   ASSERT_EQ(gpu.size(), cpu.size());
   for (size_t k = 0; k < cpu.size(); ++k) {
     ASSERT_EQ(gpu[k].size(), cpu[k].size()) << "output " << k;
@@ -68,17 +68,20 @@ TEST_F(CudaParity, Dense) {
     Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
     be.dense_forward(d, X.get(), W.get(), Bv.get(), Y.get());
     be.dense_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
-    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(), DB.download()};
+    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(),
+                                           DB.download()};
   });
 }
 
-class CudaConvParity : public CudaParity, public ::testing::WithParamInterface<std::tuple<ConvDims, bool>> {};
+class CudaConvParity : public CudaParity,
+                       public ::testing::WithParamInterface<std::tuple<ConvDims, bool>> {};
 
 TEST_P(CudaConvParity, ForwardAndBackward) {
   const auto [d, local] = GetParam();
-  const size_t per_w = size_t(local ? d.L() : 1) * d.Cout * d.patch(), per_b = size_t(local ? d.L() : 1) * d.Cout;
-  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 5), w = rnd(d.T * per_w, 6), b = rnd(d.T * per_b, 7),
-             dy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 8);
+  const size_t per_w = size_t(local ? d.L() : 1) * d.Cout * d.patch(),
+               per_b = size_t(local ? d.L() : 1) * d.Cout;
+  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 5), w = rnd(d.T * per_w, 6),
+             b = rnd(d.T * per_b, 7), dy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 8);
   compare([&, d = d, local = local](Backend& be) {
     auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
@@ -89,7 +92,8 @@ TEST_P(CudaConvParity, ForwardAndBackward) {
       be.conv2d_forward(d, X.get(), W.get(), Bv.get(), Y.get());
       be.conv2d_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
     }
-    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(), DB.download()};
+    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(),
+                                           DB.download()};
   });
 }
 
@@ -102,13 +106,15 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple(ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}, true)),
     [](const auto& info) {
       const ConvDims d = std::get<0>(info.param);
-      return std::string(std::get<1>(info.param) ? "local2d" : "conv2d") + "_Cin" + std::to_string(d.Cin) +
-             "_H" + std::to_string(d.H) + "_Cout" + std::to_string(d.Cout) + "_s" + std::to_string(d.stride);
+      return std::string(std::get<1>(info.param) ? "local2d" : "conv2d") + "_Cin" +
+             std::to_string(d.Cin) + "_H" + std::to_string(d.H) + "_Cout" + std::to_string(d.Cout) +
+             "_s" + std::to_string(d.stride);
     });
 
 TEST_F(CudaParity, MaxPool) {
   const PoolDims d{6, 3, 8, 16, 16, 2, 2};
-  const auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 9), dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
+  const auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 9),
+             dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
   compare([&](Backend& be) {
     auto X = up(be, x), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size());
@@ -147,7 +153,8 @@ TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
     return std::vector<std::vector<float>>{Y.download(), DX.download()};
   };
   const auto g = run(*gpu_), c = run(*cpu_);
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(g[0][i] == 0.0f, c[0][i] == 0.0f) << "mask differs at " << i;
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_EQ(g[0][i] == 0.0f, c[0][i] == 0.0f) << "mask differs at " << i;
   expect_rel(g, c);
 }
 
@@ -168,14 +175,16 @@ TEST_F(CudaParity, SoftmaxCrossEntropy) {
     be.softmax(d, Z.get(), P.get());
     std::vector<float> f;
     for (int v : frozen.download()) f.push_back(float(v));
-    return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(), P.download(), f};
+    return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(),
+                                           P.download(), f};
   });
 }
 
 TEST_F(CudaParity, SgdMomentumAndGradStats) {
   const int T = 3;
   const NetworkPlan plan(model_preset("lcnn"), T);
-  const auto g = rnd(plan.param_count(), 15), p = rnd(plan.param_count(), 16), v = rnd(plan.param_count(), 17);
+  const auto g = rnd(plan.param_count(), 15), p = rnd(plan.param_count(), 16),
+             v = rnd(plan.param_count(), 17);
   const std::vector<float> lr = {0.1f, 0.01f, 0.5f}, mu = {0.9f, 0.5f, 0.0f};
   const std::vector<int> frozen = {0, 1, 0};
   compare([&](Backend& be) {
@@ -185,7 +194,8 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
     Buffer<float> acc(be, size_t(T) * (plan.param_layers() + 1) * 2);
     acc.zero();
     const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get()};
-    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get());
+    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(),
+                    V.get());
     be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
     return std::vector<std::vector<float>>{P.download(), V.download(), acc.download()};
   });
@@ -207,7 +217,8 @@ TEST_F(CudaParity, GatherAndShuffleAreExact) {
     be.advance_counters(C.get());
     Buffer<float> X(be, size_t(B) * T * features);
     Buffer<int32_t> Y(be, size_t(B) * T);
-    be.gather(B, T, features, D.get(), L.get(), perm.get(), n, C.get(), size_t(B), 2, X.get(), Y.get());
+    be.gather(B, T, features, D.get(), L.get(), perm.get(), n, C.get(), size_t(B), 2, X.get(),
+              Y.get());
     return std::make_tuple(perm.download(), X.download(), Y.download(), C.download());
   };
   EXPECT_EQ(run(*gpu_), run(*cpu_));
@@ -225,16 +236,19 @@ class CudaTraining : public CudaParity {
 TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
   const ConvDims d{9, 3, 8, 14, 14, 16, 3, 2, 0};
   const int L = d.L(), P = d.patch();
-  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 19), w = rnd(size_t(d.T) * d.Cout * P, 20),
-             b = rnd(size_t(d.T) * d.Cout, 21);
+  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 19),
+             w = rnd(size_t(d.T) * d.Cout * P, 20), b = rnd(size_t(d.T) * d.Cout, 21);
   std::vector<float> lw, lb;
   for (int t = 0; t < d.T; ++t)
     for (int l = 0; l < L; ++l) {
-      lw.insert(lw.end(), w.begin() + size_t(t) * d.Cout * P, w.begin() + size_t(t + 1) * d.Cout * P);
+      lw.insert(lw.end(), w.begin() + size_t(t) * d.Cout * P,
+                w.begin() + size_t(t + 1) * d.Cout * P);
       lb.insert(lb.end(), b.begin() + size_t(t) * d.Cout, b.begin() + size_t(t + 1) * d.Cout);
     }
-  auto X = up(*gpu_, x), W = up(*gpu_, w), Bv = up(*gpu_, b), LW = up(*gpu_, lw), LB = up(*gpu_, lb);
-  Buffer<float> yc(*gpu_, size_t(d.B) * d.T * d.Cout * L), yl(*gpu_, size_t(d.B) * d.T * d.Cout * L);
+  auto X = up(*gpu_, x), W = up(*gpu_, w), Bv = up(*gpu_, b), LW = up(*gpu_, lw),
+       LB = up(*gpu_, lb);
+  Buffer<float> yc(*gpu_, size_t(d.B) * d.T * d.Cout * L),
+      yl(*gpu_, size_t(d.B) * d.T * d.Cout * L);
   gpu_->conv2d_forward(d, X.get(), W.get(), Bv.get(), yc.get());
   gpu_->local2d_forward(d, X.get(), LW.get(), LB.get(), yl.get());
   expect_rel({yl.download()}, {yc.download()});
@@ -242,16 +256,19 @@ TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
 
 TEST_F(CudaTraining, PackOfThreeEqualsThreeSingleRuns) {
   DeviceData dd(*gpu_, data());
-  const std::vector<LaneSettings> lanes = {{0.02f, 0.9f, 0.3f, 11}, {0.05f, 0.5f, 0.0f, 22}, {0.005f, 0.95f, 0.6f, 33}};
+  const std::vector<LaneSettings> lanes = {
+      {0.02f, 0.9f, 0.3f, 11}, {0.05f, 0.5f, 0.0f, 22}, {0.005f, 0.95f, 0.6f, 33}};
   for (const char* m : {"mlp", "cnn", "lcnn"}) {
     Trainer pack(*gpu_, dd, model_preset(m), lanes, {32});
     const auto rows = pack.train_epoch();
     for (int t = 0; t < 3; ++t) {
       Trainer single(*gpu_, dd, model_preset(m), {lanes[t]}, {32});
       const auto s = single.train_epoch()[0];
-      EXPECT_NEAR(rows[t].train_loss, s.train_loss, 1e-5 * std::max(1.0, s.train_loss)) << m << " lane " << t;
+      EXPECT_NEAR(rows[t].train_loss, s.train_loss, 1e-5 * std::max(1.0, s.train_loss))
+          << m << " lane " << t;
       EXPECT_NEAR(rows[t].val_acc, s.val_acc, 1e-5) << m << " lane " << t;
-      EXPECT_NEAR(rows[t].grad_l2, s.grad_l2, 1e-5 * std::max(1.0, s.grad_l2)) << m << " lane " << t;
+      EXPECT_NEAR(rows[t].grad_l2, s.grad_l2, 1e-5 * std::max(1.0, s.grad_l2))
+          << m << " lane " << t;
     }
   }
 }
@@ -259,10 +276,12 @@ TEST_F(CudaTraining, PackOfThreeEqualsThreeSingleRuns) {
 TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphEqualsEager) {
   DeviceData dd(*gpu_, data());
   auto run = [&](bool graph) {
-    Trainer t(*gpu_, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}, {0.02f, 0.8f, 0.5f, 2}}, {32, 512, graph});
+    Trainer t(*gpu_, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}, {0.02f, 0.8f, 0.5f, 2}},
+              {32, 512, graph});
     std::vector<double> out;
     for (int e = 0; e < 2; ++e)
-      for (const auto& r : t.train_epoch()) out.insert(out.end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
+      for (const auto& r : t.train_epoch())
+        out.insert(out.end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
     return out;
   };
   const auto a = run(true);

@@ -49,7 +49,9 @@ struct BadCase {
   std::string name, content, expect;
 };
 
-void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class UspsBadInput : public ::testing::TestWithParam<BadCase> {};
 
@@ -75,15 +77,22 @@ INSTANTIATE_TEST_SUITE_P(
     EachKind, UspsBadInput,
     ::testing::Values(
         BadCase{"TooFewFields", "1 0.5 0.5\n", "expected 257 fields"},
-        BadCase{"TooManyFields", usps_line(2).substr(0, usps_line(2).size() - 1) + " 0.1\n", "found 258"},
-        BadCase{"LabelTooLarge", replace_field(usps_line(1), 0, "10"), "expected an integer label 0-9"},
+        BadCase{"TooManyFields", usps_line(2).substr(0, usps_line(2).size() - 1) + " 0.1\n",
+                "found 258"},
+        BadCase{"LabelTooLarge", replace_field(usps_line(1), 0, "10"),
+                "expected an integer label 0-9"},
         BadCase{"LabelNegative", replace_field(usps_line(1), 0, "-1"), "integer label 0-9"},
-        BadCase{"LabelNotInteger", replace_field(usps_line(1), 0, "3.5"), "integer label 0-9, found '3.5'"},
-        BadCase{"LabelNotNumber", replace_field(usps_line(1), 0, "x"), "integer label 0-9, found 'x'"},
-        BadCase{"PixelNotNumber", replace_field(usps_line(1), 17, "abc"), "pixel 17: expected a number"},
+        BadCase{"LabelNotInteger", replace_field(usps_line(1), 0, "3.5"),
+                "integer label 0-9, found '3.5'"},
+        BadCase{"LabelNotNumber", replace_field(usps_line(1), 0, "x"),
+                "integer label 0-9, found 'x'"},
+        BadCase{"PixelNotNumber", replace_field(usps_line(1), 17, "abc"),
+                "pixel 17: expected a number"},
         BadCase{"PixelNaN", replace_field(usps_line(1), 3, "nan"), "pixel 3: expected a number"},
-        BadCase{"PixelTooLarge", replace_field(usps_line(1), 256, "1.5"), "pixel 256: expected a value in [-1, 1]"},
-        BadCase{"PixelTooSmall", replace_field(usps_line(1), 1, "-1.01"), "expected a value in [-1, 1]"}),
+        BadCase{"PixelTooLarge", replace_field(usps_line(1), 256, "1.5"),
+                "pixel 256: expected a value in [-1, 1]"},
+        BadCase{"PixelTooSmall", replace_field(usps_line(1), 1, "-1.01"),
+                "expected a value in [-1, 1]"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(UspsReader, MissingFile) {

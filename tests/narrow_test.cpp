@@ -77,7 +77,8 @@ TEST(Kde, ScottBandwidthAndUnitMass) {
   const double std = std::sqrt((4.0 + 1.0 + 1.0 + 4.0) / 3.0);  // mean 2, sample std
   EXPECT_NEAR(bw, std * std::pow(4.0, -0.2), 1e-12);
   double mass = 0;
-  for (size_t i = 1; i < grid.size(); ++i) mass += 0.5 * (d[i] + d[i - 1]) * (grid[i] - grid[i - 1]);
+  for (size_t i = 1; i < grid.size(); ++i)
+    mass += 0.5 * (d[i] + d[i - 1]) * (grid[i] - grid[i - 1]);
   EXPECT_NEAR(mass, 1.0, 1e-6);
 }
 

@@ -110,7 +110,8 @@ inline void check_lane_isolation(const OpCase& op) {
   for (size_t k = 0; k < g.size(); ++k)
     for (size_t i = 0; i < g[k].size(); ++i)
       if (op.inputs[k].layout.lane_of(i) == 1) {
-        ASSERT_EQ(g[k][i], g2[k][i]) << op.name << " grad of " << op.inputs[k].name << "[" << i << "]";
+        ASSERT_EQ(g[k][i], g2[k][i])
+            << op.name << " grad of " << op.inputs[k].name << "[" << i << "]";
       }
 }
 

@@ -26,7 +26,8 @@ OpInput input(const std::string& name, LaneLayout layout) {
 OpCase dense_case() {
   const DenseDims d{3, 2, 5, 4};
   OpCase op{"dense",
-            {input("x", {d.B, d.T, d.in}), input("w", {1, d.T, d.in * d.out}), input("b", {1, d.T, d.out})},
+            {input("x", {d.B, d.T, d.in}), input("w", {1, d.T, d.in * d.out}),
+             input("b", {1, d.T, d.out})},
             {d.B, d.T, d.out}};
   op.forward = [d](const Tensors& in) {
     std::vector<double> y(size_t(d.B) * d.T * d.out);
@@ -76,7 +77,8 @@ OpCase conv_case(const ConvDims d, bool local) {
 
 OpCase maxpool_case() {
   const PoolDims d{2, 2, 2, 4, 6, 2, 2};
-  OpCase op{"maxpool", {input("x", {d.B, d.T, d.C * d.H * d.W})}, {d.B, d.T, d.C * d.Ho() * d.Wo()}};
+  OpCase op{
+      "maxpool", {input("x", {d.B, d.T, d.C * d.H * d.W})}, {d.B, d.T, d.C * d.Ho() * d.Wo()}};
   op.forward = [d](const Tensors& in) {
     std::vector<double> y(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo());
     cpu::maxpool_forward(d, in[0].data(), y.data());
@@ -166,8 +168,12 @@ std::vector<OpCase> all_cases() {
 
 class OpGradient : public ::testing::TestWithParam<int> {};
 
-TEST_P(OpGradient, MatchesFiniteDifferences) { check_gradients(all_cases()[GetParam()]); }
-TEST_P(OpGradient, LanesDoNotLeak) { check_lane_isolation(all_cases()[GetParam()]); }
+TEST_P(OpGradient, MatchesFiniteDifferences) {
+  check_gradients(all_cases()[GetParam()]);
+}
+TEST_P(OpGradient, LanesDoNotLeak) {
+  check_lane_isolation(all_cases()[GetParam()]);
+}
 
 INSTANTIATE_TEST_SUITE_P(EveryOp, OpGradient, ::testing::Range(0, int(all_cases().size())),
                          [](const auto& info) {

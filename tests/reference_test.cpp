@@ -42,15 +42,17 @@ std::vector<float> naive_conv(const ConvDims& d, const std::vector<float>& x,
         for (int oh = 0; oh < d.Ho(); ++oh)
           for (int ow = 0; ow < d.Wo(); ++ow) {
             const int l = oh * d.Wo() + ow;
-            double acc = local ? bias[(size_t(t) * d.L() + l) * d.Cout + co] : bias[t * d.Cout + co];
+            double acc =
+                local ? bias[(size_t(t) * d.L() + l) * d.Cout + co] : bias[t * d.Cout + co];
             for (int c = 0; c < d.Cin; ++c)
               for (int i = 0; i < d.k; ++i)
                 for (int j = 0; j < d.k; ++j) {
                   const size_t q = (size_t(c) * d.k + i) * d.k + j;
-                  const float wv = local ? w[((size_t(t) * d.L() + l) * d.Cout + co) * d.patch() + q]
-                                         : w[(size_t(t) * d.Cout + co) * d.patch() + q];
-                  acc += double(wv) * x_at(d, x, b, t, c, oh * d.stride - d.pad + i,
-                                           ow * d.stride - d.pad + j);
+                  const float wv = local
+                                       ? w[((size_t(t) * d.L() + l) * d.Cout + co) * d.patch() + q]
+                                       : w[(size_t(t) * d.Cout + co) * d.patch() + q];
+                  acc += double(wv) *
+                         x_at(d, x, b, t, c, oh * d.stride - d.pad + i, ow * d.stride - d.pad + j);
                 }
             y[((size_t(b) * d.T + t) * d.Cout + co) * d.L() + l] = float(acc);
           }
@@ -97,8 +99,10 @@ TEST_P(ConvReference, Local2dWithSharedWeightsEqualsConv2d) {
   std::vector<float> lw(size_t(d.T) * L * d.Cout * P), lb(size_t(d.T) * L * d.Cout);
   for (int t = 0; t < d.T; ++t)
     for (int l = 0; l < L; ++l) {
-      std::copy_n(w.begin() + size_t(t) * d.Cout * P, d.Cout * P, lw.begin() + (size_t(t) * L + l) * d.Cout * P);
-      std::copy_n(b.begin() + size_t(t) * d.Cout, d.Cout, lb.begin() + (size_t(t) * L + l) * d.Cout);
+      std::copy_n(w.begin() + size_t(t) * d.Cout * P, d.Cout * P,
+                  lw.begin() + (size_t(t) * L + l) * d.Cout * P);
+      std::copy_n(b.begin() + size_t(t) * d.Cout, d.Cout,
+                  lb.begin() + (size_t(t) * L + l) * d.Cout);
     }
   std::vector<float> yc(dy.size()), yl(dy.size()), ws(cpu::conv2d_workspace(d));
   cpu::conv2d_forward(d, x.data(), w.data(), b.data(), yc.data(), ws.data());
@@ -107,7 +111,8 @@ TEST_P(ConvReference, Local2dWithSharedWeightsEqualsConv2d) {
 
   std::vector<float> dxc(x.size()), dwc(w.size()), dbc(b.size());
   std::vector<float> dxl(x.size()), dwl(lw.size()), dbl(lb.size());
-  cpu::conv2d_backward(d, x.data(), w.data(), dy.data(), dxc.data(), dwc.data(), dbc.data(), ws.data());
+  cpu::conv2d_backward(d, x.data(), w.data(), dy.data(), dxc.data(), dwc.data(), dbc.data(),
+                       ws.data());
   cpu::local2d_backward(d, x.data(), lw.data(), dy.data(), dxl.data(), dwl.data(), dbl.data());
   expect_close(dxl, dxc, 1e-5f);
   // The conv filter gradient is the sum of the per-location ones.
@@ -156,16 +161,17 @@ TEST(SgdMomentum, MatchesHandComputedUpdate) {
 
 TEST(GradStats, MatchesHandComputedValues) {
   const ParamSlice slices[2] = {{0, 4, 0, 0}, {4, 2, 1, 0}};
-  const std::vector<float> g = {3, -4, 1, 1, 2, -2};  // lane 0: {3,-4} and {2}; lane 1: {1,1} and {-2}
+  const std::vector<float> g = {3, -4, 1,
+                                1, 2,  -2};  // lane 0: {3,-4} and {2}; lane 1: {1,1} and {-2}
   std::vector<float> acc(2 * 3 * 2, 0.0f);
   cpu::grad_stats(slices, 2, 2, 2, g.data(), acc.data());
   cpu::grad_stats(slices, 2, 2, 2, g.data(), acc.data());  // accumulates
-  EXPECT_FLOAT_EQ(acc[0], 2 * 3.5f);                        // lane 0 layer 0 mean |g|
-  EXPECT_FLOAT_EQ(acc[1], 2 * 5.0f);                        // lane 0 layer 0 L2
-  EXPECT_FLOAT_EQ(acc[4], 2 * 3.0f);                        // lane 0 overall mean |g| = 9/3
-  EXPECT_FLOAT_EQ(acc[5], 2 * std::sqrt(29.0f));            // lane 0 overall L2
-  EXPECT_FLOAT_EQ(acc[6 + 2], 2 * 2.0f);                    // lane 1 layer 1 mean |g|
-  EXPECT_FLOAT_EQ(acc[6 + 5], 2 * std::sqrt(6.0f));         // lane 1 overall L2
+  EXPECT_FLOAT_EQ(acc[0], 2 * 3.5f);                       // lane 0 layer 0 mean |g|
+  EXPECT_FLOAT_EQ(acc[1], 2 * 5.0f);                       // lane 0 layer 0 L2
+  EXPECT_FLOAT_EQ(acc[4], 2 * 3.0f);                       // lane 0 overall mean |g| = 9/3
+  EXPECT_FLOAT_EQ(acc[5], 2 * std::sqrt(29.0f));           // lane 0 overall L2
+  EXPECT_FLOAT_EQ(acc[6 + 2], 2 * 2.0f);                   // lane 1 layer 1 mean |g|
+  EXPECT_FLOAT_EQ(acc[6 + 5], 2 * std::sqrt(6.0f));        // lane 1 overall L2
 }
 
 TEST(Dropout, ReproducibleAndKeepRateWithinBinomialBound) {
@@ -207,9 +213,9 @@ TEST(Shuffle, GivesDistinctPermutationsPerLaneAndEpoch) {
     EXPECT_EQ(seen.size(), size_t(n));
     EXPECT_EQ(*seen.rbegin(), uint32_t(n - 1));
   }
-  EXPECT_FALSE(std::equal(p0.begin(), p0.begin() + n, p0.begin() + n));      // lanes differ
-  EXPECT_TRUE(std::equal(p0.begin(), p0.begin() + n, p0.begin() + 2 * n));   // same seed, same order
-  EXPECT_FALSE(std::equal(p0.begin(), p0.begin() + n, p1.begin()));          // epochs differ
+  EXPECT_FALSE(std::equal(p0.begin(), p0.begin() + n, p0.begin() + n));     // lanes differ
+  EXPECT_TRUE(std::equal(p0.begin(), p0.begin() + n, p0.begin() + 2 * n));  // same seed, same order
+  EXPECT_FALSE(std::equal(p0.begin(), p0.begin() + n, p1.begin()));         // epochs differ
 }
 
 TEST(Gather, EachLaneReadsThroughItsOwnPermutation) {

@@ -125,7 +125,8 @@ TEST(Tpe, BeatsRandomOnAQuadraticAcrossSeeds) {
 }
 
 TEST(Tpe, PrefersTheBetterCategory) {
-  const SearchSpace space({{"c", Dist::Categorical, 0, 0, {1, 2, 3, 4}}, {"x", Dist::Uniform, 0, 1, {}}});
+  const SearchSpace space(
+      {{"c", Dist::Categorical, 0, 0, {1, 2, 3, 4}}, {"x", Dist::Uniform, 0, 1, {}}});
   std::vector<Trial> history;
   auto r = make_random_sampler(1);
   for (int i = 0; i < 30; ++i) {

@@ -13,7 +13,8 @@ TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
   TempDir dir;
   write_small_usps(dir / "data", 300, 120);
   const std::string cmd = sgdlab_binary() + " study --coarse 4 --fine 2 --epochs 1 --seeds 2 " +
-                          "--device cpu --no-figures --data " + (dir / "data") + " --out " + (dir / "study");
+                          "--device cpu --no-figures --data " + (dir / "data") + " --out " +
+                          (dir / "study");
   std::string first, second;
   ASSERT_EQ(run_command(cmd, &first), 0) << first;
   const auto report = nlohmann::json::parse(read_bytes(dir / "study/report.json"));
@@ -30,24 +31,28 @@ TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
   EXPECT_EQ(report["effects"]["dropout"]["mlp"]["lanes"].size(), 3u);
   EXPECT_EQ(report["ensemble"]["per_seed"].size(), 2u);
   const std::string md = read_bytes(dir / "study/report.md");
-  for (const char* part : {"Table 1", "Narrowed search intervals", "Ensemble", "Confusion matrix", "Table 2",
-                           "Correlation", "Learning-rate scaling", "CNN batch size", "CNN momentum", "MLP dropout"})
+  for (const char* part :
+       {"Table 1", "Narrowed search intervals", "Ensemble", "Confusion matrix", "Table 2",
+        "Correlation", "Learning-rate scaling", "CNN batch size", "CNN momentum", "MLP dropout"})
     EXPECT_NE(md.find(part), std::string::npos) << part;
 
   const std::string final_before = read_bytes(dir / "study/cnn/final.json");
   ASSERT_EQ(run_command(cmd, &second), 0) << second;
   EXPECT_NE(second.find("resuming the study"), std::string::npos) << second;
   EXPECT_NE(second.find("final models already trained"), std::string::npos) << second;
-  EXPECT_EQ(second.find("== effect:"), std::string::npos) << "an effect experiment ran again:\n" << second;
+  EXPECT_EQ(second.find("== effect:"), std::string::npos) << "an effect experiment ran again:\n"
+                                                          << second;
   EXPECT_EQ(read_bytes(dir / "study/cnn/final.json"), final_before);
   StudyStorage storage(dir / "study/study.db");
   EXPECT_EQ(storage.trials(storage.find_study("cnn-coarse")->first).size(), 4u);
 
   // Other settings in the same folder are refused rather than mixed in.
   std::string third;
-  EXPECT_NE(run_command(sgdlab_binary() + " study --coarse 5 --fine 2 --epochs 1 --seeds 2 --device cpu " +
+  EXPECT_NE(run_command(sgdlab_binary() +
+                            " study --coarse 5 --fine 2 --epochs 1 --seeds 2 --device cpu " +
                             "--no-figures --data " + (dir / "data") + " --out " + (dir / "study"),
-                        &third), 0);
+                        &third),
+            0);
   EXPECT_NE(third.find("holds a study with other settings"), std::string::npos) << third;
 }
 

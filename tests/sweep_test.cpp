@@ -16,7 +16,8 @@ namespace sgdlab::test {
 namespace {
 
 int count_state(const std::vector<Trial>& trials, TrialState s) {
-  return int(std::count_if(trials.begin(), trials.end(), [&](const Trial& t) { return t.state == s; }));
+  return int(
+      std::count_if(trials.begin(), trials.end(), [&](const Trial& t) { return t.state == s; }));
 }
 
 std::vector<Trial> load(const std::string& path, const std::string& name) {
@@ -89,10 +90,11 @@ TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
   write_small_usps(dir / "data", 300, 50);
   write_bytes(dir / "space.json", R"({"lr": {"type": "log_uniform", "low": 1e20, "high": 1e30}})");
   std::string out;
-  const int code = run_command(sgdlab_binary() + " sweep --model mlp --trials 3 --epochs 2 " +
-                                   "--device cpu --data " + (dir / "data") + " --space " +
-                                   (dir / "space.json") + " --study " + (dir / "s.db") + " --name div",
-                               &out);
+  const int code =
+      run_command(sgdlab_binary() + " sweep --model mlp --trials 3 --epochs 2 " +
+                      "--device cpu --data " + (dir / "data") + " --space " + (dir / "space.json") +
+                      " --study " + (dir / "s.db") + " --name div",
+                  &out);
   ASSERT_EQ(code, 0) << out;
   const auto trials = load(dir / "s.db", "div");
   ASSERT_EQ(trials.size(), 3u);
@@ -100,7 +102,8 @@ TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
     EXPECT_EQ(t.state, TrialState::Diverged);
     EXPECT_EQ(t.attrs.at("diverged_epoch"), "1");
   }
-  EXPECT_EQ(run_command(sgdlab_binary() + " trials --study " + (dir / "s.db") + " --name div", &out), 0);
+  EXPECT_EQ(
+      run_command(sgdlab_binary() + " trials --study " + (dir / "s.db") + " --name div", &out), 0);
   EXPECT_NE(out.find("DIVERGED"), std::string::npos) << out;
 }
 
@@ -108,14 +111,19 @@ TEST(Sweep, BadInputsAreOneLine) {
   TempDir dir;
   write_bytes(dir / "bad.json", R"({"momentum": {"type": "uniform", "low": 0.5, "high": 1.5}})");
   std::string out;
-  EXPECT_NE(run_command(sgdlab_binary() + " sweep --space " + (dir / "bad.json") +
-                            " --study " + (dir / "s.db") + " --name x",
-                        &out), 0);
+  EXPECT_NE(run_command(sgdlab_binary() + " sweep --space " + (dir / "bad.json") + " --study " +
+                            (dir / "s.db") + " --name x",
+                        &out),
+            0);
   EXPECT_NE(out.find("momentum: value 1.5 is outside"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
-  EXPECT_NE(run_command(sgdlab_binary() + " trials --study " + (dir / "none.db") + " --name x", &out), 0);
+  EXPECT_NE(
+      run_command(sgdlab_binary() + " trials --study " + (dir / "none.db") + " --name x", &out), 0);
   EXPECT_NE(out.find("no such study file"), std::string::npos) << out;
-  EXPECT_NE(run_command(sgdlab_binary() + " sweep --sampler grid --study " + (dir / "s.db") + " --name x", &out), 0);
+  EXPECT_NE(
+      run_command(sgdlab_binary() + " sweep --sampler grid --study " + (dir / "s.db") + " --name x",
+                  &out),
+      0);
   EXPECT_NE(out.find("--sampler: expected random or tpe"), std::string::npos) << out;
 }
 

@@ -2,12 +2,12 @@
 // Helpers shared by the tests: temporary folders, gzip writers, the real data.
 #include <zlib.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "sgdlab/data.hpp"
 
@@ -91,7 +91,8 @@ namespace sgdlab::test {
 // A data folder with the first lines of the real files, for quick end-to-end runs.
 inline void write_small_usps(const std::string& dir, int train_lines, int test_lines) {
   std::filesystem::create_directories(dir);
-  for (auto [name, lines] : {std::pair<std::string, int>{"zip.train.gz", train_lines}, {"zip.test.gz", test_lines}}) {
+  for (auto [name, lines] :
+       {std::pair<std::string, int>{"zip.train.gz", train_lines}, {"zip.test.gz", test_lines}}) {
     gzFile in = gzopen((real_data_dir() + "/" + name).c_str(), "rb");
     std::string text;
     char buf[1 << 16];

@@ -51,7 +51,8 @@ TEST_P(PackEquivalence, PackOfThreeEqualsThreeSingleRuns) {
     for (int e = 0; e < 2; ++e) {
       const EpochStats s = single.train_epoch()[0];
       const EpochStats& p = pack_rows[e][t];
-      const std::string where = GetParam() + " lane " + std::to_string(t) + " epoch " + std::to_string(e);
+      const std::string where =
+          GetParam() + " lane " + std::to_string(t) + " epoch " + std::to_string(e);
       expect_rel_near(p.train_loss, s.train_loss, 1e-5, where + " train_loss");
       expect_rel_near(p.val_loss, s.val_loss, 1e-5, where + " val_loss");
       expect_rel_near(p.val_acc, s.val_acc, 1e-5, where + " val_acc");
@@ -64,7 +65,8 @@ TEST_P(PackEquivalence, PackOfThreeEqualsThreeSingleRuns) {
     const auto single_params = single.parameters();
     ASSERT_EQ(lane_params.size(), single_params.size());
     for (size_t i = 0; i < lane_params.size(); ++i)
-      ASSERT_NEAR(lane_params[i], single_params[i], 1e-5 * std::max(1.0f, std::abs(single_params[i])))
+      ASSERT_NEAR(lane_params[i], single_params[i],
+                  1e-5 * std::max(1.0f, std::abs(single_params[i])))
           << GetParam() << " lane " << t << " parameter " << i;
   }
 }
@@ -75,8 +77,8 @@ TEST(Trainer, ADivergingLaneIsFrozenAndTheOthersGoOn) {
   auto backend = make_cpu_backend();
   DeviceData data(*backend, small_data());
   // Lane 1's learning rate makes the loss overflow within the first epoch.
-  Trainer pack(*backend, data, model_preset("mlp"), {{0.05f, 0.9f, 0.0f, 1}, {1e30f, 0.9f, 0.0f, 2}},
-               {16, 64});
+  Trainer pack(*backend, data, model_preset("mlp"),
+               {{0.05f, 0.9f, 0.0f, 1}, {1e30f, 0.9f, 0.0f, 2}}, {16, 64});
   const auto rows = pack.train_epoch();
   EXPECT_FALSE(rows[0].diverged);
   EXPECT_TRUE(rows[1].diverged);
@@ -102,8 +104,8 @@ TEST(Trainer, SeededRunIsReproducible) {
 TEST(Trainer, PrunedLaneStopsUpdating) {
   auto backend = make_cpu_backend();
   DeviceData data(*backend, small_data());
-  Trainer pack(*backend, data, model_preset("mlp"), {{0.05f, 0.9f, 0.0f, 1}, {0.05f, 0.9f, 0.0f, 2}},
-               {16, 64});
+  Trainer pack(*backend, data, model_preset("mlp"),
+               {{0.05f, 0.9f, 0.0f, 1}, {0.05f, 0.9f, 0.0f, 2}}, {16, 64});
   pack.train_epoch();
   pack.prune(0);
   const auto before = extract_lane(pack.plan(), pack.parameters(), 0);

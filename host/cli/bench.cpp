@@ -43,13 +43,15 @@ void run_bench(const BenchArgs& a) {
             << ", median epoch of epochs 2.." << a.epochs << " (training + validation)\n";
   std::cout << std::left << std::setw(6) << "model" << std::right << std::setw(7) << "lanes"
             << std::setw(14) << "epoch s" << std::setw(16) << "trial-epochs/s" << std::setw(12)
-            << "val acc" << "\n";
+            << "val acc"
+            << "\n";
   for (const auto& m : split_names(a.models)) {
     for (double lanes : lane_counts) {
       const int T = int(lanes);
       if (T < 1) SGDLAB_INPUT_ERROR("--lanes: expected counts >= 1");
       std::vector<LaneSettings> settings;
-      for (int t = 0; t < T; ++t) settings.push_back({m == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
+      for (int t = 0; t < T; ++t)
+        settings.push_back({m == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
       Trainer trainer(*backend, device_data, model_preset(m), settings, {a.batch});
       std::vector<double> seconds;
       double val = 0;
@@ -64,8 +66,11 @@ void run_bench(const BenchArgs& a) {
                 << std::setw(14) << std::setprecision(4) << median << std::setw(16)
                 << std::setprecision(1) << T / median << std::setw(11) << std::setprecision(2)
                 << 100 * val << "%" << std::defaultfloat << "\n";
-      report["runs"].push_back({{"model", m}, {"lanes", T}, {"epoch_seconds", median},
-                                {"epoch_seconds_all", seconds}, {"trial_epochs_per_s", T / median}});
+      report["runs"].push_back({{"model", m},
+                                {"lanes", T},
+                                {"epoch_seconds", median},
+                                {"epoch_seconds_all", seconds},
+                                {"trial_epochs_per_s", T / median}});
     }
   }
   if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");
@@ -79,7 +84,8 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--models", args->models, "comma list of models")->default_val("mlp,lcnn,cnn");
   cmd->add_option("--lanes", args->lanes, "comma list of pack sizes")->default_val("1");
   cmd->add_option("--batch", args->batch, "minibatch size")->default_val(32);
-  cmd->add_option("--epochs", args->epochs, "epochs per run (the first is warm-up)")->default_val(3);
+  cmd->add_option("--epochs", args->epochs, "epochs per run (the first is warm-up)")
+      ->default_val(3);
   add_device_option(*cmd, args->device);
   cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_option("--json", args->json, "also write the figures to this JSON file");

@@ -30,8 +30,10 @@ std::string percent(std::optional<double> v) {
 
 void run_sweep_command(const SweepArgs& a) {
   model_preset(a.model);
-  if (a.study.empty() || a.name.empty()) SGDLAB_INPUT_ERROR("--study FILE and --name NAME are required");
-  const SearchSpace space = a.space.empty() ? SearchSpace::study_default() : SearchSpace::load(a.space);
+  if (a.study.empty() || a.name.empty())
+    SGDLAB_INPUT_ERROR("--study FILE and --name NAME are required");
+  const SearchSpace space =
+      a.space.empty() ? SearchSpace::study_default() : SearchSpace::load(a.space);
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, a.seed, tpe);
@@ -52,7 +54,8 @@ void run_sweep_command(const SweepArgs& a) {
     std::filesystem::create_directories(std::filesystem::path(a.study).parent_path());
   StudyStorage storage(a.study);
   bool created = false;
-  const int64_t study = storage.open_study({a.name, a.model, a.sampler, a.seed, a.epochs, space.to_json()}, &created);
+  const int64_t study =
+      storage.open_study({a.name, a.model, a.sampler, a.seed, a.epochs, space.to_json()}, &created);
   DeviceData device_data(*main_backend, data);
   std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << a.study << ": "
             << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
@@ -61,23 +64,28 @@ void run_sweep_command(const SweepArgs& a) {
   BackendFactory factory = [&]() -> std::unique_ptr<Backend> {
     return device == Device::Cuda ? make_cuda_backend() : make_cpu_backend();
   };
-  const auto result = run_sweep(storage, study, space, *sampler, o, factory, device_data,
-                                [&](const SweepProgress& p) {
-                                  std::cout << "[" << a.name << "] " << p.done << "/" << p.total
-                                            << " trials | best " << percent(p.best ? p.best->value : std::nullopt)
-                                            << (p.best ? " (#" + std::to_string(p.best->number) + ")" : "")
-                                            << " | " << std::setprecision(3) << p.trials_per_second
-                                            << " trials/s | " << p.event << std::endl;
-                                });
+  const auto result = run_sweep(
+      storage, study, space, *sampler, o, factory, device_data, [&](const SweepProgress& p) {
+        std::cout << "[" << a.name << "] " << p.done << "/" << p.total << " trials | best "
+                  << percent(p.best ? p.best->value : std::nullopt)
+                  << (p.best ? " (#" + std::to_string(p.best->number) + ")" : "") << " | "
+                  << std::setprecision(3) << p.trials_per_second << " trials/s | " << p.event
+                  << std::endl;
+      });
   if (result.recovered)
-    std::cout << result.recovered << " trial(s) left running by a stopped process were marked FAILED and run again\n";
+    std::cout << result.recovered
+              << " trial(s) left running by a stopped process were marked FAILED and run again\n";
   std::cout << "done: " << result.done << " trials (" << result.ran_here << " run now, "
             << std::setprecision(4) << result.seconds << " s)";
   if (result.best)
     std::cout << "; best #" << result.best->number << " val " << percent(result.best->value)
-              << " test " << percent(result.best->attrs.count("test_acc") ? std::optional<double>(std::stod(result.best->attrs.at("test_acc"))) : std::nullopt)
-              << " lr " << result.best->params.at("lr") << " batch " << result.best->params.at("batch")
-              << " momentum " << result.best->params.at("momentum") << " dropout "
+              << " test "
+              << percent(result.best->attrs.count("test_acc")
+                             ? std::optional<double>(std::stod(result.best->attrs.at("test_acc")))
+                             : std::nullopt)
+              << " lr " << result.best->params.at("lr") << " batch "
+              << result.best->params.at("batch") << " momentum "
+              << result.best->params.at("momentum") << " dropout "
               << result.best->params.at("dropout");
   std::cout << std::endl;
 }
@@ -94,15 +102,17 @@ std::pair<int64_t, StudyInfo> find(StudyStorage& storage, const StudyArgs& a) {
   if (!found) {
     std::string names;
     for (const auto& n : storage.study_names()) names += (names.empty() ? "" : ", ") + n;
-    SGDLAB_INPUT_ERROR(a.study, ": no study named '", a.name, "' (studies: ", names.empty() ? "none" : names, ")");
+    SGDLAB_INPUT_ERROR(a.study, ": no study named '", a.name,
+                       "' (studies: ", names.empty() ? "none" : names, ")");
   }
   return *found;
 }
 
 nlohmann::json trial_json(const Trial& t) {
-  nlohmann::json j = {{"number", t.number}, {"state", to_string(t.state)}, {"params", t.params},
-                      {"intermediate", t.intermediate}, {"attrs", t.attrs},
-                      {"started", t.started}, {"finished", t.finished}};
+  nlohmann::json j = {{"number", t.number},    {"state", to_string(t.state)},
+                      {"params", t.params},    {"intermediate", t.intermediate},
+                      {"attrs", t.attrs},      {"started", t.started},
+                      {"finished", t.finished}};
   j["value"] = t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr);
   return j;
 }
@@ -114,8 +124,9 @@ void run_trials_command(const StudyArgs& a) {
   const auto trials = storage.trials(id);
   const auto best = best_trial(trials);
   if (a.json) {
-    nlohmann::json j = {{"study", a.name}, {"model", info.model}, {"sampler", info.sampler},
-                        {"epochs", info.epochs}, {"space", info.space}, {"trials", nlohmann::json::array()}};
+    nlohmann::json j = {{"study", a.name},         {"model", info.model},
+                        {"sampler", info.sampler}, {"epochs", info.epochs},
+                        {"space", info.space},     {"trials", nlohmann::json::array()}};
     for (const auto& t : trials) j["trials"].push_back(trial_json(t));
     j["best"] = best ? trial_json(*best) : nlohmann::json(nullptr);
     std::cout << j.dump(2) << "\n";
@@ -123,17 +134,18 @@ void run_trials_command(const StudyArgs& a) {
   }
   std::cout << "study '" << a.name << "': " << info.model << ", " << info.sampler << ", "
             << info.epochs << " epochs, " << trials.size() << " trials\n";
-  std::cout << std::setw(5) << "#" << std::setw(10) << "state" << std::setw(10) << "val" << std::setw(10)
-            << "test" << std::setw(12) << "lr" << std::setw(7) << "batch" << std::setw(10) << "momentum"
-            << std::setw(9) << "dropout" << "\n";
+  std::cout << std::setw(5) << "#" << std::setw(10) << "state" << std::setw(10) << "val"
+            << std::setw(10) << "test" << std::setw(12) << "lr" << std::setw(7) << "batch"
+            << std::setw(10) << "momentum" << std::setw(9) << "dropout"
+            << "\n";
   for (const auto& t : trials) {
     auto param = [&](const char* k) { return t.params.count(k) ? t.params.at(k) : NAN; };
     std::optional<double> test;
     if (t.attrs.count("test_acc")) test = std::stod(t.attrs.at("test_acc"));
     std::cout << std::setw(5) << t.number << std::setw(10) << to_string(t.state) << std::setw(10)
               << percent(t.value) << std::setw(10) << percent(test) << std::setw(12)
-              << std::setprecision(4) << param("lr") << std::setw(7) << param("batch") << std::setw(10)
-              << param("momentum") << std::setw(9) << param("dropout") << "\n";
+              << std::setprecision(4) << param("lr") << std::setw(7) << param("batch")
+              << std::setw(10) << param("momentum") << std::setw(9) << param("dropout") << "\n";
   }
   if (best) std::cout << "best: #" << best->number << " val " << percent(best->value) << "\n";
 }
@@ -150,9 +162,11 @@ void run_narrow_command(const StudyArgs& a) {
   std::cout << "top " << n.n_top << " of " << n.n_trials << " completed trials:\n";
   for (const auto& iv : n.intervals)
     std::cout << "  " << std::setw(9) << iv.name << "  (" << iv.low << ", " << iv.high << ")"
-              << (iv.clipped_low || iv.clipped_high ? "  clipped to the original bounds" : "") << "\n";
+              << (iv.clipped_low || iv.clipped_high ? "  clipped to the original bounds" : "")
+              << "\n";
   if (!n.categorical_name.empty())
-    std::cout << "  " << std::setw(9) << n.categorical_name << "  " << n.categorical_mode << " (most frequent)\n";
+    std::cout << "  " << std::setw(9) << n.categorical_name << "  " << n.categorical_mode
+              << " (most frequent)\n";
   std::cout << "wrote " << a.out << "\n";
 }
 
@@ -165,10 +179,13 @@ void add_study_options(CLI::App* cmd, StudyArgs& a) {
 
 void register_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
-  CLI::App* cmd = app.add_subcommand("sweep", "random or TPE search, trials packed into lanes, stored in SQLite");
+  CLI::App* cmd = app.add_subcommand(
+      "sweep", "random or TPE search, trials packed into lanes, stored in SQLite");
   cmd->add_option("--model", a->model, "mlp, cnn or lcnn")->default_val("cnn");
   cmd->add_option("--sampler", a->sampler, "random or tpe")->default_val("random");
-  cmd->add_option("--trials", a->trials, "trials in the study (a resumed study runs what is missing)")->default_val(30);
+  cmd->add_option("--trials", a->trials,
+                  "trials in the study (a resumed study runs what is missing)")
+      ->default_val(30);
   cmd->add_option("--epochs", a->epochs, "epochs per trial")->default_val(20);
   cmd->add_option("--study", a->study, "study file (SQLite; created if absent)")->required();
   cmd->add_option("--name", a->name, "study name (resumed if it exists)")->required();
@@ -178,9 +195,11 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--data", a->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_flag("--prune", a->prune, "median pruner on per-epoch validation accuracy");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");
-  cmd->add_option("--pack-lanes", a->pack_lanes, "most lanes per pack (0: CPU 4, GPU 32)")->default_val(0);
+  cmd->add_option("--pack-lanes", a->pack_lanes, "most lanes per pack (0: CPU 4, GPU 32)")
+      ->default_val(0);
   cmd->add_option("--streams", a->streams, "packs at once (0: CPU 1, GPU 4)")->default_val(0);
-  cmd->add_option("--wave", a->wave, "trials asked together (0: random 4 x lanes x streams, tpe 8)")->default_val(0);
+  cmd->add_option("--wave", a->wave, "trials asked together (0: random 4 x lanes x streams, tpe 8)")
+      ->default_val(0);
   cmd->callback([a] { run_sweep_command(*a); });
 
   auto t = std::make_shared<StudyArgs>();
@@ -192,7 +211,9 @@ void register_sweep(CLI::App& app) {
   auto n = std::make_shared<StudyArgs>();
   CLI::App* narrow_cmd = app.add_subcommand("narrow", "narrow the space from a study's top trials");
   add_study_options(narrow_cmd, *n);
-  narrow_cmd->add_option("--out", n->out, "the narrowed space (JSON, with intervals and KDE curves)")->required();
+  narrow_cmd
+      ->add_option("--out", n->out, "the narrowed space (JSON, with intervals and KDE curves)")
+      ->required();
   narrow_cmd->add_option("--top", n->top, "top fraction of completed trials")->default_val(0.2);
   narrow_cmd->callback([n] { run_narrow_command(*n); });
 }

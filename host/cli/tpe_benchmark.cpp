@@ -19,10 +19,12 @@ struct TestFunction {
 // The same definitions as tools/tpe_vs_optuna.py.
 TestFunction test_function(const std::string& name) {
   if (name == "quadratic") {
-    // The study's four-parameter space, minimum 0 at lr 10^-2.5, batch 32, momentum 0.9, dropout 0.35.
+    // The study's four-parameter space, minimum 0 at lr 10^-2.5, batch 32, momentum 0.9, dropout
+    // 0.35.
     return {SearchSpace::study_default(), [](const ParamValues& p) {
-              const double a = (std::log10(p.at("lr")) + 2.5) / 6, b = (p.at("momentum") - 0.9) / 0.49,
-                           c = (p.at("dropout") - 0.35) / 0.6, d = (std::log2(p.at("batch")) - 5) / 3;
+              const double a = (std::log10(p.at("lr")) + 2.5) / 6,
+                           b = (p.at("momentum") - 0.9) / 0.49, c = (p.at("dropout") - 0.35) / 0.6,
+                           d = (std::log2(p.at("batch")) - 5) / 3;
               return a * a + b * b + c * c + d * d;
             }};
   }
@@ -36,7 +38,8 @@ TestFunction test_function(const std::string& name) {
   }
   if (name == "hartmann6") {
     std::vector<ParamSpec> params;
-    for (int i = 0; i < 6; ++i) params.push_back({"x" + std::to_string(i), Dist::Uniform, 0, 1, {}});
+    for (int i = 0; i < 6; ++i)
+      params.push_back({"x" + std::to_string(i), Dist::Uniform, 0, 1, {}});
     return {SearchSpace(params), [](const ParamValues& p) {
               static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
               static const double A[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
@@ -96,8 +99,10 @@ void run(const Args& a) {
 
 void register_tpe_benchmark(CLI::App& app) {
   auto a = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("tpe-benchmark", "best values of a sampler on a test function (JSON)");
-  cmd->add_option("--function", a->function, "quadratic, branin or hartmann6")->default_val("quadratic");
+  CLI::App* cmd =
+      app.add_subcommand("tpe-benchmark", "best values of a sampler on a test function (JSON)");
+  cmd->add_option("--function", a->function, "quadratic, branin or hartmann6")
+      ->default_val("quadratic");
   cmd->add_option("--sampler", a->sampler, "tpe or random")->default_val("tpe");
   cmd->add_option("--trials", a->trials, "trials per run")->default_val(30);
   cmd->add_option("--seeds", a->seeds, "runs (seeds 0..N-1)")->default_val(20);

@@ -144,14 +144,17 @@ void register_train(CLI::App& app) {
   cmd->add_option("--model", args->model, "mlp, cnn or lcnn")->default_val("cnn");
   cmd->add_option("--epochs", args->epochs, "training epochs")->default_val(20);
   cmd->add_option("--batch", args->batch, "minibatch size (shared by the pack)")->default_val(32);
-  cmd->add_option("--lr", args->lr, "learning rate; a comma list makes a pack")->default_val("0.01");
+  cmd->add_option("--lr", args->lr, "learning rate; a comma list makes a pack")
+      ->default_val("0.01");
   cmd->add_option("--momentum", args->momentum, "momentum in [0, 1); list")->default_val("0.9");
   cmd->add_option("--dropout", args->dropout, "dropout rate in [0, 1); list")->default_val("0.3");
-  cmd->add_option("--seed", args->seed, "seed (weights, shuffles, dropout); list")->default_val("1");
+  cmd->add_option("--seed", args->seed, "seed (weights, shuffles, dropout); list")
+      ->default_val("1");
   cmd->add_option("--init", args->init, "xavier, or uniform:LOW:HIGH")->default_val("xavier");
   add_device_option(*cmd, args->device);
   cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
-  cmd->add_option("--split-seed", args->split_seed, "seed of the 20% validation split")->default_val(0);
+  cmd->add_option("--split-seed", args->split_seed, "seed of the 20% validation split")
+      ->default_val(0);
   cmd->add_option("--out", args->out, "output folder (default runs/train-MODEL-TIME)");
   cmd->add_flag("--quiet", args->quiet, "no model summary");
   cmd->callback([args] { run_train(*args); });

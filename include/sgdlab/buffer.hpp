@@ -13,7 +13,8 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(Backend& backend, size_t count)
-      : backend_(&backend), count_(count),
+      : backend_(&backend),
+        count_(count),
         ptr_(count ? static_cast<T*>(backend.allocate(count * sizeof(T))) : nullptr) {}
   ~Buffer() { reset(); }
   Buffer(Buffer&& o) noexcept
@@ -37,13 +38,17 @@ class Buffer {
   size_t bytes() const { return count_ * sizeof(T); }
 
   void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
-  void upload(const T* host, size_t n) { if (n) backend_->upload(ptr_, host, n * sizeof(T)); }
+  void upload(const T* host, size_t n) {
+    if (n) backend_->upload(ptr_, host, n * sizeof(T));
+  }
   std::vector<T> download() const {
     std::vector<T> host(count_);
     if (count_) backend_->download(host.data(), ptr_, bytes());
     return host;
   }
-  void zero() { if (count_) backend_->fill_zero(ptr_, bytes()); }
+  void zero() {
+    if (count_) backend_->fill_zero(ptr_, bytes());
+  }
 
  private:
   void reset() noexcept {

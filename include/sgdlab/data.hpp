@@ -9,8 +9,8 @@ namespace sgdlab {
 
 struct Dataset {
   int features = 0;
-  std::vector<float> x;      // [n, features]
-  std::vector<int32_t> y;    // [n]
+  std::vector<float> x;    // [n, features]
+  std::vector<int32_t> y;  // [n]
   size_t size() const { return y.size(); }
 };
 
@@ -23,8 +23,8 @@ struct UspsData {
 };
 
 struct DataOptions {
-  std::string dir;           // --data; empty: $SGDLAB_DATA, then data/usps, then download
-  uint64_t split_seed = 0;   // the seeded 20% validation split
+  std::string dir;          // --data; empty: $SGDLAB_DATA, then data/usps, then download
+  uint64_t split_seed = 0;  // the seeded 20% validation split
   double val_fraction = 0.2;
   bool allow_download = true;
   // Where a download goes; empty: data/usps in the source tree.

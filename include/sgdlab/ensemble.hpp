@@ -7,8 +7,8 @@
 namespace sgdlab {
 
 // probs[m]: model m's probabilities [n, classes].
-std::vector<int> vote(const std::vector<std::vector<float>>& probs, const std::vector<double>& weights,
-                      int classes);
+std::vector<int> vote(const std::vector<std::vector<float>>& probs,
+                      const std::vector<double>& weights, int classes);
 double accuracy(const std::vector<int>& predicted, const std::vector<int32_t>& labels);
 // counts[true][predicted]
 std::vector<std::vector<int>> confusion_matrix(const std::vector<int>& predicted,

@@ -40,7 +40,7 @@ std::string concat(const Args&... args) {
 #define SGDLAB_INPUT_ERROR(...) \
   throw ::sgdlab::InputError(__FILE__, __LINE__, ::sgdlab::detail::concat(__VA_ARGS__))
 // An internal invariant: the message says what was expected.
-#define SGDLAB_CHECK(cond, ...)                                               \
-  do {                                                                        \
+#define SGDLAB_CHECK(cond, ...)                                                                 \
+  do {                                                                                          \
     if (!(cond)) SGDLAB_THROW("expected ", #cond, ": ", ::sgdlab::detail::concat(__VA_ARGS__)); \
   } while (0)

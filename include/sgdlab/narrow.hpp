@@ -48,8 +48,9 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
 // Gaussian KDE of `samples` on `grid` with Scott's rule (bandwidth = sample std *
 // n^(-1/5), as scipy.stats.gaussian_kde in one dimension); `fallback` when the
 // samples have no spread.
-std::vector<double> gaussian_kde(const std::vector<double>& samples, const std::vector<double>& grid,
-                                 double fallback, double* bandwidth);
+std::vector<double> gaussian_kde(const std::vector<double>& samples,
+                                 const std::vector<double>& grid, double fallback,
+                                 double* bandwidth);
 
 // Count of the top `fraction` of n, rounded up (20% of 30 is 6).
 int top_count(int n, double fraction);

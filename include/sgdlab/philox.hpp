@@ -46,14 +46,16 @@ enum : uint32_t {
 };
 
 // 24 random bits to a float in [0, 1): exact in float, identical on both backends.
-SGDLAB_HD float philox_unit_float(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
+SGDLAB_HD float philox_unit_float(uint32_t bits) {
+  return float(bits >> 8) * (1.0f / 16777216.0f);
+}
 
 // The dropout draw for element `index` of a lane's [B, F] slab. Four consecutive
 // indices share one Philox call; the step's two words fill the rest of the counter.
 SGDLAB_HD uint32_t dropout_bits(uint64_t seed, uint64_t step, uint32_t layer, uint64_t index) {
-  const Philox4 r = philox4x32_10(
-      Philox4{{uint32_t(index >> 2), layer, uint32_t(step), uint32_t(step >> 32)}}, uint32_t(seed),
-      uint32_t(seed >> 32));
+  const Philox4 r =
+      philox4x32_10(Philox4{{uint32_t(index >> 2), layer, uint32_t(step), uint32_t(step >> 32)}},
+                    uint32_t(seed), uint32_t(seed >> 32));
   return philox_word(r, uint32_t(index & 3));
 }
 

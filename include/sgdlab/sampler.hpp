@@ -39,7 +39,8 @@ struct TpeOptions {
 std::unique_ptr<Sampler> make_random_sampler(uint64_t seed);
 std::unique_ptr<Sampler> make_tpe_sampler(uint64_t seed, TpeOptions options = {});
 // "random" or "tpe"; throws InputError otherwise.
-std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed, TpeOptions options = {});
+std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed,
+                                      TpeOptions options = {});
 
 // The generator a sampler uses for trial `number`: a function of (seed, number) alone.
 std::mt19937_64 trial_rng(uint64_t seed, int number);

@@ -17,13 +17,13 @@ namespace sgdlab {
 
 struct SweepOptions {
   std::string model;
-  int trials = 30;      // the study's target: a resumed study runs only what is missing
+  int trials = 30;  // the study's target: a resumed study runs only what is missing
   int epochs = 20;
-  int pack_lanes = 0;   // 0: CPU 4, GPU 32
-  int streams = 0;      // packs at once; 0: CPU 1, GPU 4
-  int wave = 0;         // trials asked together; 0: random 4 * lanes * streams, tpe 8
-  uint64_t seed = 0;    // with the trial number, seeds each trial's weights and shuffles
-  bool prune = false;   // median pruner on per-epoch validation accuracy
+  int pack_lanes = 0;  // 0: CPU 4, GPU 32
+  int streams = 0;     // packs at once; 0: CPU 1, GPU 4
+  int wave = 0;        // trials asked together; 0: random 4 * lanes * streams, tpe 8
+  uint64_t seed = 0;   // with the trial number, seeds each trial's weights and shuffles
+  bool prune = false;  // median pruner on per-epoch validation accuracy
   int prune_startup_trials = 5;
   int prune_warmup_epochs = 1;
   int eval_batch = 512;

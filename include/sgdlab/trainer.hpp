@@ -36,7 +36,9 @@ class DeviceData {
     Buffer<int32_t> y;
     size_t n = 0;
   };
-  const Part& part(Split s) const { return s == Split::Train ? train_ : s == Split::Val ? val_ : test_; }
+  const Part& part(Split s) const {
+    return s == Split::Train ? train_ : s == Split::Val ? val_ : test_;
+  }
   int features() const { return features_; }
   // 0, 1, ..., n-1 for the largest part: the order in which evaluation reads.
   const uint32_t* identity() const { return identity_.get(); }

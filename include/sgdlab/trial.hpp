@@ -22,13 +22,14 @@ struct Trial {
   int number = 0;
   TrialState state = TrialState::Running;
   ParamValues params;
-  std::optional<double> value;      // the objective: validation accuracy
+  std::optional<double> value;       // the objective: validation accuracy
   std::vector<double> intermediate;  // per-epoch validation accuracy
   std::string started, finished;
   std::map<std::string, std::string> attrs;
 
   bool finished_ok() const {
-    return state == TrialState::Complete || state == TrialState::Pruned || state == TrialState::Diverged;
+    return state == TrialState::Complete || state == TrialState::Pruned ||
+           state == TrialState::Diverged;
   }
 };
 

@@ -85,8 +85,8 @@ void conv2d_forward(const ConvDims& d, const S* x, const S* w, const S* bias, S*
   S* out = ws + size_t(P) * cols;
   for (int t = 0; t < d.T; ++t) {
     im2col_lane(d, t, x, col);
-    gemm_parallel(false, false, d.Cout, int(cols), P, S(1), w + size_t(t) * d.Cout * P, P, col, int(cols),
-         S(0), out, int(cols));
+    gemm_parallel(false, false, d.Cout, int(cols), P, S(1), w + size_t(t) * d.Cout * P, P, col,
+                  int(cols), S(0), out, int(cols));
 #pragma omp parallel for schedule(static) if (cols * d.Cout > 32768)
     for (int b = 0; b < d.B; ++b)
       for (int co = 0; co < d.Cout; ++co) {
@@ -121,12 +121,13 @@ void conv2d_backward(const ConvDims& d, const S* x, const S* w, const S* dy, S* 
     }
     im2col_lane(d, t, x, col);
     gemm_parallel(false, true, d.Cout, P, int(cols), S(1), dout, int(cols), col, int(cols), S(0),
-         dw + size_t(t) * d.Cout * P, P);
+                  dw + size_t(t) * d.Cout * P, P);
     if (dx) {
-      gemm_parallel(true, false, P, int(cols), d.Cout, S(1), w + size_t(t) * d.Cout * P, P, dout, int(cols),
-           S(0), dcol, int(cols));
+      gemm_parallel(true, false, P, int(cols), d.Cout, S(1), w + size_t(t) * d.Cout * P, P, dout,
+                    int(cols), S(0), dcol, int(cols));
       for (int b = 0; b < d.B; ++b)
-        std::fill_n(dx + (size_t(b) * d.T + t) * d.Cin * d.H * d.W, size_t(d.Cin) * d.H * d.W, S(0));
+        std::fill_n(dx + (size_t(b) * d.T + t) * d.Cin * d.H * d.W, size_t(d.Cin) * d.H * d.W,
+                    S(0));
       col2im_lane_add(d, t, dcol, dx);
     }
   }

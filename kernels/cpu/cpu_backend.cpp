@@ -127,9 +127,10 @@ class CpuBackend final : public Backend {
   }
 
   void gather(int B, int T, int features, const float* data, const int32_t* labels,
-              const uint32_t* perm, size_t perm_stride, const int64_t* counters,
-              size_t step_stride, size_t offset, float* x, int32_t* y) override {
-    const size_t first = (counters ? size_t(counters[kCounterEpochStep]) * step_stride : 0) + offset;
+              const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
+              size_t offset, float* x, int32_t* y) override {
+    const size_t first =
+        (counters ? size_t(counters[kCounterEpochStep]) * step_stride : 0) + offset;
     cpu::gather(B, T, features, data, labels, perm, perm_stride, first, x, y);
   }
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
@@ -151,6 +152,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend() {
+  return std::make_unique<CpuBackend>();
+}
 
 }  // namespace sgdlab

@@ -14,7 +14,7 @@ void dense_forward(const DenseDims& d, const S* x, const S* w, const S* b, S* y)
     for (int r = 0; r < d.B; ++r)
       for (int o = 0; o < d.out; ++o) yt[size_t(r) * ldy + o] = b[size_t(t) * d.out + o];
     gemm_parallel(false, false, d.B, d.out, d.in, S(1), x + size_t(t) * d.in, ldx,
-         w + size_t(t) * d.in * d.out, d.out, S(1), yt, ldy);
+                  w + size_t(t) * d.in * d.out, d.out, S(1), yt, ldy);
   }
 }
 
@@ -22,7 +22,7 @@ template <class S>
 void dense_backward_data(const DenseDims& d, const S* dy, const S* w, S* dx) {
   for (int t = 0; t < d.T; ++t)
     gemm_parallel(false, true, d.B, d.in, d.out, S(1), dy + size_t(t) * d.out, d.T * d.out,
-         w + size_t(t) * d.in * d.out, d.out, S(0), dx + size_t(t) * d.in, d.T * d.in);
+                  w + size_t(t) * d.in * d.out, d.out, S(0), dx + size_t(t) * d.in, d.T * d.in);
 }
 
 template <class S>
@@ -30,7 +30,7 @@ void dense_backward_weight(const DenseDims& d, const S* x, const S* dy, S* dw, S
   const int ldy = d.T * d.out;
   for (int t = 0; t < d.T; ++t) {
     gemm_parallel(true, false, d.in, d.out, d.B, S(1), x + size_t(t) * d.in, d.T * d.in,
-         dy + size_t(t) * d.out, ldy, S(0), dw + size_t(t) * d.in * d.out, d.out);
+                  dy + size_t(t) * d.out, ldy, S(0), dw + size_t(t) * d.in * d.out, d.out);
     S* dbt = db + size_t(t) * d.out;
     for (int o = 0; o < d.out; ++o) dbt[o] = S(0);
     for (int r = 0; r < d.B; ++r) {

@@ -52,8 +52,7 @@ void local2d_forward(const ConvDims& d, const S* x, const S* w, const S* bias, S
 
 // dx (may be null) is overwritten; so are dw and db.
 template <class S>
-void local2d_backward(const ConvDims& d, const S* x, const S* w, const S* dy, S* dx, S* dw,
-                      S* db) {
+void local2d_backward(const ConvDims& d, const S* x, const S* w, const S* dy, S* dx, S* dw, S* db) {
   const int L = d.L(), P = d.patch(), Wo = d.Wo();
   if (dx) {
 #pragma omp parallel

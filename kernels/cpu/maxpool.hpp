@@ -20,7 +20,8 @@ void maxpool_forward(const PoolDims& d, const S* x, S* y) {
       for (int ow = 0; ow < Wo; ++ow) {
         S best = xp[(oh * d.stride) * d.W + ow * d.stride];
         for (int i = 0; i < d.k; ++i)
-          for (int j = 0; j < d.k; ++j) best = std::max(best, xp[(oh * d.stride + i) * d.W + ow * d.stride + j]);
+          for (int j = 0; j < d.k; ++j)
+            best = std::max(best, xp[(oh * d.stride + i) * d.W + ow * d.stride + j]);
         yp[oh * Wo + ow] = best;
       }
   }

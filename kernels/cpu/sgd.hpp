@@ -9,7 +9,8 @@ namespace sgdlab::cpu {
 
 template <class S>
 void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const float* lr,
-                  const float* momentum, const int* frozen, S* params, const S* grads, S* velocity) {
+                  const float* momentum, const int* frozen, S* params, const S* grads,
+                  S* velocity) {
   for (int s = 0; s < n_slices; ++s) {
     const size_t per_lane = slices[s].count / T;
     for (int t = 0; t < T; ++t) {

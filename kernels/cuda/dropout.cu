@@ -8,8 +8,8 @@
 namespace sgdlab::cuda {
 namespace {
 
-__global__ void dropout_kernel(DropoutDims d, const float* rate, const uint64_t* seed, const int64_t* counters,
-                               const float* in, float* out) {
+__global__ void dropout_kernel(DropoutDims d, const float* rate, const uint64_t* seed,
+                               const int64_t* counters, const float* in, float* out) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t n = size_t(d.B) * d.T * d.F;
   if (i >= n) return;

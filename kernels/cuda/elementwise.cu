@@ -6,20 +6,27 @@ namespace sgdlab::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-inline unsigned blocks_for(size_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+inline unsigned blocks_for(size_t n) {
+  return unsigned((n + kThreads - 1) / kThreads);
+}
 
 __global__ void activation_forward_kernel(Activation a, size_t n, const float* x, float* y) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = x[i];
-  y[i] = a == Activation::Relu ? fmaxf(v, 0.0f) : a == Activation::Sigmoid ? 1.0f / (1.0f + expf(-v)) : tanhf(v);
+  y[i] = a == Activation::Relu      ? fmaxf(v, 0.0f)
+         : a == Activation::Sigmoid ? 1.0f / (1.0f + expf(-v))
+                                    : tanhf(v);
 }
 
-__global__ void activation_backward_kernel(Activation a, size_t n, const float* y, const float* dy, float* dx) {
+__global__ void activation_backward_kernel(Activation a, size_t n, const float* y, const float* dy,
+                                           float* dx) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = y[i], g = dy[i];
-  dx[i] = a == Activation::Relu ? (v > 0.0f ? g : 0.0f) : a == Activation::Sigmoid ? g * v * (1.0f - v) : g * (1.0f - v * v);
+  dx[i] = a == Activation::Relu      ? (v > 0.0f ? g : 0.0f)
+          : a == Activation::Sigmoid ? g * v * (1.0f - v)
+                                     : g * (1.0f - v * v);
 }
 
 __global__ void broadcast_bias_kernel(size_t n, int per_row, const float* bias, float* y) {
@@ -49,7 +56,8 @@ void activation_forward(cudaStream_t s, Activation a, size_t n, const float* x, 
   SGDLAB_LAUNCH_CHECK();
 }
 
-void activation_backward(cudaStream_t s, Activation a, size_t n, const float* y, const float* dy, float* dx) {
+void activation_backward(cudaStream_t s, Activation a, size_t n, const float* y, const float* dy,
+                         float* dx) {
   if (!n) return;
   activation_backward_kernel<<<blocks_for(n), kThreads, 0, s>>>(a, n, y, dy, dx);
   SGDLAB_LAUNCH_CHECK();

@@ -23,35 +23,37 @@ __global__ void gather_kernel(int B, int T, int features, const float* data, con
   if (f == 0) y[row] = labels[src];
 }
 
-__global__ void shuffle_keys_kernel(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* keys,
-                                    uint32_t* values) {
+__global__ void shuffle_keys_kernel(int T, int n, const uint64_t* seeds, uint32_t epoch,
+                                    uint32_t* keys, uint32_t* values) {
   const size_t j = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (j >= size_t(T) * n) return;
   const int t = int(j / n);
   const uint32_t i = uint32_t(j % n);
   const uint64_t seed = seeds[t];
-  keys[j] = philox_word(
-      philox4x32_10(Philox4{{i >> 2, epoch, 0u, kPhiloxTagShuffle}}, uint32_t(seed), uint32_t(seed >> 32)), i & 3);
+  keys[j] = philox_word(philox4x32_10(Philox4{{i >> 2, epoch, 0u, kPhiloxTagShuffle}},
+                                      uint32_t(seed), uint32_t(seed >> 32)),
+                        i & 3);
   values[j] = i;
 }
 
 }  // namespace
 
 void gather(cudaStream_t s, int B, int T, int features, const float* data, const int32_t* labels,
-            const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride, size_t offset,
-            float* x, int32_t* y) {
+            const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
+            size_t offset, float* x, int32_t* y) {
   const size_t n = size_t(B) * T * features;
   if (!n) return;
-  gather_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(B, T, features, data, labels, perm, perm_stride, counters,
-                                                           step_stride, offset, x, y);
+  gather_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(
+      B, T, features, data, labels, perm, perm_stride, counters, step_stride, offset, x, y);
   SGDLAB_LAUNCH_CHECK();
 }
 
-void shuffle_keys(cudaStream_t s, int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* keys,
-                  uint32_t* values) {
+void shuffle_keys(cudaStream_t s, int T, int n, const uint64_t* seeds, uint32_t epoch,
+                  uint32_t* keys, uint32_t* values) {
   const size_t total = size_t(T) * n;
   if (!total) return;
-  shuffle_keys_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(T, n, seeds, epoch, keys, values);
+  shuffle_keys_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(T, n, seeds, epoch, keys,
+                                                                    values);
   SGDLAB_LAUNCH_CHECK();
 }
 

@@ -10,7 +10,8 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void slice_sums_kernel(const ParamSlice* slices, int T, const float* grads, float* partial) {
+__global__ void slice_sums_kernel(const ParamSlice* slices, int T, const float* grads,
+                                  float* partial) {
   const int s = blockIdx.x, t = blockIdx.y;
   const ParamSlice sl = slices[s];
   const size_t per_lane = sl.count / T;
@@ -38,8 +39,8 @@ __global__ void slice_sums_kernel(const ParamSlice* slices, int T, const float* 
   }
 }
 
-__global__ void combine_kernel(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* partial,
-                               float* accum) {
+__global__ void combine_kernel(const ParamSlice* slices, int n_slices, int n_layers, int T,
+                               const float* partial, float* accum) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= T) return;
   const int stride = (n_layers + 1) * 2;
@@ -59,9 +60,10 @@ __global__ void combine_kernel(const ParamSlice* slices, int n_slices, int n_lay
 
 }  // namespace
 
-void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices,
-                int n_layers, int T, const float* grads, float* partial, float* accum) {
-  slice_sums_kernel<<<dim3(unsigned(n_slices), unsigned(T)), kThreads, 0, s>>>(slices, T, grads, partial);
+void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices, int n_layers, int T,
+                const float* grads, float* partial, float* accum) {
+  slice_sums_kernel<<<dim3(unsigned(n_slices), unsigned(T)), kThreads, 0, s>>>(slices, T, grads,
+                                                                               partial);
   SGDLAB_LAUNCH_CHECK();
   combine_kernel<<<(T + 63) / 64, 64, 0, s>>>(slices, n_slices, n_layers, T, partial, accum);
   SGDLAB_LAUNCH_CHECK();

@@ -12,7 +12,8 @@ namespace sgdlab::cuda {
 
 // Elementwise and small helpers.
 void activation_forward(cudaStream_t s, Activation a, size_t n, const float* x, float* y);
-void activation_backward(cudaStream_t s, Activation a, size_t n, const float* y, const float* dy, float* dx);
+void activation_backward(cudaStream_t s, Activation a, size_t n, const float* y, const float* dy,
+                         float* dx);
 // y[r, t, o] = bias[t, o] for every row r (before a GEMM with beta = 1).
 void broadcast_bias(cudaStream_t s, int rows, int T, int out, const float* bias, float* y);
 // db[t, o] = sum over r of dy[r, t, o], in a fixed order.
@@ -23,8 +24,8 @@ void dropout(cudaStream_t s, const DropoutDims& d, const float* rate, const uint
              const int64_t* counters, const float* in, float* out);
 
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
-                  float* dlogits, float* row_loss, float* row_correct, float* loss_sum, float* correct,
-                  int* frozen);
+                  float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
+                  float* correct, int* frozen);
 void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs);
 
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
@@ -32,19 +33,21 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
                   const float* grads, float* velocity);
 
 // partial: n_slices * T * 2 floats of scratch.
-void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices,
-                int n_layers, int T, const float* grads, float* partial, float* accum);
+void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices, int n_layers, int T,
+                const float* grads, float* partial, float* accum);
 
 void gather(cudaStream_t s, int B, int T, int features, const float* data, const int32_t* labels,
             const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
             size_t offset, float* x, int32_t* y);
 // keys[t * n + i] = the Philox shuffle key of index i for lane t; values[t * n + i] = i.
-void shuffle_keys(cudaStream_t s, int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* keys,
-                  uint32_t* values);
+void shuffle_keys(cudaStream_t s, int T, int n, const uint64_t* seeds, uint32_t epoch,
+                  uint32_t* keys, uint32_t* values);
 
-void local2d_forward(cudaStream_t s, const ConvDims& d, const float* x, const float* w, const float* b, float* y);
-void local2d_backward_data(cudaStream_t s, const ConvDims& d, const float* w, const float* dy, float* dx);
-void local2d_backward_weight(cudaStream_t s, const ConvDims& d, const float* x, const float* dy, float* dw,
-                             float* db);
+void local2d_forward(cudaStream_t s, const ConvDims& d, const float* x, const float* w,
+                     const float* b, float* y);
+void local2d_backward_data(cudaStream_t s, const ConvDims& d, const float* w, const float* dy,
+                           float* dx);
+void local2d_backward_weight(cudaStream_t s, const ConvDims& d, const float* x, const float* dy,
+                             float* dw, float* db);
 
 }  // namespace sgdlab::cuda

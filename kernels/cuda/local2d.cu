@@ -8,7 +8,8 @@
 namespace sgdlab::cuda {
 namespace {
 
-__device__ __forceinline__ float x_at(const ConvDims& d, const float* x, int b, int t, int q, int oh, int ow) {
+__device__ __forceinline__ float x_at(const ConvDims& d, const float* x, int b, int t, int q,
+                                      int oh, int ow) {
   const int c = q / (d.k * d.k), i = (q / d.k) % d.k, j = q % d.k;
   const int ih = oh * d.stride - d.pad + i, iw = ow * d.stride - d.pad + j;
   if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) return 0.0f;
@@ -16,7 +17,8 @@ __device__ __forceinline__ float x_at(const ConvDims& d, const float* x, int b, 
 }
 
 // grid (L, T, ceil(B*Cout / threads)); thread: one (b, co) of location l, lane t.
-__global__ void forward_kernel(ConvDims d, const float* x, const float* w, const float* bias, float* y) {
+__global__ void forward_kernel(ConvDims d, const float* x, const float* w, const float* bias,
+                               float* y) {
   const int l = blockIdx.x, t = blockIdx.y;
   const int idx = blockIdx.z * blockDim.x + threadIdx.x;
   if (idx >= d.B * d.Cout) return;
@@ -33,7 +35,8 @@ __global__ void backward_data_kernel(ConvDims d, const float* w, const float* dy
   const size_t idx = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t n = size_t(d.B) * d.T * d.Cin * d.H * d.W;
   if (idx >= n) return;
-  const int iw = int(idx % d.W), ih = int((idx / d.W) % d.H), c = int((idx / (size_t(d.W) * d.H)) % d.Cin);
+  const int iw = int(idx % d.W), ih = int((idx / d.W) % d.H),
+            c = int((idx / (size_t(d.W) * d.H)) % d.Cin);
   const size_t bt = idx / (size_t(d.W) * d.H * d.Cin);
   const int t = int(bt % d.T);
   const size_t b = bt / d.T;
@@ -51,7 +54,8 @@ __global__ void backward_data_kernel(ConvDims d, const float* w, const float* dy
       if (ow >= Wo) continue;
       const int l = oh * Wo + ow, q = (c * d.k + i) * d.k + j;
       for (int co = 0; co < d.Cout; ++co)
-        acc += w[((size_t(t) * L + l) * d.Cout + co) * P + q] * dy[((b * d.T + t) * d.Cout + co) * L + l];
+        acc += w[((size_t(t) * L + l) * d.Cout + co) * P + q] *
+               dy[((b * d.T + t) * d.Cout + co) * L + l];
     }
   }
   dx[idx] = acc;
@@ -59,7 +63,8 @@ __global__ void backward_data_kernel(ConvDims d, const float* w, const float* dy
 
 // One thread per weight (t, l, co, q); the thread with q == 0 also writes the bias
 // gradient. Sums over the batch run in batch order.
-__global__ void backward_weight_kernel(ConvDims d, const float* x, const float* dy, float* dw, float* db) {
+__global__ void backward_weight_kernel(ConvDims d, const float* x, const float* dy, float* dw,
+                                       float* db) {
   const size_t idx = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int L = d.L(), P = d.patch();
   const size_t n = size_t(d.T) * L * d.Cout * P;
@@ -81,21 +86,23 @@ __global__ void backward_weight_kernel(ConvDims d, const float* x, const float* 
 
 }  // namespace
 
-void local2d_forward(cudaStream_t s, const ConvDims& d, const float* x, const float* w, const float* b, float* y) {
+void local2d_forward(cudaStream_t s, const ConvDims& d, const float* x, const float* w,
+                     const float* b, float* y) {
   const int threads = 128;
   const dim3 grid(unsigned(d.L()), unsigned(d.T), unsigned((d.B * d.Cout + threads - 1) / threads));
   forward_kernel<<<grid, threads, 0, s>>>(d, x, w, b, y);
   SGDLAB_LAUNCH_CHECK();
 }
 
-void local2d_backward_data(cudaStream_t s, const ConvDims& d, const float* w, const float* dy, float* dx) {
+void local2d_backward_data(cudaStream_t s, const ConvDims& d, const float* w, const float* dy,
+                           float* dx) {
   const size_t n = size_t(d.B) * d.T * d.Cin * d.H * d.W;
   backward_data_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(d, w, dy, dx);
   SGDLAB_LAUNCH_CHECK();
 }
 
-void local2d_backward_weight(cudaStream_t s, const ConvDims& d, const float* x, const float* dy, float* dw,
-                             float* db) {
+void local2d_backward_weight(cudaStream_t s, const ConvDims& d, const float* x, const float* dy,
+                             float* dw, float* db) {
   const size_t n = size_t(d.T) * d.L() * d.Cout * d.patch();
   backward_weight_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(d, x, dy, dw, db);
   SGDLAB_LAUNCH_CHECK();

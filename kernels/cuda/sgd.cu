@@ -6,9 +6,9 @@
 namespace sgdlab::cuda {
 namespace {
 
-__global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T, const float* lr,
-                           const float* momentum, const int* frozen, float* params, const float* grads,
-                           float* velocity) {
+__global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T,
+                           const float* lr, const float* momentum, const int* frozen, float* params,
+                           const float* grads, float* velocity) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= total) return;
   for (int s = 0; s < n_slices; ++s) {
@@ -25,11 +25,12 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
 
 }  // namespace
 
-void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T, const float* lr,
-                  const float* momentum, const int* frozen, float* params, const float* grads, float* velocity) {
+void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
+                  const float* lr, const float* momentum, const int* frozen, float* params,
+                  const float* grads, float* velocity) {
   if (!total) return;
-  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(slices, n_slices, total, T, lr, momentum, frozen,
-                                                            params, grads, velocity);
+  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(slices, n_slices, total, T, lr, momentum,
+                                                           frozen, params, grads, velocity);
   SGDLAB_LAUNCH_CHECK();
 }
 

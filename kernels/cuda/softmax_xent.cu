@@ -41,8 +41,8 @@ __device__ void row_max_sum(const float* z, int classes, float& m, float& s) {
   s = warp_sum(s);
 }
 
-__global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels, float* dlogits,
-                                 float* row_loss, float* row_correct) {
+__global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels,
+                                 float* dlogits, float* row_loss, float* row_correct) {
   const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
   if (row >= d.B * d.T) return;
   const int lane = threadIdx.x % kWarp;
@@ -58,12 +58,13 @@ __global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t*
   }
   if (dlogits)
     for (int c = lane; c < d.classes; c += kWarp)
-      dlogits[size_t(row) * d.classes + c] = (expf(z[c] - m - log_sum) - (c == label ? 1.0f : 0.0f)) / float(d.B);
+      dlogits[size_t(row) * d.classes + c] =
+          (expf(z[c] - m - log_sum) - (c == label ? 1.0f : 0.0f)) / float(d.B);
 }
 
 // One thread per lane; rows are [B, T], summed in batch order in double like the CPU.
-__global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct, float* loss_sum,
-                                  float* correct, int* frozen) {
+__global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct,
+                                  float* loss_sum, float* correct, int* frozen) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= d.T) return;
   double loss = 0, hits = 0;
@@ -83,28 +84,32 @@ __global__ void softmax_kernel(XentDims d, const float* logits, float* probs) {
   const float* z = logits + size_t(row) * d.classes;
   float m, s;
   row_max_sum(z, d.classes, m, s);
-  for (int c = lane; c < d.classes; c += kWarp) probs[size_t(row) * d.classes + c] = expf(z[c] - m) / s;
+  for (int c = lane; c < d.classes; c += kWarp)
+    probs[size_t(row) * d.classes + c] = expf(z[c] - m) / s;
 }
 
 constexpr int kRowsPerBlock = 8;
 
 }  // namespace
 
-void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels, float* dlogits,
-                  float* row_loss, float* row_correct, float* loss_sum, float* correct, int* frozen) {
+void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
+                  float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
+                  float* correct, int* frozen) {
   const int rows = d.B * d.T;
   if (!rows) return;
   xent_rows_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(
       d, logits, labels, dlogits, row_loss, row_correct);
   SGDLAB_LAUNCH_CHECK();
-  xent_lanes_kernel<<<(d.T + 127) / 128, 128, 0, s>>>(d, row_loss, row_correct, loss_sum, correct, frozen);
+  xent_lanes_kernel<<<(d.T + 127) / 128, 128, 0, s>>>(d, row_loss, row_correct, loss_sum, correct,
+                                                      frozen);
   SGDLAB_LAUNCH_CHECK();
 }
 
 void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs) {
   const int rows = d.B * d.T;
   if (!rows) return;
-  softmax_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(d, logits, probs);
+  softmax_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(
+      d, logits, probs);
   SGDLAB_LAUNCH_CHECK();
 }
 
