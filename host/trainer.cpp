@@ -53,6 +53,9 @@ struct Activations {
 
 }  // namespace
 
+// Samples times lanes in one evaluation batch, at most.
+constexpr int kEvalRowsPerPack = 4096;
+
 struct Trainer::Impl {
   Backend& be;
   const DeviceData& data;
@@ -133,7 +136,10 @@ struct Trainer::Impl {
     eval_correct = Buffer<float>(be, T);
     grad_accum = Buffer<float>(be, stats);
     train_acts = make_activations(B);
-    eval_acts = make_activations(opt.eval_batch);
+    // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
+    // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
+    // otherwise need 0.5 GB per activation).
+    eval_acts = make_activations(std::max(1, std::min(opt.eval_batch, kEvalRowsPerPack / T)));
   }
 
   template <class V>

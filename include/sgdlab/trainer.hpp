@@ -51,7 +51,7 @@ class DeviceData {
 
 struct TrainerOptions {
   int batch = 32;
-  int eval_batch = 512;
+  int eval_batch = 512;     // samples per lane in an evaluation batch (fewer in wide packs)
   bool record_step = true;  // capture one step once and replay it
 };
 
