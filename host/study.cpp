@@ -103,11 +103,11 @@ class StudyRun {
   StudyRun(const StudyOptions& o, std::ostream& log) : o_(o), log_(log), start_(clock::now()) {}
 
   nlohmann::json run() {
-    fs::create_directories(o_.out);
-    check_config();
-    // Bad data or a missing GPU stop the study before any stage starts.
+    // Bad data, a missing GPU or a folder holding another study stop the study before
+    // anything is written.
     data_ = load_usps({o_.data});
     backend_ = make_backend(o_.device, &log_);
+    check_config();
     device_data_ = std::make_unique<DeviceData>(*backend_, data_);
     storage_ = std::make_unique<StudyStorage>(o_.out + "/study.db");
     report_["config"] = config_json();
@@ -149,6 +149,7 @@ class StudyRun {
                            "); use another --out or the same settings to resume");
       log_ << "resuming the study in " << o_.out << std::endl;
     }
+    fs::create_directories(o_.out);
     write_json(path, now);
   }
 

@@ -56,5 +56,24 @@ TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
   EXPECT_NE(third.find("holds a study with other settings"), std::string::npos) << third;
 }
 
+TEST(Study, BadInputWritesNothing) {
+  TempDir dir;
+  std::string out;
+  EXPECT_NE(run_command(sgdlab_binary() + " study --preset quick --device cpu --data " +
+                            (dir / "missing") + " --out " + (dir / "study"),
+                        &out),
+            0);
+  EXPECT_NE(out.find("expected zip.train.gz"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "study"));
+  EXPECT_NE(run_command(sgdlab_binary() + " study --preset huge --out " + (dir / "study"), &out),
+            0);
+  EXPECT_NE(out.find("--preset: expected paper or quick"), std::string::npos) << out;
+  EXPECT_NE(run_command(sgdlab_binary() + " study --models cnn,vgg --out " + (dir / "study"), &out),
+            0);
+  EXPECT_NE(out.find("unknown model 'vgg'"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "study"));
+}
+
 }  // namespace
 }  // namespace sgdlab::test
