@@ -56,7 +56,7 @@ step() {
   local t0=$(date +%s.%N)
   timeout "$limit" "$@" > "$WORK/$name.log" 2>&1
   STATUS[$name]=$?
-  SECONDS_TAKEN[$name]=$(echo "$(date +%s.%N) - $t0" | bc)
+  SECONDS_TAKEN[$name]=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.2f", a - b}')
   tail -n 4 "$WORK/$name.log"
   echo "   exit ${STATUS[$name]}, ${SECONDS_TAKEN[$name]} s"
 }
