@@ -237,6 +237,25 @@ std::string render_report_markdown(const json& r) {
   effect_table("momentum", "CNN momentum", "Momentum 0.5, the tuned value, and 0.99.");
   effect_table("dropout", "MLP dropout", "Dropout 0.1, the tuned value, and 0.99.");
 
+  md << "\n## Wall time\n\nSeconds per stage on " << r.value("device", "?")
+     << ", added up over the runs that worked on it.\n\n| model | coarse search | fine search | "
+        "final seeds | effect experiments |\n|---|---|---|---|---|\n";
+  for (const auto& entry : models) {
+    const std::string key = entry["key"];
+    double effects = 0;
+    bool any = false;
+    for (const auto& [name, per_model] : eff.items())
+      if (per_model.contains(key) && per_model[key].contains("seconds")) {
+        effects += per_model[key]["seconds"].get<double>();
+        any = true;
+      }
+    md << "| " << key << " | " << num(at(entry["value"]["coarse"], "seconds")) << " | "
+       << num(at(entry["value"]["fine"], "seconds")) << " | "
+       << num(at(entry["value"]["final"], "seconds")) << " | " << (any ? num(json(effects)) : "–")
+       << " |\n";
+  }
+  md << "\nThis run of `sgdlab study`: " << num(at(r, "seconds")) << " s.\n";
+
   md << "\n## Figures\n\n";
   for (const char* f :
        {"kde_mlp", "kde_cnn", "kde_lcnn", "history", "lr_scaling", "batch_gradients",

@@ -179,7 +179,11 @@ class StudyRun {
                               << (p.best && p.best->value ? 100 * *p.best->value : NAN) << "% | "
                               << p.event << std::endl;
                        });
-    stage_seconds_[name] = seconds() - t0;
+    // The seconds of every run that worked on this sweep, kept with the study.
+    const double before = std::stod(storage_->study_attr(id, "seconds").value_or("0"));
+    const double total = before + seconds() - t0;
+    storage_->set_study_attr(id, "seconds", std::to_string(total));
+    stage_seconds_[name] = total;
     return r;
   }
 

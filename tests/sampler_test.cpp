@@ -124,6 +124,33 @@ TEST(Tpe, BeatsRandomOnAQuadraticAcrossSeeds) {
   EXPECT_GT(tpe_sum, random_sum);
 }
 
+// Best value after `n` trials of maximising -((x - 3)^2 + (y + 2)^2) over (-10, 10)^2.
+double best_after_2d(Sampler& s, int n) {
+  const SearchSpace space({{"x", Dist::Uniform, -10, 10, {}}, {"y", Dist::Uniform, -10, 10, {}}});
+  std::vector<Trial> history;
+  double best = -INFINITY;
+  for (int i = 0; i < n; ++i) {
+    const auto p = s.sample(space, history, i);
+    const double v = -(p.at("x") - 3) * (p.at("x") - 3) - (p.at("y") + 2) * (p.at("y") + 2);
+    best = std::max(best, v);
+    history.push_back(finished(i, p, v));
+  }
+  return best;
+}
+
+// A one-sided sign test at 5% over 30 seeds: at least 20 wins.
+TEST(Tpe, MultivariateBeatsRandomInTwoDimensions) {
+  TpeOptions mv;
+  mv.multivariate = true;
+  int wins = 0;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    auto tpe = make_tpe_sampler(seed, mv);
+    auto random = make_random_sampler(seed);
+    wins += best_after_2d(*tpe, 40) > best_after_2d(*random, 40);
+  }
+  EXPECT_GE(wins, 20) << "multivariate TPE better than random in " << wins << " of 30 seeds";
+}
+
 TEST(Tpe, PrefersTheBetterCategory) {
   const SearchSpace space(
       {{"c", Dist::Categorical, 0, 0, {1, 2, 3, 4}}, {"x", Dist::Uniform, 0, 1, {}}});

@@ -107,6 +107,30 @@ TEST(Sweep, DivergingTrialsAreStoredAsDivergedAndTheSweepFinishes) {
   EXPECT_NE(out.find("DIVERGED"), std::string::npos) << out;
 }
 
+TEST(Sweep, MedianPrunerStopsPoorTrialsEarly) {
+  TempDir dir;
+  write_small_usps(dir / "data", 400, 80);
+  std::string out;
+  ASSERT_EQ(run_command(sgdlab_binary() +
+                            " sweep --model mlp --trials 14 --epochs 6 --prune --pack-lanes 1 " +
+                            "--wave 1 --seed 5 --device cpu --data " + (dir / "data") +
+                            " --study " + (dir / "s.db") + " --name pruned",
+                        &out),
+            0)
+      << out;
+  const auto trials = load(dir / "s.db", "pruned");
+  ASSERT_EQ(trials.size(), 14u);
+  int pruned = 0;
+  for (const Trial& t : trials) {
+    EXPECT_TRUE(t.finished_ok()) << to_string(t.state);
+    if (t.state != TrialState::Pruned) continue;
+    ++pruned;
+    EXPECT_LT(t.intermediate.size(), 6u);  // stopped before the last epoch
+    EXPECT_EQ(*t.value, t.intermediate.back());
+  }
+  EXPECT_GT(pruned, 0) << out;
+}
+
 TEST(Sweep, BadInputsAreOneLine) {
   TempDir dir;
   write_bytes(dir / "bad.json", R"({"momentum": {"type": "uniform", "low": 0.5, "high": 1.5}})");
