@@ -175,7 +175,7 @@ void download_usps(const std::string& dir_name) {
       const std::string url = mirror + known.name;
       std::string why;
       if (!download_file(url, part.string(), &why)) {
-        errors += "\n  " + url + ": " + why;
+        errors += (errors.empty() ? "" : "; ") + url + ": " + why;
         continue;
       }
       const std::string sum = sha256_file(part.string());
@@ -188,10 +188,12 @@ void download_usps(const std::string& dir_name) {
       ok = true;
       break;
     }
-    if (!ok)
-      SGDLAB_INPUT_ERROR("cannot download the USPS data (", known.name, "):", errors,
-                         "\n  put zip.train.gz and zip.test.gz in ", dir.string(),
-                         " or pass --data DIR");
+    if (!ok) {
+      std::error_code ec;
+      fs::remove(dir, ec);  // only if empty: nothing is left of a failed download
+      SGDLAB_INPUT_ERROR("cannot download the USPS data (", errors, "); put zip.train.gz and ",
+                         "zip.test.gz in ", dir.string(), " or pass --data DIR");
+    }
   }
 }
 
