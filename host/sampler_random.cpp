@@ -3,31 +3,6 @@
 
 namespace sgdlab {
 
-const char* to_string(TrialState s) {
-  switch (s) {
-    case TrialState::Waiting:
-      return "WAITING";
-    case TrialState::Running:
-      return "RUNNING";
-    case TrialState::Complete:
-      return "COMPLETE";
-    case TrialState::Pruned:
-      return "PRUNED";
-    case TrialState::Failed:
-      return "FAILED";
-    case TrialState::Diverged:
-      return "DIVERGED";
-  }
-  return "?";
-}
-
-TrialState trial_state_from(const std::string& s) {
-  for (TrialState t : {TrialState::Waiting, TrialState::Running, TrialState::Complete,
-                       TrialState::Pruned, TrialState::Failed, TrialState::Diverged})
-    if (s == to_string(t)) return t;
-  SGDLAB_THROW("unknown trial state '", s, "'");
-}
-
 std::mt19937_64 trial_rng(uint64_t seed, int number) {
   // splitmix64 of the pair, so neighbouring seeds and numbers give unrelated streams.
   uint64_t z = seed * 0x9E3779B97F4A7C15ull + uint64_t(number) + 0x632BE59BD9B4E019ull;

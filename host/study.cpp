@@ -43,13 +43,6 @@ StudyOptions resolve_preset(StudyOptions o) {
 
 namespace {
 
-// The same backend kind as the study's, for each pack of a sweep.
-BackendFactory factory_for(Device device) {
-  return [device]() -> std::unique_ptr<Backend> {
-    return device == Device::Cuda ? make_cuda_backend() : make_cpu_backend();
-  };
-}
-
 LaneSettings settings_from(const ParamValues& p, uint64_t seed) {
   return {float(p.at("lr")), float(p.at("momentum")), float(p.at("dropout")), seed};
 }
@@ -172,7 +165,7 @@ class StudyRun {
     so.seed = seed;
     so = resolve_defaults(so, backend_->device(), sampler);
     const auto t0 = seconds();
-    auto r = run_sweep(*storage_, id, space, *s, so, factory_for(backend_->device()), *device_data_,
+    auto r = run_sweep(*storage_, id, space, *s, so, backends_of(backend_->device()), *device_data_,
                        [&](const SweepProgress& p) {
                          log_ << "  [" << name << "] " << p.done << "/" << p.total
                               << " trials, best "

@@ -29,6 +29,12 @@ SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& 
   return o;
 }
 
+BackendFactory backends_of(Device device) {
+  return [device]() -> std::unique_ptr<Backend> {
+    return device == Device::Cuda ? make_cuda_backend() : make_cpu_backend();
+  };
+}
+
 uint64_t trial_seed(uint64_t study_seed, int number) {
   return trial_rng(study_seed ^ 0x5EEDF00Dull, number)() >> 1;
 }

@@ -61,9 +61,7 @@ void run_sweep_command(const SweepArgs& a) {
             << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
             << " epochs on " << main_backend->describe() << " (packs of up to " << o.pack_lanes
             << " lanes, " << o.streams << " at once)" << std::endl;
-  BackendFactory factory = [&]() -> std::unique_ptr<Backend> {
-    return device == Device::Cuda ? make_cuda_backend() : make_cpu_backend();
-  };
+  const BackendFactory factory = backends_of(device);
   const auto result = run_sweep(
       storage, study, space, *sampler, o, factory, device_data, [&](const SweepProgress& p) {
         std::cout << "[" << a.name << "] " << p.done << "/" << p.total << " trials | best "
