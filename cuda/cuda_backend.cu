@@ -12,90 +12,18 @@
 #include <vector>
 
 #include "cuda/cuda_check.hpp"
+#include "cuda/cudnn_conv.hpp"
+#include "cuda/device_arena.hpp"
 #include "kernels/cuda/kernels.hpp"
 #include "sgdlab/backend.hpp"
 
 namespace sgdlab {
 namespace {
 
-// Device memory that is never freed while the backend lives: a captured graph may
-// still point at a scratch area after a larger one replaced it.
-class DeviceArena {
- public:
-  ~DeviceArena() {
-    for (void* p : blocks_) cudaFree(p);
-  }
-  void* allocate(size_t bytes) {
-    void* p = nullptr;
-    SGDLAB_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 256)));
-    blocks_.push_back(p);
-    return p;
-  }
-
- private:
-  std::vector<void*> blocks_;
-};
-
-// A named scratch area that only grows.
-struct Scratch {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  void* get(DeviceArena& arena, size_t need) {
-    if (need > bytes) {
-      ptr = arena.allocate(need);
-      bytes = need;
-    }
-    return ptr;
-  }
-};
-
-template <class T, cudnnStatus_t (*Destroy)(T)>
-struct CudnnDescriptor {
-  T d = nullptr;
-  CudnnDescriptor() = default;
-  CudnnDescriptor(const CudnnDescriptor&) = delete;
-  CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
-  ~CudnnDescriptor() {
-    if (d) Destroy(d);
-  }
-};
-using TensorDesc = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
-using FilterDesc = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
-using ConvDesc = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
-using PoolDesc = CudnnDescriptor<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
-
-void set_tensor(TensorDesc& t, int n, int c, int h, int w) {
-  SGDLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&t.d));
-  SGDLAB_CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(t.d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
-}
-
-// A convolution of one shape: descriptors, algorithms chosen once, and a workspace.
-struct ConvPlan {
-  TensorDesc x, y, bias;
-  FilterDesc w;
-  ConvDesc conv;
-  cudnnConvolutionFwdAlgo_t fwd{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-};
-
 struct PoolPlan {
   TensorDesc x, y;
   PoolDesc pool;
 };
-
-// The first heuristic choice that works and is deterministic (a seeded run gives the
-// same numbers twice), with FMA math (no TF32).
-template <class Perf>
-const Perf& pick(const Perf* perf, int count, const char* what) {
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC)
-      return perf[i];
-  SGDLAB_THROW("cuDNN: no deterministic ", what, " algorithm for this shape");
-}
 
 class CudaGraph final : public Recording {
  public:
@@ -108,18 +36,34 @@ class CudaGraph final : public Recording {
   cudaStream_t stream_;
 };
 
+// FP32 peak: SMs x FP32 lanes per SM x 2 (an FMA) x clock; bandwidth: two transfers
+// per memory clock over the bus (HBM and GDDR as the driver reports them).
+PeakRates peak_of(int device, const cudaDeviceProp& prop) {
+  int sm_khz = 0, mem_khz = 0, bus_bits = 0;
+  SGDLAB_CUDA_CHECK(cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, device));
+  SGDLAB_CUDA_CHECK(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, device));
+  SGDLAB_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device));
+  // 64 FP32 lanes per SM on sm_60/70/80, 128 on sm_86, 89, 90 and later.
+  const bool wide = prop.major > 8 || (prop.major == 8 && prop.minor >= 6);
+  const double lanes = wide ? 128 : 64;
+  return {double(prop.multiProcessorCount) * lanes * 2 * sm_khz * 1e3,
+          2.0 * mem_khz * 1e3 * bus_bits / 8};
+}
+
 class CudaBackend final : public Backend {
  public:
-  CudaBackend() {
+  explicit CudaBackend(const BackendOptions& options) : options_(options) {
     SGDLAB_CUDA_CHECK(cudaGetDevice(&device_));
     cudaDeviceProp prop{};
     SGDLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
-    name_ = "cuda:" + std::to_string(device_) + " " + prop.name;
+    name_ = "cuda:" + std::to_string(device_) + " " + prop.name + (options_.tf32 ? ", TF32" : "");
+    peak_ = peak_of(device_, prop);
     SGDLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     try {
       SGDLAB_CUBLAS_CHECK(cublasCreate(&cublas_));
       SGDLAB_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-      SGDLAB_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));  // FP32, no TF32
+      SGDLAB_CUBLAS_CHECK(cublasSetMathMode(
+          cublas_, options_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
       // A fixed workspace lets cuBLAS run inside graph capture without allocating.
       const size_t cublas_ws = 32u << 20;
       SGDLAB_CUBLAS_CHECK(cublasSetWorkspace(cublas_, arena_.allocate(cublas_ws), cublas_ws));
@@ -134,6 +78,7 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device::Cuda; }
   std::string describe() const override { return name_; }
+  PeakRates peak_rates() const override { return peak_; }
 
   void* allocate(size_t bytes) override {
     void* p = nullptr;
@@ -207,8 +152,9 @@ class CudaBackend final : public Backend {
                       float* y) override {
     ConvPlan& p = conv_plan(d);
     const float one = 1.0f, zero = 0.0f;
-    SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x.d, x, p.w.d, w, p.conv.d, p.fwd,
-                                               p.workspace, p.workspace_bytes, &zero, p.y.d, y));
+    SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x.d, x, p.w.d, w, p.fwd_conv.d,
+                                               p.fwd, p.workspace, p.workspace_bytes, &zero, p.y.d,
+                                               y));
     SGDLAB_CUDNN_CHECK(cudnnAddTensor(cudnn_, &one, p.bias.d, b, &one, p.y.d, y));
   }
   void conv2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
@@ -216,14 +162,16 @@ class CudaBackend final : public Backend {
     ConvPlan& p = conv_plan(d);
     const float one = 1.0f, zero = 0.0f;
     SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardBias(cudnn_, &one, p.y.d, dy, &zero, p.bias.d, db));
-    SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x.d, x, p.y.d, dy, p.conv.d,
-                                                      p.bwd_filter, p.workspace, p.workspace_bytes,
-                                                      &zero, p.w.d, dw));
+    SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x.d, x, p.y.d, dy,
+                                                      p.filter_conv.d, p.bwd_filter, p.workspace,
+                                                      p.workspace_bytes, &zero, p.w.d, dw));
     if (dx)
-      SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w.d, w, p.y.d, dy, p.conv.d,
-                                                      p.bwd_data, p.workspace, p.workspace_bytes,
-                                                      &zero, p.x.d, dx));
+      SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w.d, w, p.y.d, dy,
+                                                      p.data_conv.d, p.bwd_data, p.workspace,
+                                                      p.workspace_bytes, &zero, p.x.d, dx));
   }
+
+  void plan_conv2d(const ConvDims& d) override { conv_plan(d); }
 
   void local2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
                        float* y) override {
@@ -332,53 +280,18 @@ class CudaBackend final : public Backend {
     stream_ = nullptr;
   }
 
+  // Algorithms are timed (with autotune) only on a stream that is not being captured;
+  // plan_conv2d() lets a trainer plan its shapes before it records a step.
   ConvPlan& conv_plan(const ConvDims& d) {
     const auto key = std::make_tuple(d.B, d.T, d.Cin, d.H, d.W, d.Cout, d.k, d.stride, d.pad);
     auto it = conv_plans_.find(key);
     if (it != conv_plans_.end()) return *it->second;
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    SGDLAB_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
+    ConvChoice choice{options_.tf32, options_.autotune && capture == cudaStreamCaptureStatusNone};
+    if (choice.autotune) synchronize();
     auto p = std::make_unique<ConvPlan>();
-    set_tensor(p->x, d.B, d.T * d.Cin, d.H, d.W);
-    set_tensor(p->y, d.B, d.T * d.Cout, d.Ho(), d.Wo());
-    set_tensor(p->bias, 1, d.T * d.Cout, 1, 1);
-    SGDLAB_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w.d));
-    // [T, Cout, Cin, k, k] is the grouped filter (T*Cout, Cin, k, k).
-    SGDLAB_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w.d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                  d.T * d.Cout, d.Cin, d.k, d.k));
-    SGDLAB_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv.d));
-    SGDLAB_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv.d, d.pad, d.pad, d.stride, d.stride,
-                                                       1, 1, CUDNN_CROSS_CORRELATION,
-                                                       CUDNN_DATA_FLOAT));
-    SGDLAB_CUDNN_CHECK(cudnnSetConvolutionGroupCount(p->conv.d, d.T));
-    SGDLAB_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv.d, CUDNN_FMA_MATH));
-    constexpr int kMax = 16;
-    int n = 0;
-    cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, p->x.d, p->w.d, p->conv.d,
-                                                              p->y.d, kMax, &n, fwd));
-    const auto& f = pick(fwd, n, "forward");
-    cudnnConvolutionBwdDataAlgoPerf_t bd[kMax];
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-        cudnn_, p->w.d, p->y.d, p->conv.d, p->x.d, kMax, &n, bd));
-    const auto& b = pick(bd, n, "backward-data");
-    cudnnConvolutionBwdFilterAlgoPerf_t bf[kMax];
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-        cudnn_, p->x.d, p->y.d, p->conv.d, p->w.d, kMax, &n, bf));
-    const auto& g = pick(bf, n, "backward-filter");
-    p->fwd = f.algo;
-    p->bwd_data = b.algo;
-    p->bwd_filter = g.algo;
-    size_t need = 0, bytes = 0;
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, p->x.d, p->w.d, p->conv.d,
-                                                               p->y.d, p->fwd, &bytes));
-    need = std::max(need, bytes);
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-        cudnn_, p->w.d, p->y.d, p->conv.d, p->x.d, p->bwd_data, &bytes));
-    need = std::max(need, bytes);
-    SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-        cudnn_, p->x.d, p->y.d, p->conv.d, p->w.d, p->bwd_filter, &bytes));
-    need = std::max(need, bytes);
-    p->workspace_bytes = need;
-    p->workspace = need ? arena_.allocate(need) : nullptr;
+    make_conv_plan(cudnn_, d, choice, arena_, *p);
     return *conv_plans_.emplace(key, std::move(p)).first->second;
   }
 
@@ -396,8 +309,10 @@ class CudaBackend final : public Backend {
     return *pool_plans_.emplace(key, std::move(p)).first->second;
   }
 
+  BackendOptions options_;
   int device_ = 0;
   std::string name_;
+  PeakRates peak_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
@@ -434,10 +349,10 @@ bool cuda_available(std::string* why) {
   return true;
 }
 
-std::unique_ptr<Backend> make_cuda_backend() {
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   std::string why;
   if (!cuda_available(&why)) SGDLAB_INPUT_ERROR("--device cuda: no usable GPU: ", why);
-  return std::make_unique<CudaBackend>();
+  return std::make_unique<CudaBackend>(options);
 }
 
 }  // namespace sgdlab

@@ -15,7 +15,7 @@ bool cuda_available(std::string* why) {
   return false;
 }
 
-std::unique_ptr<Backend> make_cuda_backend() {
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions&) {
   SGDLAB_INPUT_ERROR(
       "--device cuda: this build of sgdlab has no CUDA support; rebuild with the "
       "CUDA toolkit and cuDNN, or use --device cpu");

@@ -29,9 +29,9 @@ SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& 
   return o;
 }
 
-BackendFactory backends_of(Device device) {
-  return [device]() -> std::unique_ptr<Backend> {
-    return device == Device::Cuda ? make_cuda_backend() : make_cpu_backend();
+BackendFactory backends_of(Device device, const BackendOptions& options) {
+  return [device, options]() -> std::unique_ptr<Backend> {
+    return device == Device::Cuda ? make_cuda_backend(options) : make_cpu_backend();
   };
 }
 

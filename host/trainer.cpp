@@ -140,6 +140,12 @@ struct Trainer::Impl {
     // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
     // otherwise need 0.5 GB per activation).
     eval_acts = make_activations(std::max(1, std::min(opt.eval_batch, kEvalRowsPerPack / T)));
+    // The recorded step shapes are planned now, where a backend may still time them.
+    for (const auto& l : plan.layers()) {
+      if (l.spec.kind != LayerKind::Conv2d) continue;
+      be.plan_conv2d(conv_dims(l, B));
+      if (tail) be.plan_conv2d(conv_dims(l, tail));
+    }
   }
 
   template <class V>

@@ -124,5 +124,40 @@ TEST(Cli, TrainWritesConfigMetricsAndResult) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
 }
 
+TEST(Cli, BenchWritesRatesAndFloorsPerModelAndPack) {
+  TempDir dir;
+  std::string out;
+  const int code = run_command(binary() +
+                                   " bench --device cpu --models mlp --lanes 1,2 --epochs 2 "
+                                   "--warmup 0 --peak-tflops 67 --peak-gbs 3350 --data " +
+                                   real_data_dir() + " --json " + (dir / "bench.json"),
+                               &out);
+  ASSERT_EQ(code, 0) << out;
+  const auto r = nlohmann::json::parse(read_bytes(dir / "bench.json"));
+  ASSERT_EQ(r["runs"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& run = r["runs"][i];
+    EXPECT_EQ(run["lanes"], i + 1);
+    ASSERT_EQ(run["epoch_seconds_all"].size(), 2u);
+    const double sum =
+        run["epoch_seconds_all"][0].get<double>() + run["epoch_seconds_all"][1].get<double>();
+    EXPECT_NEAR(run["trial_epochs_per_s"].get<double>(), (i + 1) * 2 / sum, 1e-9);
+    EXPECT_GT(run["val_acc_lane0"].get<double>(), 0.5);
+  }
+  // 0.194 MFLOP per sample at 67 TFLOP/s: about 59,000 MLP trial-epochs/s (issue #6).
+  EXPECT_NEAR(r["floors"]["mlp"]["flop_floor_trial_epochs_per_s"].get<double>(), 59000, 600);
+  EXPECT_GT(r["floors"]["mlp"]["byte_floor_trial_epochs_per_s"].get<double>(), 0);
+  EXPECT_NE(out.find("FLOP floor"), std::string::npos) << out;
+}
+
+TEST(Cli, BenchRejectsBadPackSizes) {
+  std::string out;
+  const int code =
+      run_command(binary() + " bench --device cpu --lanes 0 --data " + real_data_dir(), &out);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--lanes: expected whole counts >= 1"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
 }  // namespace
 }  // namespace sgdlab::test

@@ -111,6 +111,56 @@ INSTANTIATE_TEST_SUITE_P(
              "_s" + std::to_string(d.stride);
     });
 
+// The math options change which kernels run, not what they compute: autotuned FP32
+// algorithms hold the 1e-5 bound; TF32 rounds each product's inputs to 10 mantissa bits
+// (relative error about 2^-11 per product), so 2e-3 bounds it with room and still fails
+// a wrong algorithm by orders of magnitude. Dense and both CNN convolutions.
+class CudaMathOptions
+    : public ::testing::TestWithParam<std::tuple<const char*, BackendOptions, double>> {};
+
+TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "no usable GPU: " << why;
+  const auto [name, options, tol] = GetParam();
+  auto cpu = make_cpu_backend();
+  auto gpu = make_cuda_backend(options);
+  const DenseDims dd{32, 4, 1024, 128};
+  const auto x = rnd(size_t(dd.B) * dd.T * dd.in, 31), w = rnd(size_t(dd.T) * dd.in * dd.out, 32),
+             b = rnd(size_t(dd.T) * dd.out, 33), dy = rnd(size_t(dd.B) * dd.T * dd.out, 34);
+  auto dense = [&](Backend& be) {
+    auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
+    Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
+    be.dense_forward(dd, X.get(), W.get(), Bv.get(), Y.get());
+    be.dense_backward(dd, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
+    return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(),
+                                           DB.download()};
+  };
+  expect_rel(dense(*gpu), dense(*cpu), tol);
+  for (const ConvDims d :
+       {ConvDims{32, 4, 1, 16, 16, 32, 3, 1, 1}, ConvDims{32, 4, 32, 8, 8, 64, 3, 1, 1}}) {
+    const auto cx = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 35),
+               cw = rnd(size_t(d.T) * d.Cout * d.patch(), 36), cb = rnd(size_t(d.T) * d.Cout, 37),
+               cdy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 38);
+    auto conv = [&](Backend& be) {
+      be.plan_conv2d(d);
+      auto X = up(be, cx), W = up(be, cw), Bv = up(be, cb), DY = up(be, cdy);
+      Buffer<float> Y(be, cdy.size()), DX(be, cx.size()), DW(be, cw.size()), DB(be, cb.size());
+      be.conv2d_forward(d, X.get(), W.get(), Bv.get(), Y.get());
+      be.conv2d_backward(d, X.get(), W.get(), DY.get(), DX.get(), DW.get(), DB.get());
+      return std::vector<std::vector<float>>{Y.download(), DX.download(), DW.download(),
+                                             DB.download()};
+    };
+    expect_rel(conv(*gpu), conv(*cpu), tol);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Options, CudaMathOptions,
+    ::testing::Values(std::make_tuple("autotune", BackendOptions{false, true}, 1e-5),
+                      std::make_tuple("tf32", BackendOptions{true, false}, 2e-3),
+                      std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3)),
+    [](const auto& info) { return std::string(std::get<0>(info.param)); });
+
 TEST_F(CudaParity, MaxPool) {
   const PoolDims d{6, 3, 8, 16, 16, 2, 2};
   const auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 9),

@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""PyTorch reference for `sgdlab bench`: the same three models on the same USPS data,
-one run (T = 1), batch 32, SGD with momentum; prints median epoch seconds, eager and
-with the training step captured as a CUDA graph (on a GPU).
+"""PyTorch reference for `sgdlab bench`: the same three models on the same USPS data and
+split sizes, batch 32, SGD with momentum, each epoch followed by the validation pass.
 
-    python3 tools/torch_reference.py --data DIR [--models mlp,lcnn,cnn] [--epochs 4] [--json F]
+Modes, each timed over --epochs epochs after --warmup epochs:
+  eager    one model (T = 1), plain PyTorch
+  graph    one model, the training step captured once as a CUDA graph (GPU only)
+  fused    T models fused as HFTA does: grouped convolutions (groups = T), batched
+           matmuls and a lane-batched unfold for the locally connected layers, each lane
+           with its own minibatches; the step is a CUDA graph on a GPU, eager on a CPU
+
+    python3 tools/torch_reference.py --data DIR [--models mlp,lcnn,cnn] [--lanes 1,8,32,128]
+                                     [--epochs 3] [--tf32] [--json F]
+
+Prints trial-epochs per second (lanes x epochs / seconds) per model, mode and pack size.
 """
 import argparse
 import gzip
@@ -13,7 +22,6 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -23,63 +31,88 @@ def load(path):
     return t[:, 1:].reshape(-1, 1, 16, 16).contiguous(), t[:, 0].long()
 
 
-class Local2d(nn.Module):
-    """Unshared-weight 3x3 layer via unfold, weights [L, Cout, Cin*k*k] as in sgdlab."""
+def xavier(shape, fan_in, fan_out, gen):
+    bound = (6.0 / (fan_in + fan_out)) ** 0.5
+    return (torch.rand(shape, generator=gen) * 2 - 1) * bound
 
-    def __init__(self, cin, cout, size, k, stride):
+
+class Fused(torch.nn.Module):
+    """T models of one architecture as one module: activations [B, T*C, H, W] (sgdlab's
+    layout), conv weights [T*Cout, Cin, k, k] with groups = T, dense weights [T, in, out]."""
+
+    def __init__(self, name, T, dropout, gen):
         super().__init__()
-        self.k, self.stride, self.out = k, stride, (size - k) // stride + 1
-        L = self.out * self.out
-        bound = (6 / (cin * k * k + cout * k * k)) ** 0.5
-        self.weight = nn.Parameter(torch.empty(L, cout, cin * k * k).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.zeros(L, cout))
+        self.name, self.T, self.dropout = name, T, dropout
+        P = torch.nn.Parameter
+        if name == "cnn":
+            self.c1 = P(xavier((T * 32, 1, 3, 3), 9, 32 * 9, gen))
+            self.c1b = P(torch.zeros(T * 32))
+            self.c2 = P(xavier((T * 64, 32, 3, 3), 32 * 9, 64 * 9, gen))
+            self.c2b = P(torch.zeros(T * 64))
+            dense = [(1024, 128), (128, 10)]
+        elif name == "lcnn":
+            # Locally connected: weights [T, L, Cout, Cin*k*k] as in sgdlab.
+            self.l1 = P(xavier((T, 14 * 14, 8, 9), 9, 8 * 9, gen))
+            self.l1b = P(torch.zeros(T, 14 * 14, 8))
+            self.l2 = P(xavier((T, 6 * 6, 16, 72), 72, 16 * 9, gen))
+            self.l2b = P(torch.zeros(T, 6 * 6, 16))
+            dense = [(144, 128), (128, 10)]
+        else:
+            dense = [(256, 128), (128, 64), (64, 32), (32, 10)]
+        self.w = torch.nn.ParameterList([P(xavier((T, i, o), i, o, gen)) for i, o in dense])
+        self.b = torch.nn.ParameterList([P(torch.zeros(T, 1, o)) for _, o in dense])
 
-    def forward(self, x):
-        p = F.unfold(x, self.k, stride=self.stride)  # [B, Cin*k*k, L]
-        y = torch.einsum("bql,lcq->bcl", p, self.weight) + self.bias.t()
-        return y.reshape(x.shape[0], -1, self.out, self.out)
+    def local(self, x, w, b, cin, k, stride, out):
+        B = x.shape[0]
+        p = F.unfold(x, k, stride=stride).reshape(B, self.T, cin * k * k, out * out)
+        y = torch.einsum("btql,tlcq->btcl", p, w) + b.permute(0, 2, 1)
+        return y.reshape(B, -1, out, out)
+
+    def drop(self, x):
+        return F.dropout(x, self.dropout, self.training)
+
+    def forward(self, x):  # x: [B, T, 1, 16, 16] -> logits [T, B, 10]
+        B, T = x.shape[0], self.T
+        x = x.reshape(B, T, 16, 16)
+        if self.name == "cnn":
+            x = F.max_pool2d(F.relu(F.conv2d(x, self.c1, self.c1b, padding=1, groups=T)), 2)
+            x = F.max_pool2d(F.relu(F.conv2d(x, self.c2, self.c2b, padding=1, groups=T)), 2)
+        elif self.name == "lcnn":
+            x = F.relu(self.local(x, self.l1, self.l1b, 1, 3, 1, 14))
+            x = F.max_pool2d(F.relu(self.local(x, self.l2, self.l2b, 8, 3, 2, 6)), 2)
+        h = x.reshape(B, T, -1).transpose(0, 1)  # [T, B, features]
+        acts = {"cnn": [torch.tanh], "lcnn": [torch.tanh], "mlp": [F.relu, torch.sigmoid, F.relu]}[self.name]
+        for i, act in enumerate(acts):
+            h = self.drop(act(torch.baddbmm(self.b[i], h, self.w[i])))
+        return torch.baddbmm(self.b[-1], h, self.w[-1])
 
 
-def model(name, dropout):
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(256, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 64),
-                             nn.Sigmoid(), nn.Dropout(dropout), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(dropout),
-                             nn.Linear(32, 10))
-    if name == "cnn":
-        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
-                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 128), nn.Tanh(),
-                             nn.Dropout(dropout), nn.Linear(128, 10))
-    return nn.Sequential(Local2d(1, 8, 16, 3, 1), nn.ReLU(), Local2d(8, 16, 14, 3, 2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(144, 128), nn.Tanh(), nn.Dropout(dropout), nn.Linear(128, 10))
+def lane_loss(logits, y):
+    """Sum over lanes of each lane's mean cross-entropy: every lane's gradient is that of
+    its own model trained alone."""
+    T, B, C = logits.shape
+    return F.cross_entropy(logits.reshape(T * B, C), y.reshape(T * B), reduction="sum") / B
 
 
-def xavier(net):
-    for m in net.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
-def time_epochs(name, x, y, vx, vy, dev, epochs, batch, graph):
-    torch.manual_seed(1)
-    net = model(name, 0.3).to(dev)
-    xavier(net)
+def time_mode(name, mode, T, data, dev, a):
+    tx, ty, vx, vy = data
+    gen = torch.Generator().manual_seed(1)
+    net = Fused(name, T, 0.3, gen).to(dev)
     lr = 0.05 if name == "mlp" else 0.01
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    n = x.shape[0] // batch * batch
-    sx = torch.empty(batch, *x.shape[1:], device=dev)
-    sy = torch.empty(batch, dtype=torch.long, device=dev)
+    B = a.batch
+    n = tx.shape[0]
+    sx = torch.zeros(B, T, 1, 16, 16, device=dev)
+    sy = torch.zeros(T, B, dtype=torch.long, device=dev)
 
     def step():
         opt.zero_grad(set_to_none=False)
-        loss = F.cross_entropy(net(sx), sy)
+        loss = lane_loss(net(sx), sy)
         loss.backward()
         opt.step()
-        return loss
 
     run = step
-    if graph:
-        sx.copy_(x[:batch]), sy.copy_(y[:batch])
+    if mode in ("graph", "fused") and dev.type == "cuda":
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -90,53 +123,84 @@ def time_epochs(name, x, y, vx, vy, dev, epochs, batch, graph):
         with torch.cuda.graph(g):
             step()
         run = g.replay
-    seconds = []
-    for _ in range(epochs):
+    seconds, accs = [], []
+    for _ in range(a.warmup + a.epochs):
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        perm = torch.randperm(x.shape[0], device=dev)
+        # Each lane its own shuffle, every sample once per epoch (the last step shorter in
+        # sgdlab; here the graph needs one shape, so the remainder is dropped).
+        perm = torch.argsort(torch.rand(T, n, device=dev), dim=1)
         net.train()
-        for i in range(0, n, batch):
-            idx = perm[i:i + batch]
-            sx.copy_(x[idx])
-            sy.copy_(y[idx])
+        for i in range(0, n - B + 1, B):
+            idx = perm[:, i:i + B]  # [T, B]
+            sx.copy_(tx[idx.t()])
+            sy.copy_(ty[idx])
             run()
         net.eval()
+        correct = torch.zeros(T, device=dev)
         with torch.no_grad():
-            acc = (net(vx).argmax(1) == vy).float().mean().item()
+            for i in range(0, vx.shape[0], 256):
+                chunk = vx[i:i + 256]
+                logits = net(chunk.unsqueeze(1).expand(-1, T, -1, -1, -1))
+                correct += (logits.argmax(2) == vy[i:i + 256]).float().sum(1)
+        accs = (correct / vx.shape[0]).tolist()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         seconds.append(time.perf_counter() - t0)
-    return statistics.median(seconds[1:]), acc
+    timed = seconds[a.warmup:]
+    return {"model": name, "mode": mode, "lanes": T, "tf32": a.tf32, "epoch_seconds": statistics.median(timed),
+            "epoch_seconds_all": timed, "trial_epochs_per_s": T * len(timed) / sum(timed),
+            "val_acc_mean": sum(accs) / len(accs)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("SGDLAB_DATA", "data/usps"))
     ap.add_argument("--models", default="mlp,lcnn,cnn")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--lanes", default=None, help="pack sizes of the fused mode (default: 1,8,32,128 on a "
+                    "GPU, 1,8 on a CPU)")
+    ap.add_argument("--modes", default="eager,graph,fused")
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--tf32", action="store_true", help="TF32 tensor cores for matmuls and convolutions")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all cores)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    if a.epochs < 1 or a.warmup < 0:
+        ap.error("--epochs must be >= 1 and --warmup >= 0")
     torch.set_num_threads(a.threads)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = a.tf32  # PyTorch's default is on; FP32 unless asked
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    lanes = [int(s) for s in (a.lanes or ("1,8,32,128" if dev.type == "cuda" else "1,8")).split(",")]
     x, y = load(os.path.join(a.data, "zip.train.gz"))
-    g = torch.Generator().manual_seed(0)
-    perm = torch.randperm(x.shape[0], generator=g)
+    # The split sizes of sgdlab (20% validation); which samples does not matter for timing.
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
     nval = round(0.2 * x.shape[0])
-    vx, vy = x[perm[:nval]].to(dev), y[perm[:nval]].to(dev)
-    tx, ty = x[perm[nval:]].to(dev), y[perm[nval:]].to(dev)
+    data = (x[perm[nval:]].to(dev), y[perm[nval:]].to(dev), x[perm[:nval]].to(dev), y[perm[:nval]].to(dev))
     name = torch.cuda.get_device_name() if dev.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"PyTorch {torch.__version__} on {name}, batch {a.batch}, median epoch of epochs 2..{a.epochs}")
+    print(f"PyTorch {torch.__version__} on {name}, batch {a.batch}, {a.epochs} timed epochs after {a.warmup}, "
+          f"{'TF32' if a.tf32 else 'FP32'}")
+    print(f"{'model':<6}{'mode':<8}{'lanes':>6}{'epoch s':>11}{'trial-epochs/s':>16}{'val acc':>9}")
     rows = []
+    modes = a.modes.split(",")
     for m in a.models.split(","):
-        for graph in ([False, True] if dev.type == "cuda" else [False]):
-            s, acc = time_epochs(m, tx, ty, vx, vy, dev, a.epochs, a.batch, graph)
-            mode = "cuda graph" if graph else "eager"
-            print(f"{m:<5} {mode:<11} {s:9.4f} s/epoch   val {100 * acc:.2f}%")
-            rows.append({"model": m, "mode": mode, "epoch_seconds": s, "val_acc": acc})
+        plan = [(mode, 1) for mode in ("eager", "graph") if mode in modes]
+        plan += [("fused", T) for T in lanes if "fused" in modes]
+        for mode, T in plan:
+            if mode == "graph" and dev.type != "cuda":
+                continue
+            r = time_mode(m, mode, T, data, dev, a)
+            print(f"{m:<6}{mode:<8}{T:>6}{r['epoch_seconds']:>11.4f}{r['trial_epochs_per_s']:>16.1f}"
+                  f"{100 * r['val_acc_mean']:>8.2f}%", flush=True)
+            rows.append(r)
     if a.json:
-        json.dump({"torch": torch.__version__, "device": name, "batch": a.batch, "runs": rows}, open(a.json, "w"), indent=2)
+        with open(a.json, "w") as f:
+            json.dump({"torch": torch.__version__, "device": name, "batch": a.batch, "tf32": a.tf32,
+                       "graph_on": dev.type == "cuda", "runs": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-// sgdlab bench: epoch seconds per model, for one lane and for a pack. Prints figures;
-// it asserts nothing about speed.
+// sgdlab bench: trial-epochs per second per model and pack size, beside the floors that
+// the device's peak arithmetic and bandwidth put on them. Prints figures; it asserts
+// nothing about speed. tools/bench_vs_torch.py runs it beside PyTorch.
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 
 #include "host/cli/common.hpp"
+#include "sgdlab/cost.hpp"
 #include "sgdlab/error.hpp"
 #include "sgdlab/files.hpp"
 #include "sgdlab/trainer.hpp"
@@ -16,10 +19,13 @@ namespace {
 
 struct BenchArgs {
   std::string models = "mlp,lcnn,cnn";
-  std::string lanes = "1";
+  std::string lanes = "auto";
   int batch = 32;
   int epochs = 3;
+  int warmup = 1;
   std::string device = "auto";
+  BackendOptions gpu;
+  double peak_tflops = 0, peak_gbs = 0;
   std::string data;
   std::string json;
 };
@@ -31,46 +37,119 @@ std::vector<std::string> split_names(const std::string& text) {
   return out;
 }
 
+std::vector<int> lane_counts(const std::string& text, Device device) {
+  // Packs that fill a GPU; on a CPU a lane costs about as much alone as in a pack.
+  const std::string list = text != "auto" ? text : device == Device::Cuda ? "1,8,32,128" : "1,8";
+  std::vector<int> out;
+  for (double v : parse_list("--lanes", list)) {
+    if (v < 1 || v != double(int(v))) SGDLAB_INPUT_ERROR("--lanes: expected whole counts >= 1");
+    out.push_back(int(v));
+  }
+  return out;
+}
+
+// "-" where a figure cannot be given.
+std::string fixed(double v, int precision) {
+  if (!(v > 0)) return "-";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << v;
+  return s.str();
+}
+
 void run_bench(const BenchArgs& a) {
-  if (a.epochs < 2) SGDLAB_INPUT_ERROR("--epochs: expected at least 2 (the first is warm-up)");
-  const auto lane_counts = parse_list("--lanes", a.lanes);
-  for (const auto& m : split_names(a.models)) model_preset(m);  // check names first
+  if (a.epochs < 1) SGDLAB_INPUT_ERROR("--epochs: expected at least 1 timed epoch");
+  if (a.warmup < 0) SGDLAB_INPUT_ERROR("--warmup: expected 0 or more epochs");
+  if (a.peak_tflops < 0 || a.peak_gbs < 0) SGDLAB_INPUT_ERROR("--peak-*: expected rates >= 0");
+  const auto models = split_names(a.models);
+  for (const auto& m : models) model_preset(m);  // check the names before loading anything
   const UspsData data = load_usps({a.data});
-  auto backend = make_backend(a.device);
+  auto backend = make_backend(a.device, a.gpu);
+  const auto lanes = lane_counts(a.lanes, backend->device());
   DeviceData device_data(*backend, data);
-  nlohmann::json report = {{"device", backend->describe()}, {"batch", a.batch}, {"runs", {}}};
-  std::cout << "device " << backend->describe() << ", batch " << a.batch
-            << ", median epoch of epochs 2.." << a.epochs << " (training + validation)\n";
-  std::cout << std::left << std::setw(6) << "model" << std::right << std::setw(7) << "lanes"
-            << std::setw(14) << "epoch s" << std::setw(16) << "trial-epochs/s" << std::setw(12)
-            << "val acc"
+  PeakRates peak = backend->peak_rates();
+  if (a.peak_tflops > 0) peak.fp32_flops_per_s = a.peak_tflops * 1e12;
+  if (a.peak_gbs > 0) peak.bytes_per_s = a.peak_gbs * 1e9;
+  const size_t samples = device_data.part(Split::Train).n;
+
+  nlohmann::json report = {{"device", backend->describe()},
+                           {"batch", a.batch},
+                           {"epochs", a.epochs},
+                           {"warmup", a.warmup},
+                           {"tf32", a.gpu.tf32},
+                           {"autotune", a.gpu.autotune},
+                           {"peak_fp32_tflops", peak.fp32_flops_per_s / 1e12},
+                           {"peak_gbs", peak.bytes_per_s / 1e9},
+                           {"train_samples", samples},
+                           {"floors", nlohmann::json::object()},
+                           {"runs", nlohmann::json::array()}};
+  std::cout << "device " << backend->describe() << "; peak FP32 "
+            << fixed(peak.fp32_flops_per_s / 1e12, 1) << " TFLOP/s, memory "
+            << fixed(peak.bytes_per_s / 1e9, 0) << " GB/s\n"
+            << "batch " << a.batch << ", " << samples << " training samples, " << a.epochs
+            << " timed epochs after " << a.warmup
+            << " (training + validation pass); trial-epochs/s = lanes x epochs / seconds\n\n";
+
+  std::cout << "floors per trial-epoch (training only; docs/perf.md)\n"
+            << std::left << std::setw(6) << "model" << std::right << std::setw(10) << "params"
+            << std::setw(14) << "MFLOP/sample" << std::setw(12) << "GFLOP" << std::setw(10) << "GB"
+            << std::setw(19) << "FLOP floor t-e/s" << std::setw(19) << "byte floor t-e/s"
             << "\n";
-  for (const auto& m : split_names(a.models)) {
-    for (double lanes : lane_counts) {
-      const int T = int(lanes);
-      if (T < 1) SGDLAB_INPUT_ERROR("--lanes: expected counts >= 1");
+  for (const auto& m : models) {
+    const TrainingCost cost = training_cost(model_preset(m));
+    const EpochFloor f =
+        epoch_floor(cost, samples, a.batch, peak.fp32_flops_per_s, peak.bytes_per_s);
+    std::cout << std::left << std::setw(6) << m << std::right << std::setw(10) << cost.params
+              << std::setw(14) << fixed(cost.train_flops_per_sample / 1e6, 3) << std::setw(12)
+              << fixed(f.flops / 1e9, 2) << std::setw(10) << fixed(f.bytes / 1e9, 3)
+              << std::setw(19) << fixed(f.flop_seconds > 0 ? 1 / f.flop_seconds : 0, 0)
+              << std::setw(19) << fixed(f.byte_seconds > 0 ? 1 / f.byte_seconds : 0, 0) << "\n";
+    report["floors"][m] = {
+        {"params", cost.params},
+        {"train_flops_per_sample", cost.train_flops_per_sample},
+        {"activation_bytes_per_sample", cost.activation_bytes_per_sample},
+        {"parameter_bytes_per_step", cost.parameter_bytes_per_step},
+        {"flops_per_trial_epoch", f.flops},
+        {"bytes_per_trial_epoch", f.bytes},
+        {"flop_floor_trial_epochs_per_s", f.flop_seconds > 0 ? 1 / f.flop_seconds : 0.0},
+        {"byte_floor_trial_epochs_per_s", f.byte_seconds > 0 ? 1 / f.byte_seconds : 0.0}};
+  }
+
+  std::cout << "\n"
+            << std::left << std::setw(6) << "model" << std::right << std::setw(7) << "lanes"
+            << std::setw(12) << "epoch s" << std::setw(16) << "trial-epochs/s" << std::setw(12)
+            << "% FP32 peak" << std::setw(10) << "val acc"
+            << "\n";
+  for (const auto& m : models) {
+    const TrainingCost cost = training_cost(model_preset(m));
+    for (int T : lanes) {
       std::vector<LaneSettings> settings;
       for (int t = 0; t < T; ++t)
         settings.push_back({m == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
       Trainer trainer(*backend, device_data, model_preset(m), settings, {a.batch});
       std::vector<double> seconds;
       double val = 0;
-      for (int e = 0; e < a.epochs; ++e) {
+      for (int e = 0; e < a.warmup + a.epochs; ++e) {
         const auto rows = trainer.train_epoch();
-        if (e > 0) seconds.push_back(rows[0].seconds);
+        if (e >= a.warmup) seconds.push_back(rows[0].seconds);
         val = rows[0].val_acc;
       }
-      std::sort(seconds.begin(), seconds.end());
-      const double median = seconds[seconds.size() / 2];
-      std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T << std::fixed
-                << std::setw(14) << std::setprecision(4) << median << std::setw(16)
-                << std::setprecision(1) << T / median << std::setw(11) << std::setprecision(2)
-                << 100 * val << "%" << std::defaultfloat << "\n";
+      const double total = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+      const double rate = T * double(a.epochs) / total;
+      std::vector<double> sorted = seconds;
+      std::sort(sorted.begin(), sorted.end());
+      const double flops = cost.train_flops_per_sample * double(samples) * rate;
+      const double percent = peak.fp32_flops_per_s > 0 ? 100 * flops / peak.fp32_flops_per_s : 0;
+      std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T
+                << std::setw(12) << fixed(sorted[sorted.size() / 2], 4) << std::setw(16)
+                << fixed(rate, 1) << std::setw(12) << fixed(percent, 1) << std::setw(9)
+                << fixed(100 * val, 2) << "%" << std::endl;
       report["runs"].push_back({{"model", m},
                                 {"lanes", T},
-                                {"epoch_seconds", median},
+                                {"epoch_seconds", sorted[sorted.size() / 2]},
                                 {"epoch_seconds_all", seconds},
-                                {"trial_epochs_per_s", T / median}});
+                                {"trial_epochs_per_s", rate},
+                                {"percent_fp32_peak", percent},
+                                {"val_acc_lane0", val}});
     }
   }
   if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");
@@ -80,13 +159,21 @@ void run_bench(const BenchArgs& a) {
 
 void register_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "time training epochs per model and pack size");
+  CLI::App* cmd =
+      app.add_subcommand("bench", "trial-epochs per second per model and pack size, with floors");
   cmd->add_option("--models", args->models, "comma list of models")->default_val("mlp,lcnn,cnn");
-  cmd->add_option("--lanes", args->lanes, "comma list of pack sizes")->default_val("1");
+  cmd->add_option("--lanes", args->lanes,
+                  "comma list of pack sizes (auto: GPU 1,8,32,128; CPU 1,8)")
+      ->default_val("auto");
   cmd->add_option("--batch", args->batch, "minibatch size")->default_val(32);
-  cmd->add_option("--epochs", args->epochs, "epochs per run (the first is warm-up)")
-      ->default_val(3);
+  cmd->add_option("--epochs", args->epochs, "timed epochs per run")->default_val(3);
+  cmd->add_option("--warmup", args->warmup, "untimed epochs before them")->default_val(1);
   add_device_option(*cmd, args->device);
+  add_gpu_math_options(*cmd, args->gpu);
+  cmd->add_option("--peak-tflops", args->peak_tflops,
+                  "FP32 peak for the floors (default: from the GPU's properties; none on a CPU)");
+  cmd->add_option("--peak-gbs", args->peak_gbs,
+                  "memory bandwidth in GB/s for the floors (default: from the GPU's properties)");
   cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_option("--json", args->json, "also write the figures to this JSON file");
   cmd->callback([args] { run_bench(*args); });

@@ -35,8 +35,20 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
                      " lanes (give one value or one per lane)");
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& device) {
-  return sgdlab::make_backend(device, &std::cerr);
+std::unique_ptr<Backend> make_backend(const std::string& device, const BackendOptions& options) {
+  auto backend = sgdlab::make_backend(device, &std::cerr, options);
+  if (backend->device() == Device::Cpu && (options.tf32 || options.autotune))
+    std::cerr << "sgdlab: --tf32 and --autotune apply to the GPU only; the CPU computes in FP32"
+              << std::endl;
+  return backend;
+}
+
+void add_gpu_math_options(CLI::App& app, BackendOptions& options) {
+  app.add_flag("--tf32", options.tf32,
+               "GPU: TF32 tensor cores for GEMMs and convolutions (default: FP32)");
+  app.add_flag("--autotune", options.autotune,
+               "GPU: time cuDNN's deterministic convolution algorithms per shape and keep the "
+               "fastest (the choice may differ between runs)");
 }
 
 void add_device_option(CLI::App& app, std::string& device) {

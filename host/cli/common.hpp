@@ -16,8 +16,11 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
 std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes);
 
 // "cpu", "cuda" or "auto": auto picks CUDA when a GPU is usable and says when it falls back.
-std::unique_ptr<Backend> make_backend(const std::string& device);
+std::unique_ptr<Backend> make_backend(const std::string& device,
+                                      const BackendOptions& options = {});
 void add_device_option(CLI::App& app, std::string& device);
+// --tf32 and --autotune, for the commands that train.
+void add_gpu_math_options(CLI::App& app, BackendOptions& options);
 
 // A default run folder under runs/ named after the command and the time.
 std::string default_out_dir(const std::string& what);

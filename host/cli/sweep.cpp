@@ -16,6 +16,7 @@ namespace {
 
 struct SweepArgs {
   std::string model = "cnn", sampler = "random", study, name, space, device = "auto", data;
+  BackendOptions gpu;
   int trials = 30, epochs = 20, pack_lanes = 0, streams = 0, wave = 0;
   uint64_t seed = 0;
   bool prune = false, multivariate = false, quiet = false;
@@ -38,7 +39,7 @@ void run_sweep_command(const SweepArgs& a) {
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, a.seed, tpe);
   const UspsData data = load_usps({a.data});
-  auto main_backend = make_backend(a.device);
+  auto main_backend = make_backend(a.device, a.gpu);
   const Device device = main_backend->device();
   SweepOptions o;
   o.model = a.model;
@@ -61,7 +62,7 @@ void run_sweep_command(const SweepArgs& a) {
             << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
             << " epochs on " << main_backend->describe() << " (packs of up to " << o.pack_lanes
             << " lanes, " << o.streams << " at once)" << std::endl;
-  const BackendFactory factory = backends_of(device);
+  const BackendFactory factory = backends_of(device, a.gpu);
   const auto result = run_sweep(
       storage, study, space, *sampler, o, factory, device_data, [&](const SweepProgress& p) {
         std::cout << "[" << a.name << "] " << p.done << "/" << p.total << " trials | best "
@@ -190,6 +191,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--space", a->space, "search space JSON (default: the study's space)");
   cmd->add_option("--seed", a->seed, "sampler and trial seed")->default_val(0);
   add_device_option(*cmd, a->device);
+  add_gpu_math_options(*cmd, a->gpu);
   cmd->add_option("--data", a->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_flag("--prune", a->prune, "median pruner on per-epoch validation accuracy");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");

@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string lr = "0.01", momentum = "0.9", dropout = "0.3", seed = "1";
   std::string init = "xavier";
   std::string device = "auto";
+  BackendOptions gpu;
   std::string data;
   std::string out;
   uint64_t split_seed = 0;
@@ -73,7 +74,7 @@ void run_train(const TrainArgs& a) {
   const std::vector<LaneSettings> lanes = lanes_from(a);
   // Everything the run reads is checked before anything is written.
   const UspsData data = load_usps({a.data, a.split_seed});
-  auto backend = make_backend(a.device);
+  auto backend = make_backend(a.device, a.gpu);
   DeviceData device_data(*backend, data);
   Trainer trainer(*backend, device_data, model, lanes, {a.batch});
 
@@ -152,6 +153,7 @@ void register_train(CLI::App& app) {
       ->default_val("1");
   cmd->add_option("--init", args->init, "xavier, or uniform:LOW:HIGH")->default_val("xavier");
   add_device_option(*cmd, args->device);
+  add_gpu_math_options(*cmd, args->gpu);
   cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_option("--split-seed", args->split_seed, "seed of the 20% validation split")
       ->default_val(0);

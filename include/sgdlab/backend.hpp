@@ -17,6 +17,13 @@ namespace sgdlab {
 
 enum class Device { Cpu, Cuda };
 
+// The device's peak FP32 arithmetic and memory bandwidth, from its properties; zero
+// where unknown (the CPU backend does not guess).
+struct PeakRates {
+  double fp32_flops_per_s = 0;
+  double bytes_per_s = 0;
+};
+
 // A recorded sequence of ops that can be replayed (a CUDA graph on the GPU; a plain
 // call of the recorded function on the CPU).
 class Recording {
@@ -34,6 +41,7 @@ class Backend {
 
   virtual Device device() const = 0;
   virtual std::string describe() const = 0;
+  virtual PeakRates peak_rates() const { return {}; }
 
   // Memory and transfers. Transfers are ordered with the ops; download() returns
   // once the data is on the host.
@@ -65,6 +73,10 @@ class Backend {
                               float* y) = 0;
   virtual void conv2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
                                float* dx, float* dw, float* db) = 0;
+  // Chooses the algorithms and workspace of a convolution shape now, outside any
+  // recording, so that they can be timed (BackendOptions::autotune). Optional: a shape
+  // not planned is planned on first use.
+  virtual void plan_conv2d(const ConvDims& d) {}
 
   virtual void local2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
                                float* y) = 0;
@@ -133,15 +145,27 @@ class ScopedRange {
   Backend& backend_;
 };
 
+// Choices a backend makes once, at creation.
+struct BackendOptions {
+  // TF32 tensor cores for cuBLAS GEMMs and cuDNN convolutions on the GPU (10-bit
+  // mantissa products, FP32 sums); FP32 FMA when off. The CPU always computes in FP32.
+  bool tf32 = false;
+  // Time cuDNN's deterministic convolution algorithms per shape and keep the fastest
+  // (as torch.backends.cudnn.benchmark); the choice, and so the last bits of a result,
+  // may differ between runs. Off: cuDNN's heuristic choice, the same every run.
+  bool autotune = false;
+};
+
 std::unique_ptr<Backend> make_cpu_backend();
 // Throws when CUDA support is not compiled in or no usable GPU is present.
-std::unique_ptr<Backend> make_cuda_backend();
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options = {});
 // Whether a CUDA device is usable right now (false without a driver or GPU); never throws.
 bool cuda_available(std::string* why = nullptr);
 bool cuda_compiled();
 
 // "cpu", "cuda" or "auto" (CUDA when a GPU is usable; else the CPU, saying so on
 // `note`). Throws InputError for another name or for "cuda" without a usable GPU.
-std::unique_ptr<Backend> make_backend(const std::string& device, std::ostream* note);
+std::unique_ptr<Backend> make_backend(const std::string& device, std::ostream* note,
+                                      const BackendOptions& options = {});
 
 }  // namespace sgdlab

@@ -45,7 +45,7 @@ struct SweepResult {
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
 // New backends of one device kind: one per pack, so each has its own stream and handles.
-BackendFactory backends_of(Device device);
+BackendFactory backends_of(Device device, const BackendOptions& options = {});
 
 // The defaults of SweepOptions for a device.
 SweepOptions resolve_defaults(SweepOptions options, Device device, const std::string& sampler);

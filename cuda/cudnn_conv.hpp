@@ -1,0 +1,52 @@
+#pragma once
+// A grouped cuDNN convolution of one lane-packed shape ([B, T*C, H, W], groupCount = T):
+// descriptors, one algorithm per direction chosen once, and a workspace.
+#include "cuda/device_arena.hpp"
+#include "sgdlab/op_dims.hpp"
+
+namespace sgdlab {
+
+template <class T, cudnnStatus_t (*Destroy)(T)>
+struct CudnnDescriptor {
+  T d = nullptr;
+  CudnnDescriptor() = default;
+  CudnnDescriptor(const CudnnDescriptor&) = delete;
+  CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
+  ~CudnnDescriptor() {
+    if (d) Destroy(d);
+  }
+};
+using TensorDesc = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
+using FilterDesc = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
+using ConvDesc = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
+using PoolDesc = CudnnDescriptor<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
+
+void set_tensor(TensorDesc& t, int n, int c, int h, int w);
+
+// How a plan's algorithms are chosen.
+struct ConvChoice {
+  bool tf32 = false;  // tensor-core math allowed (else FMA only)
+  // Time every deterministic algorithm on scratch tensors (cudnnFind*Ex) and keep the
+  // fastest; else take cuDNN's heuristic order. Timing needs a stream that is not
+  // being captured; the choice may differ between runs, and with it the rounding.
+  bool autotune = false;
+};
+
+struct ConvPlan {
+  TensorDesc x, y, bias;
+  FilterDesc w;
+  // One descriptor per direction: each carries the math type its algorithm was found with.
+  ConvDesc fwd_conv, data_conv, filter_conv;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+// Builds the plan of `d` on `handle` (whose stream must be idle and not capturing when
+// choice.autotune is set); the workspace comes from `arena`.
+void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, DeviceArena& arena,
+                    ConvPlan& p);
+
+}  // namespace sgdlab
