@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The GPU check, prepared here and run in one call on a lent H100/H200.
+# The GPU check, prepared here and run on a lent H100/H200 in one or two calls.
 #
-#   here:       tools/gpu_check.sh --prepare        # builds build-gpu, fills .gpu-carry/
-#   here:       tools/gpu_check.sh --dry-run        # the same steps on this machine, no GPU
-#   on the GPU: run(command="bash tools/gpu_check.sh", carry=[".gpu-carry"])
+#   here:       tools/gpu_check.sh --prepare             # builds build-gpu, fills .gpu-carry/
+#   here:       tools/gpu_check.sh --dry-run [PHASE]     # the same steps on this CPU, small sizes
+#   on the GPU: run(command="bash tools/gpu_check.sh correctness", carry=[".gpu-carry"])
+#               run(command="bash tools/gpu_check.sh speed", carry=[".gpu-carry"])
 #
-# On the GPU machine it runs, each step under a time limit: nvidia-smi; the whole test
-# suite (CPU/CUDA parity and GPU training tests included); compute-sanitizer memcheck
-# on short training runs of the three models; the training benchmark (epoch seconds,
-# T = 1 and packs) beside PyTorch eager and CUDA graph; a 30-trial CNN sweep on
-# concurrent streams beside a T = 1 loop of the same trials; and the study. It writes
-# $OUT/gpu_check.json with every figure and exit status, and the logs beside it.
+# Phases (default: all, in this order):
+#   correctness  nvidia-smi; the whole test suite (CPU/CUDA parity, the math options, the
+#                GPU training tests: T = 3 vs 3 x T = 1, seeded runs twice, graph vs eager,
+#                CNN 20 epochs GPU vs CPU); compute-sanitizer memcheck on the parity tests
+#                and on short training runs of the three models           (~4 min)
+#   speed        tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
+#                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; a
+#                30-trial x 20-epoch CNN sweep at batch 64 packed, then as a T = 1 loop (~5 min)
+#   study        the paper preset of the study
+# $OUT/gpu_check.json is rewritten after every step, so a call cut off by its time limit
+# still returns every figure it reached; logs go to $OUT/logs.tar.gz the same way.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -34,78 +40,137 @@ if [ "${1:-}" = "--prepare" ]; then
 fi
 
 DRY=0
-[ "${1:-}" = "--dry-run" ] && DRY=1
+if [ "${1:-}" = "--dry-run" ]; then
+  DRY=1
+  shift
+fi
+PHASE=${1:-all}
+case "$PHASE" in all | correctness | speed | study) ;; *)
+  echo "gpu_check.sh: expected a phase: all, correctness, speed or study (got '$PHASE')" >&2
+  exit 2
+  ;;
+esac
 OUT=${OUT:-/tmp/gpu_check_out}
-# Everything is made in WORK; only a few files go to OUT (the device returns at most 8).
 WORK=$(mktemp -d /tmp/gpu_check.XXXXXX)
 mkdir -p "$OUT"
 BIN="$CARRY/bin"
 export SGDLAB_DATA="$CARRY/data" SGDLAB_TEST_DATA="$CARRY/data" SGDLAB_TEST_BINARY="$BIN/sgdlab"
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}:$CARRY/lib"
-DEVICE=cuda
-LANES=1,8,32 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=4 STUDY="--preset paper"
+export GOMP_SPINCOUNT=1000
+DEVICE=cuda LANES=1,8,32,128 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
 # A dry run on a CPU checks the steps with small sizes.
-[ $DRY = 1 ] && DEVICE=cpu LANES=1,4 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=2 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
-declare -A STATUS SECONDS_TAKEN
+[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
+STEPS="$WORK/steps.tsv"
+: > "$STEPS"
 
-# step NAME LIMIT_SECONDS COMMAND...: runs it with its output in $OUT/NAME.log.
+# Rewrites $OUT/gpu_check.json and $OUT/logs.tar.gz from what WORK holds now.
+summarize() {
+  python3 - "$WORK" "$OUT" "$DRY" "$PHASE" <<'PY'
+import json, os, shutil, sys
+work, out, dry, phase = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+def load(name):
+    p = os.path.join(work, name)
+    try:
+        return json.load(open(p))
+    except (OSError, ValueError):
+        return None
+steps = {}
+for line in open(os.path.join(work, "steps.tsv")):
+    name, status, seconds = line.rstrip("\n").split("\t")
+    steps[name] = {"exit": int(status), "seconds": float(seconds)}
+summary = {"dry_run": dry, "phase": phase, "steps": steps}
+tests = load("tests.json")
+if tests:
+    summary["tests"] = {k: tests.get(k) for k in ("tests", "failures", "disabled", "errors")}
+    summary["failed_tests"] = [f"{s['name']}.{t['name']}" for s in tests.get("testsuites", [])
+                               for t in s.get("testsuite", []) if t.get("failures")]
+for name in ("compare_fp32", "compare_tf32"):
+    c = load(f"{name}/comparison.json")
+    if c:
+        summary[name] = {"rows": c["rows"], "targets": c["targets"],
+                         "device": c["sgdlab"]["device"], "floors": c["sgdlab"]["floors"],
+                         "torch": c["torch"] and {"version": c["torch"]["torch"], "device": c["torch"]["device"]}}
+        shutil.copy(os.path.join(work, name, "comparison.json"), os.path.join(out, f"{name}.json"))
+sweeps = {}
+for name in ("sweep_packed", "sweep_single"):
+    log = os.path.join(work, f"{name}.log")
+    if os.path.exists(log):
+        sweeps[name] = [l.strip() for l in open(log) if "trials/s" in l or "best" in l][-2:]
+summary["sweeps"] = sweeps
+r = load("study/report.json")
+if r:
+    summary["study"] = {m: {"final_test_mean": v["final"]["test_mean"], "final_test_std": v["final"]["test_std"]}
+                        for m, v in r["models"].items()} | {"seconds": r.get("seconds")}
+    if os.path.exists(os.path.join(work, "study", "report.md")):
+        shutil.copy(os.path.join(work, "study", "report.md"), os.path.join(out, "study_report.md"))
+for name in ("tests.json",):
+    if os.path.exists(os.path.join(work, name)):
+        shutil.copy(os.path.join(work, name), os.path.join(out, name))
+json.dump(summary, open(os.path.join(out, "gpu_check.json"), "w"), indent=2)
+PY
+  tar czf "$OUT/logs.tar.gz" -C "$WORK" $(cd "$WORK" && ls *.log 2> /dev/null)
+}
+
+# step NAME LIMIT_SECONDS COMMAND...: runs it with its output in WORK/NAME.log.
 step() {
   local name=$1 limit=$2
   shift 2
   echo "== $name (limit ${limit}s)"
   local t0=$(date +%s.%N)
   timeout "$limit" "$@" > "$WORK/$name.log" 2>&1
-  STATUS[$name]=$?
-  SECONDS_TAKEN[$name]=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.2f", a - b}')
+  local status=$?
+  local took=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.2f", a - b}')
+  printf '%s\t%s\t%s\n' "$name" "$status" "$took" >> "$STEPS"
   tail -n 4 "$WORK/$name.log"
-  echo "   exit ${STATUS[$name]}, ${SECONDS_TAKEN[$name]} s"
+  echo "   exit $status, $took s"
+  summarize
 }
 
-# A small slice of the data keeps the sanitizer runs short.
-SMALL="$WORK/small-data"
-mkdir -p "$SMALL"
-zcat "$CARRY/data/zip.train.gz" | head -n 700 | gzip > "$SMALL/zip.train.gz"
-zcat "$CARRY/data/zip.test.gz" | head -n 200 | gzip > "$SMALL/zip.test.gz"
-
-step nvidia_smi 30 nvidia-smi
-step tests 300 "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_output="json:$WORK/tests.json"
-if command -v compute-sanitizer > /dev/null; then
+correctness() {
+  step nvidia_smi 30 nvidia-smi
+  step tests 300 "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_output="json:$WORK/tests.json"
+  if ! command -v compute-sanitizer > /dev/null; then
+    echo "== memcheck: compute-sanitizer not found"
+    return
+  fi
+  local SAN=(compute-sanitizer --tool memcheck --error-exitcode 9 --leak-check full)
+  # Every kernel on odd shapes, then the recorded steps of real training.
+  step memcheck_ops 150 "${SAN[@]}" "$BIN/sgdlab_tests" --gtest_brief=1 \
+    --gtest_filter='CudaParity.*:*CudaConvParity*:*CudaMathOptions*'
+  # A small slice of the data keeps the sanitizer runs short.
+  local SMALL="$WORK/small-data"
+  mkdir -p "$SMALL"
+  zcat "$CARRY/data/zip.train.gz" | head -n 700 | gzip > "$SMALL/zip.train.gz"
+  zcat "$CARRY/data/zip.test.gz" | head -n 200 | gzip > "$SMALL/zip.test.gz"
   for m in mlp cnn lcnn; do
-    step "memcheck_$m" 240 compute-sanitizer --tool memcheck --error-exitcode 9 --leak-check full \
-      "$BIN/sgdlab" train --quiet --model "$m" --epochs 1 --seed 1,2 --device "$DEVICE" --data "$SMALL" --out "$WORK/memcheck-$m"
+    step "memcheck_$m" 90 "${SAN[@]}" "$BIN/sgdlab" train --quiet --model "$m" --epochs 1 \
+      --seed 1,2 --device "$DEVICE" --data "$SMALL" --out "$WORK/memcheck-$m"
   done
-else
-  echo "== memcheck: compute-sanitizer not found"
-fi
-step bench 240 "$BIN/sgdlab" bench --device "$DEVICE" --models mlp,lcnn,cnn --lanes "$LANES" --epochs "$BENCH_EPOCHS" --json "$WORK/bench.json"
-step torch 240 python3 tools/torch_reference.py --data "$CARRY/data" --models mlp,lcnn,cnn --epochs "$BENCH_EPOCHS" --json "$WORK/torch.json"
-step sweep_packed 300 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
-  --study "$WORK/sweep.db" --name packed
-step sweep_single 300 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
-  --pack-lanes 1 --streams 1 --wave 1 --study "$WORK/sweep.db" --name single
-step study 400 "$BIN/sgdlab" study $STUDY --device "$DEVICE" --no-figures --out "$WORK/study"
+}
 
-python3 - "$WORK" <<PY
-import json, os, sys
-out = sys.argv[1]
-def load(name):
-    p = os.path.join(out, name)
-    return json.load(open(p)) if os.path.exists(p) else None
-status = {$(for k in "${!STATUS[@]}"; do printf '"%s": %s, ' "$k" "${STATUS[$k]}"; done)}
-seconds = {$(for k in "${!SECONDS_TAKEN[@]}"; do printf '"%s": %s, ' "$k" "${SECONDS_TAKEN[$k]}"; done)}
-tests = load("tests.json")
-summary = {"dry_run": bool($DRY), "status": status, "seconds": seconds, "bench": load("bench.json"),
-           "torch": load("torch.json"), "study_report": None}
-if tests:
-    summary["tests"] = {k: tests.get(k) for k in ("tests", "failures", "disabled", "errors")}
-r = load("study/report.json")
-if r:
-    summary["study_report"] = {m: {"final_test_mean": v["final"]["test_mean"], "final_test_std": v["final"]["test_std"]}
-                               for m, v in r["models"].items()} | {"seconds": r.get("seconds")}
-json.dump(summary, open(os.path.join(out, "gpu_check.json"), "w"), indent=2)
-print(json.dumps(summary["status"]))
-PY
-for f in gpu_check.json bench.json torch.json tests.json; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done
-[ -f "$WORK/study/report.md" ] && cp "$WORK/study/report.md" "$OUT/study_report.md"
-tar czf "$OUT/logs.tar.gz" -C "$WORK" $(cd "$WORK" && ls *.log)
+speed() {
+  # Issue #6's sweep: 30 CNN trials x 20 epochs at batch 64, the rest of the study's space.
+  echo '{"batch": {"type": "categorical", "choices": [64]}}' > "$WORK/batch64.json"
+  step compare_fp32 240 python3 tools/bench_vs_torch.py --sgdlab "$BIN/sgdlab" --data "$CARRY/data" \
+    --device "$DEVICE" --lanes "$LANES" --epochs "$BENCH_EPOCHS" --out "$WORK/compare_fp32"
+  step compare_tf32 240 python3 tools/bench_vs_torch.py --sgdlab "$BIN/sgdlab" --data "$CARRY/data" \
+    --device "$DEVICE" --lanes "$LANES" --epochs "$BENCH_EPOCHS" --tf32 --autotune --out "$WORK/compare_tf32"
+  step sweep_packed 120 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
+    --space "$WORK/batch64.json" --study "$WORK/sweep.db" --name packed
+  step sweep_single 180 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
+    --space "$WORK/batch64.json" \
+    --pack-lanes 1 --streams 1 --wave 1 --study "$WORK/sweep.db" --name single
+}
+
+study() {
+  step study 500 "$BIN/sgdlab" study $STUDY --device "$DEVICE" --no-figures --out "$WORK/study"
+}
+
+case "$PHASE" in
+  correctness) correctness ;;
+  speed) speed ;;
+  study) study ;;
+  all) correctness && speed && study ;;
+esac
+summarize
 echo "wrote $(ls "$OUT" | tr '\n' ' ')to $OUT"
