@@ -56,7 +56,11 @@ class CudaBackend final : public Backend {
     SGDLAB_CUDA_CHECK(cudaGetDevice(&device_));
     cudaDeviceProp prop{};
     SGDLAB_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
-    name_ = "cuda:" + std::to_string(device_) + " " + prop.name + (options_.tf32 ? ", TF32" : "");
+    name_ = "cuda:" + std::to_string(device_) + " " + prop.name + (options_.tf32 ? ", TF32" : "") +
+            (options_.autotune ? ", autotuned" : "") +
+            (options_.conv_kernel == ConvKernel::LaneGemm ? ", lane-GEMM convolutions"
+             : options_.conv_kernel == ConvKernel::Cudnn  ? ", cuDNN convolutions"
+                                                          : "");
     peak_ = peak_of(device_, prop);
     SGDLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     try {
@@ -151,6 +155,8 @@ class CudaBackend final : public Backend {
   void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
                       float* y) override {
     ConvPlan& p = conv_plan(d);
+    if (p.fwd_route.lane_gemm)
+      return cuda::conv_gemm_forward(stream_, p.fwd_route.tile, d, x, w, b, y);
     const float one = 1.0f, zero = 0.0f;
     SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x.d, x, p.w.d, w, p.fwd_conv.d,
                                                p.fwd, p.workspace, p.workspace_bytes, &zero, p.y.d,
@@ -162,10 +168,16 @@ class CudaBackend final : public Backend {
     ConvPlan& p = conv_plan(d);
     const float one = 1.0f, zero = 0.0f;
     SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardBias(cudnn_, &one, p.y.d, dy, &zero, p.bias.d, db));
-    SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x.d, x, p.y.d, dy,
-                                                      p.filter_conv.d, p.bwd_filter, p.workspace,
-                                                      p.workspace_bytes, &zero, p.w.d, dw));
-    if (dx)
+    if (p.filter_route.lane_gemm)
+      cuda::conv_gemm_backward_filter(stream_, p.filter_route.tile, d, x, dy, dw);
+    else
+      SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x.d, x, p.y.d, dy,
+                                                        p.filter_conv.d, p.bwd_filter, p.workspace,
+                                                        p.workspace_bytes, &zero, p.w.d, dw));
+    if (!dx) return;
+    if (p.data_route.lane_gemm)
+      cuda::conv_gemm_backward_data(stream_, p.data_route.tile, d, w, dy, dx);
+    else
       SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w.d, w, p.y.d, dy,
                                                       p.data_conv.d, p.bwd_data, p.workspace,
                                                       p.workspace_bytes, &zero, p.x.d, dx));
@@ -288,7 +300,8 @@ class CudaBackend final : public Backend {
     if (it != conv_plans_.end()) return *it->second;
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     SGDLAB_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
-    ConvChoice choice{options_.tf32, options_.autotune && capture == cudaStreamCaptureStatusNone};
+    ConvChoice choice{options_.tf32, options_.autotune && capture == cudaStreamCaptureStatusNone,
+                      options_.conv_kernel};
     if (choice.autotune) synchronize();
     auto p = std::make_unique<ConvPlan>();
     make_conv_plan(cudnn_, d, choice, arena_, *p);

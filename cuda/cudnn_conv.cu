@@ -18,9 +18,11 @@ const Perf& pick(const Perf* perf, int count, const char* what) {
 
 // Keeps the chosen algorithm and sets its math type on the direction's descriptor.
 template <class Perf, class Algo>
-void choose(const Perf* perf, int count, const char* what, ConvDesc& conv, Algo& algo) {
+void choose(const Perf* perf, int count, const char* what, ConvDesc& conv, Algo& algo,
+            ConvRoute& route) {
   const Perf& chosen = pick(perf, count, what);
   algo = chosen.algo;
+  route.ms = chosen.time > 0 ? chosen.time : 0;
   SGDLAB_CUDNN_CHECK(cudnnSetConvolutionMathType(conv.d, chosen.mathType));
 }
 
@@ -93,25 +95,25 @@ void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, 
     SGDLAB_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
         handle, p.x.d, s.x.get(), p.w.d, s.w.get(), p.fwd_conv.d, p.y.d, s.y.get(), kMax, &n, fwd,
         s.workspace.get(), FindScratch::kWorkspace));
-    choose(fwd, n, "forward", p.fwd_conv, p.fwd);
+    choose(fwd, n, "forward", p.fwd_conv, p.fwd, p.fwd_route);
     SGDLAB_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
         handle, p.w.d, s.w.get(), p.y.d, s.y.get(), p.data_conv.d, p.x.d, s.x.get(), kMax, &n, bd,
         s.workspace.get(), FindScratch::kWorkspace));
-    choose(bd, n, "backward-data", p.data_conv, p.bwd_data);
+    choose(bd, n, "backward-data", p.data_conv, p.bwd_data, p.data_route);
     SGDLAB_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
         handle, p.x.d, s.x.get(), p.y.d, s.y.get(), p.filter_conv.d, p.w.d, s.w.get(), kMax, &n, bf,
         s.workspace.get(), FindScratch::kWorkspace));
-    choose(bf, n, "backward-filter", p.filter_conv, p.bwd_filter);
+    choose(bf, n, "backward-filter", p.filter_conv, p.bwd_filter, p.filter_route);
   } else {
     SGDLAB_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p.x.d, p.w.d, p.fwd_conv.d,
                                                               p.y.d, kMax, &n, fwd));
-    choose(fwd, n, "forward", p.fwd_conv, p.fwd);
+    choose(fwd, n, "forward", p.fwd_conv, p.fwd, p.fwd_route);
     SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
         handle, p.w.d, p.y.d, p.data_conv.d, p.x.d, kMax, &n, bd));
-    choose(bd, n, "backward-data", p.data_conv, p.bwd_data);
+    choose(bd, n, "backward-data", p.data_conv, p.bwd_data, p.data_route);
     SGDLAB_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
         handle, p.x.d, p.y.d, p.filter_conv.d, p.w.d, kMax, &n, bf));
-    choose(bf, n, "backward-filter", p.filter_conv, p.bwd_filter);
+    choose(bf, n, "backward-filter", p.filter_conv, p.bwd_filter, p.filter_route);
   }
 
   size_t need = 0, bytes = 0;
@@ -126,6 +128,7 @@ void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, 
   need = std::max(need, bytes);
   p.workspace_bytes = need;
   p.workspace = need ? arena.allocate(need) : nullptr;
+  route_lane_gemm(handle, d, choice, p);
 }
 
 }  // namespace sgdlab

@@ -2,6 +2,8 @@
 // A grouped cuDNN convolution of one lane-packed shape ([B, T*C, H, W], groupCount = T):
 // descriptors, one algorithm per direction chosen once, and a workspace.
 #include "cuda/device_arena.hpp"
+#include "kernels/cuda/kernels.hpp"
+#include "sgdlab/backend.hpp"
 #include "sgdlab/op_dims.hpp"
 
 namespace sgdlab {
@@ -30,6 +32,14 @@ struct ConvChoice {
   // fastest; else take cuDNN's heuristic order. Timing needs a stream that is not
   // being captured; the choice may differ between runs, and with it the rounding.
   bool autotune = false;
+  ConvKernel kernel = ConvKernel::Auto;
+};
+
+// Who runs one direction of a convolution, and how long it took when timed.
+struct ConvRoute {
+  bool lane_gemm = false;
+  cuda::LaneGemmTile tile = cuda::LaneGemmTile::M64N64;
+  float ms = 0;  // 0 when not timed
 };
 
 struct ConvPlan {
@@ -40,13 +50,21 @@ struct ConvPlan {
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  ConvRoute fwd_route, data_route, filter_route;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
 };
 
 // Builds the plan of `d` on `handle` (whose stream must be idle and not capturing when
-// choice.autotune is set); the workspace comes from `arena`.
+// choice.autotune is set); the workspace comes from `arena`. Routes every direction to
+// cuDNN, then to the lane-GEMM kernel as choice.kernel says (conv_tuning.cu).
 void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, DeviceArena& arena,
                     ConvPlan& p);
+
+// For ConvKernel::LaneGemm, routes every direction to the lane-GEMM kernel (the faster
+// tile when autotuning). For Auto with autotune, times the lane-GEMM tiles beside the
+// cuDNN times in the plan and takes a direction over where it is faster, after checking
+// its output against cuDNN's on random inputs (an Error if they disagree).
+void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, ConvPlan& p);
 
 }  // namespace sgdlab

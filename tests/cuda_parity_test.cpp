@@ -137,7 +137,8 @@ TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
   };
   expect_rel(dense(*gpu), dense(*cpu), tol);
   for (const ConvDims d :
-       {ConvDims{32, 4, 1, 16, 16, 32, 3, 1, 1}, ConvDims{32, 4, 32, 8, 8, 64, 3, 1, 1}}) {
+       {ConvDims{32, 4, 1, 16, 16, 32, 3, 1, 1}, ConvDims{32, 4, 32, 8, 8, 64, 3, 1, 1},
+        ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}}) {
     const auto cx = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 35),
                cw = rnd(size_t(d.T) * d.Cout * d.patch(), 36), cb = rnd(size_t(d.T) * d.Cout, 37),
                cdy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 38);
@@ -158,7 +159,11 @@ INSTANTIATE_TEST_SUITE_P(
     Options, CudaMathOptions,
     ::testing::Values(std::make_tuple("autotune", BackendOptions{false, true}, 1e-5),
                       std::make_tuple("tf32", BackendOptions{true, false}, 2e-3),
-                      std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3)),
+                      std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3),
+                      std::make_tuple("lane_gemm",
+                                      BackendOptions{false, false, ConvKernel::LaneGemm}, 1e-5),
+                      std::make_tuple("lane_gemm_autotune",
+                                      BackendOptions{false, true, ConvKernel::LaneGemm}, 1e-5)),
     [](const auto& info) { return std::string(std::get<0>(info.param)); });
 
 TEST_F(CudaParity, MaxPool) {
@@ -337,6 +342,32 @@ TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphEqualsEager) 
   const auto a = run(true);
   EXPECT_EQ(a, run(true));   // bit for bit
   EXPECT_EQ(a, run(false));  // the captured graph does what the eager step does
+}
+
+// The lane-GEMM kernel sums each lane in a fixed order: a run repeats bit for bit, and a
+// pack equals its lanes run alone (to 1e-5: cuBLAS may pick other GEMM kernels for
+// another lane count).
+TEST_F(CudaTraining, LaneGemmPackEqualsSingleRunsExactly) {
+  auto gpu = make_cuda_backend({false, false, ConvKernel::LaneGemm});
+  DeviceData dd(*gpu, data());
+  const std::vector<LaneSettings> lanes = {{0.01f, 0.9f, 0.3f, 1}, {0.03f, 0.7f, 0.5f, 2}};
+  auto run = [&](const std::vector<LaneSettings>& l) {
+    Trainer t(*gpu, dd, model_preset("cnn"), l, {32});
+    std::vector<std::vector<double>> out(l.size());
+    for (int e = 0; e < 2; ++e)
+      for (const auto& r : t.train_epoch())
+        out[r.lane].insert(out[r.lane].end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
+    return out;
+  };
+  const auto pack = run(lanes);
+  EXPECT_EQ(pack, run(lanes));
+  for (int t = 0; t < 2; ++t) {
+    const auto single = run({lanes[t]})[0];
+    ASSERT_EQ(single.size(), pack[t].size());
+    for (size_t i = 0; i < single.size(); ++i)
+      EXPECT_NEAR(pack[t][i], single[i], 1e-5 * std::max(1.0, std::abs(single[i])))
+          << "lane " << t << " value " << i;
+  }
 }
 
 TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {

@@ -12,8 +12,9 @@
 #                CNN 20 epochs GPU vs CPU); compute-sanitizer memcheck on the parity tests
 #                and on short training runs of the three models           (~4 min)
 #   speed        tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
-#                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; a
-#                30-trial x 20-epoch CNN sweep at batch 64 packed, then as a T = 1 loop (~5 min)
+#                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; the CNN
+#                with FP32 autotuning and with the lane-GEMM convolution; a 30-trial x
+#                20-epoch CNN sweep at batch 64 packed, then as a T = 1 loop       (~6 min)
 #   study        the paper preset of the study
 # $OUT/gpu_check.json is rewritten after every step, so a call cut off by its time limit
 # still returns every figure it reached; logs go to $OUT/logs.tar.gz the same way.
@@ -91,6 +92,11 @@ for name in ("compare_fp32", "compare_tf32"):
                          "device": c["sgdlab"]["device"], "floors": c["sgdlab"]["floors"],
                          "torch": c["torch"] and {"version": c["torch"]["torch"], "device": c["torch"]["device"]}}
         shutil.copy(os.path.join(work, name, "comparison.json"), os.path.join(out, f"{name}.json"))
+for name in ("bench_autotune", "bench_lane_gemm"):
+    b = load(f"{name}.json")
+    if b:
+        summary[name] = {"device": b["device"], "runs": [{k: r[k] for k in ("model", "lanes", "trial_epochs_per_s",
+                                                                          "percent_fp32_peak")} for r in b["runs"]]}
 sweeps = {}
 for name in ("sweep_packed", "sweep_single"):
     log = os.path.join(work, f"{name}.log")
@@ -155,6 +161,12 @@ speed() {
     --device "$DEVICE" --lanes "$LANES" --epochs "$BENCH_EPOCHS" --out "$WORK/compare_fp32"
   step compare_tf32 240 python3 tools/bench_vs_torch.py --sgdlab "$BIN/sgdlab" --data "$CARRY/data" \
     --device "$DEVICE" --lanes "$LANES" --epochs "$BENCH_EPOCHS" --tf32 --autotune --out "$WORK/compare_tf32"
+  # The convolution levers alone, CNN only: FP32 autotuning (cuDNN's algorithms and the
+  # lane-GEMM kernel timed per shape), and the lane-GEMM kernel everywhere.
+  step bench_autotune 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
+    --epochs "$BENCH_EPOCHS" --autotune --json "$WORK/bench_autotune.json"
+  step bench_lane_gemm 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
+    --epochs "$BENCH_EPOCHS" --conv-kernel lane-gemm --json "$WORK/bench_lane_gemm.json"
   step sweep_packed 120 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
     --space "$WORK/batch64.json" --study "$WORK/sweep.db" --name packed
   step sweep_single 180 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \

@@ -37,8 +37,10 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
 
 std::unique_ptr<Backend> make_backend(const std::string& device, const BackendOptions& options) {
   auto backend = sgdlab::make_backend(device, &std::cerr, options);
-  if (backend->device() == Device::Cpu && (options.tf32 || options.autotune))
-    std::cerr << "sgdlab: --tf32 and --autotune apply to the GPU only; the CPU computes in FP32"
+  if (backend->device() == Device::Cpu &&
+      (options.tf32 || options.autotune || options.conv_kernel != ConvKernel::Auto))
+    std::cerr << "sgdlab: --tf32, --autotune and --conv-kernel apply to the GPU only; the CPU "
+                 "computes in FP32 with its own kernels"
               << std::endl;
   return backend;
 }
@@ -49,6 +51,17 @@ void add_gpu_math_options(CLI::App& app, BackendOptions& options) {
   app.add_flag("--autotune", options.autotune,
                "GPU: time cuDNN's deterministic convolution algorithms per shape and keep the "
                "fastest (the choice may differ between runs)");
+  app.add_option_function<std::string>(
+         "--conv-kernel",
+         [&options](const std::string& v) {
+           options.conv_kernel = v == "cudnn"       ? ConvKernel::Cudnn
+                                 : v == "lane-gemm" ? ConvKernel::LaneGemm
+                                                    : ConvKernel::Auto;
+         },
+         "GPU convolutions: auto (cuDNN; with --autotune also sgdlab's lane-GEMM kernel where "
+         "faster), cudnn, or lane-gemm")
+      ->check(CLI::IsMember({"auto", "cudnn", "lane-gemm"}))
+      ->default_str("auto");
 }
 
 void add_device_option(CLI::App& app, std::string& device) {

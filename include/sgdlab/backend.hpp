@@ -145,6 +145,13 @@ class ScopedRange {
   Backend& backend_;
 };
 
+// Which kernels run the convolutions on the GPU.
+enum class ConvKernel {
+  Auto,      // cuDNN; with autotune, sgdlab's lane-GEMM kernel where it times faster
+  Cudnn,     // cuDNN only
+  LaneGemm,  // sgdlab's lane-GEMM kernel for every direction (FP32)
+};
+
 // Choices a backend makes once, at creation.
 struct BackendOptions {
   // TF32 tensor cores for cuBLAS GEMMs and cuDNN convolutions on the GPU (10-bit
@@ -154,6 +161,7 @@ struct BackendOptions {
   // (as torch.backends.cudnn.benchmark); the choice, and so the last bits of a result,
   // may differ between runs. Off: cuDNN's heuristic choice, the same every run.
   bool autotune = false;
+  ConvKernel conv_kernel = ConvKernel::Auto;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

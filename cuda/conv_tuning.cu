@@ -1,0 +1,159 @@
+// Routes the directions of a convolution plan to sgdlab's lane-GEMM kernel: always
+// (ConvKernel::LaneGemm) or where it times faster than the cuDNN algorithm that cuDNN's
+// own timing chose (ConvKernel::Auto with autotune). A direction taken over is first
+// checked against cuDNN on random inputs, so a wrong kernel stops the run instead of
+// training on wrong gradients.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cuda/cudnn_conv.hpp"
+
+namespace sgdlab {
+namespace {
+
+class Timer {
+ public:
+  Timer() {
+    SGDLAB_CUDA_CHECK(cudaEventCreate(&start_));
+    if (cudaEventCreate(&stop_) != cudaSuccess) {
+      cudaEventDestroy(start_);
+      SGDLAB_THROW("CUDA: cudaEventCreate failed");
+    }
+  }
+  ~Timer() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // Mean milliseconds of `reps` runs after one untimed run.
+  template <class Run>
+  float ms(cudaStream_t s, Run run, int reps = 5) {
+    run();
+    SGDLAB_CUDA_CHECK(cudaEventRecord(start_, s));
+    for (int i = 0; i < reps; ++i) run();
+    SGDLAB_CUDA_CHECK(cudaEventRecord(stop_, s));
+    SGDLAB_CUDA_CHECK(cudaEventSynchronize(stop_));
+    float total = 0;
+    SGDLAB_CUDA_CHECK(cudaEventElapsedTime(&total, start_, stop_));
+    return total / reps;
+  }
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+// A device tensor of uniform(-1, 1) values (zeros when `seed` is 0).
+struct TuningTensor {
+  size_t n;
+  TempDeviceBuffer buf;
+  TuningTensor(size_t count, uint64_t seed, cudaStream_t s)
+      : n(count), buf(count * sizeof(float), s) {
+    std::vector<float> host(n, 0.0f);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(-1, 1);
+    if (seed)
+      for (auto& v : host) v = u(rng);
+    SGDLAB_CUDA_CHECK(
+        cudaMemcpyAsync(buf.get(), host.data(), n * sizeof(float), cudaMemcpyHostToDevice, s));
+    SGDLAB_CUDA_CHECK(cudaStreamSynchronize(s));  // `host` goes out of scope
+  }
+  float* get() const { return static_cast<float*>(buf.get()); }
+  std::vector<float> download(cudaStream_t s) const {
+    std::vector<float> host(n);
+    SGDLAB_CUDA_CHECK(
+        cudaMemcpyAsync(host.data(), buf.get(), n * sizeof(float), cudaMemcpyDeviceToHost, s));
+    SGDLAB_CUDA_CHECK(cudaStreamSynchronize(s));
+    return host;
+  }
+};
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+}
+
+}  // namespace
+
+void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, ConvPlan& p) {
+  if (choice.kernel == ConvKernel::Cudnn) return;
+  if (choice.kernel == ConvKernel::Auto && !choice.autotune) return;
+  if (!choice.autotune) {  // LaneGemm without timing: the square tile everywhere
+    p.fwd_route = p.data_route = p.filter_route = ConvRoute{true};
+    return;
+  }
+  cudaStream_t s = nullptr;
+  SGDLAB_CUDNN_CHECK(cudnnGetStream(handle, &s));
+  const size_t nx = size_t(d.B) * d.T * d.Cin * d.H * d.W, nw = size_t(d.T) * d.Cout * d.patch(),
+               ny = size_t(d.B) * d.T * d.Cout * d.L();
+  const TuningTensor x(nx, 1, s), w(nw, 2, s), dy(ny, 3, s), bias(size_t(d.T) * d.Cout, 0, s),
+      ours(std::max({nx, nw, ny}), 0, s), theirs(std::max({nx, nw, ny}), 0, s);
+  Timer timer;
+  const float one = 1.0f, zero = 0.0f;
+  // FP32 sums in another order differ by about 1e-6; cuDNN's TF32 kernels (the
+  // lane-GEMM kernel is FP32) by about 2^-11 per product.
+  const double tol = choice.tf32 ? 5e-3 : 1e-4;
+
+  // Times both tiles of one direction; takes the direction over when forced or faster.
+  auto tune = [&](const char* what, ConvRoute& route, size_t n_out, auto run_ours, auto run_cudnn) {
+    ConvRoute best{true, cuda::LaneGemmTile::M64N64, std::numeric_limits<float>::infinity()};
+    for (auto tile : {cuda::LaneGemmTile::M64N64, cuda::LaneGemmTile::M32N128}) {
+      const float ms = timer.ms(s, [&] { run_ours(tile); });
+      if (ms < best.ms) best = {true, tile, ms};
+    }
+    const bool faster = route.ms > 0 && best.ms < route.ms;
+    if (choice.kernel != ConvKernel::LaneGemm && !faster) return;
+    run_ours(best.tile);
+    run_cudnn();
+    auto got = ours.download(s), want = theirs.download(s);
+    got.resize(n_out);
+    want.resize(n_out);
+    const double err = relative_error(got, want);
+    if (!(err <= tol))
+      SGDLAB_THROW("the lane-GEMM convolution ", what, " disagrees with cuDNN for B=", d.B,
+                   " T=", d.T, " Cin=", d.Cin, " ", d.H, "x", d.W, " Cout=", d.Cout, " k=", d.k,
+                   ": relative error ", err, ", expected at most ", tol,
+                   " (use --conv-kernel cudnn)");
+    route = best;
+  };
+  tune(
+      "forward", p.fwd_route, ny,
+      [&](cuda::LaneGemmTile tile) {
+        cuda::conv_gemm_forward(s, tile, d, x.get(), w.get(), bias.get(), ours.get());
+      },
+      [&] {
+        SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, p.x.d, x.get(), p.w.d, w.get(),
+                                                   p.fwd_conv.d, p.fwd, p.workspace,
+                                                   p.workspace_bytes, &zero, p.y.d, theirs.get()));
+      });
+  tune(
+      "backward-data", p.data_route, nx,
+      [&](cuda::LaneGemmTile tile) {
+        cuda::conv_gemm_backward_data(s, tile, d, w.get(), dy.get(), ours.get());
+      },
+      [&] {
+        SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(
+            handle, &one, p.w.d, w.get(), p.y.d, dy.get(), p.data_conv.d, p.bwd_data, p.workspace,
+            p.workspace_bytes, &zero, p.x.d, theirs.get()));
+      });
+  tune(
+      "backward-filter", p.filter_route, nw,
+      [&](cuda::LaneGemmTile tile) {
+        cuda::conv_gemm_backward_filter(s, tile, d, x.get(), dy.get(), ours.get());
+      },
+      [&] {
+        SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+            handle, &one, p.x.d, x.get(), p.y.d, dy.get(), p.filter_conv.d, p.bwd_filter,
+            p.workspace, p.workspace_bytes, &zero, p.w.d, theirs.get()));
+      });
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,97 @@
+// The lane-GEMM convolution: one tiled SIMT GEMM per lane (the lane is grid axis z), its
+// operands gathered through the index maps of conv_gemm.hpp, so that a pack of T small
+// convolutions is one launch of T * tiles blocks instead of cuDNN's grouped kernels.
+// Each thread keeps a TM x TN block of C in registers and sums k in ascending order: a
+// fixed-order reduction, the same numbers on every run. FP32 FMA only.
+#include "cuda/cuda_check.hpp"
+#include "kernels/cuda/conv_gemm.hpp"
+#include "kernels/cuda/kernels.hpp"
+
+namespace sgdlab::cuda {
+namespace {
+
+constexpr int kTileK = 16;
+
+template <int BM, int BN, int TM, int TN, class Gemm>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN)) lane_gemm_kernel(Gemm g) {
+  constexpr int kThreads = (BM / TM) * (BN / TN);
+  // +1 column: the loads below write down a column of As, which would otherwise hit
+  // one bank kTileK times.
+  __shared__ float As[kTileK][BM + 1];
+  __shared__ float Bs[kTileK][BN];
+  const int t = blockIdx.z, m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int M = g.M(), N = g.N(), K = g.K();
+  const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
+  float acc[TM][TN] = {};
+  for (int k0 = 0; k0 < K; k0 += kTileK) {
+    // Consecutive threads read consecutive k of A (weights are k-contiguous) and
+    // consecutive n of B (output positions).
+    for (int e = threadIdx.x; e < BM * kTileK; e += kThreads) {
+      const int mm = e / kTileK, kk = e % kTileK, m = m0 + mm, k = k0 + kk;
+      As[kk][mm] = (m < M && k < K) ? g.a(t, m, k) : 0.0f;
+    }
+    for (int e = threadIdx.x; e < kTileK * BN; e += kThreads) {
+      const int kk = e / BN, nn = e % BN, k = k0 + kk, n = n0 + nn;
+      Bs[kk][nn] = (k < K && n < N) ? g.b(t, k, n) : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTileK; ++kk) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int i = 0; i < TM; ++i) a[i] = As[kk][ty * TM + i];
+#pragma unroll
+      for (int j = 0; j < TN; ++j) b[j] = Bs[kk][tx * TN + j];
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int m = m0 + ty * TM + i, n = n0 + tx * TN + j;
+      if (m < M && n < N) g.store(t, m, n, acc[i][j]);
+    }
+}
+
+template <int BM, int BN, int TM, int TN, class Gemm>
+void launch(cudaStream_t s, const Gemm& g, int T) {
+  const dim3 grid((g.N() + BN - 1) / BN, (g.M() + BM - 1) / BM, T);
+  lane_gemm_kernel<BM, BN, TM, TN><<<grid, (BM / TM) * (BN / TN), 0, s>>>(g);
+  SGDLAB_LAUNCH_CHECK();
+}
+
+template <class Gemm>
+void launch(cudaStream_t s, LaneGemmTile tile, const Gemm& g, int T) {
+  switch (tile) {
+    case LaneGemmTile::M64N64:
+      launch<64, 64, 4, 4>(s, g, T);
+      break;
+    case LaneGemmTile::M32N128:
+      launch<32, 128, 4, 4>(s, g, T);
+      break;
+  }
+}
+
+}  // namespace
+
+void conv_gemm_forward(cudaStream_t s, LaneGemmTile tile, const ConvDims& d, const float* x,
+                       const float* w, const float* bias, float* y) {
+  launch(s, tile, conv_gemm::Forward{d, x, w, bias, y}, d.T);
+}
+
+void conv_gemm_backward_data(cudaStream_t s, LaneGemmTile tile, const ConvDims& d, const float* w,
+                             const float* dy, float* dx) {
+  launch(s, tile, conv_gemm::BackwardData{d, w, dy, dx}, d.T);
+}
+
+void conv_gemm_backward_filter(cudaStream_t s, LaneGemmTile tile, const ConvDims& d, const float* x,
+                               const float* dy, float* dw) {
+  launch(s, tile, conv_gemm::BackwardFilter{d, x, dy, dw}, d.T);
+}
+
+}  // namespace sgdlab::cuda
