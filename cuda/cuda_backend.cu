@@ -208,6 +208,25 @@ class CudaBackend final : public Backend {
                                             &zero, p.x.d, dx));
   }
 
+  void relu_maxpool_forward(const PoolDims& d, const float* x, float* y) override {
+    cuda::relu_maxpool_forward(stream_, d, x, y);
+  }
+  void relu_maxpool_backward(const PoolDims& d, const float* x, const float* dy,
+                             float* dx) override {
+    cuda::relu_maxpool_backward(stream_, d, x, dy, dx);
+  }
+  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+                                  const int64_t* counters, const float* x, float* act,
+                                  float* y) override {
+    cuda::activation_dropout_forward(stream_, a, d, lanes.dropout, lanes.seed, counters, x, act, y);
+  }
+  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+                                   const int64_t* counters, const float* act, const float* dy,
+                                   float* dx) override {
+    cuda::activation_dropout_backward(stream_, a, d, lanes.dropout, lanes.seed, counters, act, dy,
+                                      dx);
+  }
+
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {
     cuda::activation_forward(stream_, a, n, x, y);
   }

@@ -53,6 +53,35 @@ struct Activations {
 
 }  // namespace
 
+// Layers run together as one fused op: ReLU then max-pool, or an activation then dropout.
+// A stage covers `count` layers from `first`.
+struct Stage {
+  enum Kind { Layer, ReluPool, ActivationDropout } kind;
+  int first, count;
+};
+
+bool is_activation(LayerKind k) {
+  return k == LayerKind::Relu || k == LayerKind::Sigmoid || k == LayerKind::Tanh;
+}
+
+std::vector<Stage> make_stages(const NetworkPlan& plan, bool fuse) {
+  std::vector<Stage> stages;
+  const auto& layers = plan.layers();
+  for (int i = 0; i < int(layers.size());) {
+    const LayerKind k = layers[i].spec.kind;
+    const LayerKind next = i + 1 < int(layers.size()) ? layers[i + 1].spec.kind : k;
+    if (fuse && k == LayerKind::Relu && next == LayerKind::MaxPool) {
+      stages.push_back({Stage::ReluPool, i, 2});
+    } else if (fuse && is_activation(k) && next == LayerKind::Dropout) {
+      stages.push_back({Stage::ActivationDropout, i, 2});
+    } else {
+      stages.push_back({Stage::Layer, i, 1});
+    }
+    i += stages.back().count;
+  }
+  return stages;
+}
+
 // Samples times lanes in one evaluation batch, at most.
 constexpr int kEvalRowsPerPack = 4096;
 
@@ -61,6 +90,7 @@ struct Trainer::Impl {
   const DeviceData& data;
   NetworkPlan plan;
   TrainerOptions opt;
+  std::vector<Stage> stages;
   std::vector<LaneSettings> lanes;
   int T, B, steps, full_steps, tail;
   int epoch = 0;
@@ -83,6 +113,7 @@ struct Trainer::Impl {
         data(d),
         plan(model, int(l.size())),
         opt(o),
+        stages(make_stages(plan, o.fuse)),
         lanes(std::move(l)),
         T(int(lanes.size())),
         B(o.batch) {
@@ -193,82 +224,133 @@ struct Trainer::Impl {
                                      : Activation::Tanh;
   }
 
-  // Runs the layers on a.x with batch b; returns the logits.
+  // Runs layer i on `in` with batch b; returns its output.
+  const float* forward_layer(Activations& a, int i, int b, bool training, const float* in) {
+    const LayerPlan& l = plan.layers()[i];
+    float* out = a.outs[i].get();
+    switch (l.spec.kind) {
+      case LayerKind::Dense:
+        be.dense_forward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params),
+                         bias(l, params), out);
+        break;
+      case LayerKind::Conv2d:
+        be.conv2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+        break;
+      case LayerKind::Local2d:
+        be.local2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+        break;
+      case LayerKind::MaxPool:
+        be.maxpool_forward(pool_dims(l, b), in, out);
+        break;
+      case LayerKind::Relu:
+      case LayerKind::Sigmoid:
+      case LayerKind::Tanh:
+        be.activation_forward(activation_of(l.spec.kind), size_t(b) * T * l.out.size(), in, out);
+        break;
+      case LayerKind::Dropout:
+        if (!training) return in;  // the identity outside training
+        be.dropout_forward(dropout_dims(l, b), lane_arrays(), counters.get(), in, out);
+        break;
+    }
+    return out;
+  }
+
+  DropoutDims dropout_dims(const LayerPlan& l, int b) const {
+    return {b, T, int(l.out.size()), l.dropout_id};
+  }
+
+  // Runs the stages on a.x with batch b; returns the logits.
   const float* forward(Activations& a, int b, bool training) {
     ScopedRange range(be, "forward");
     const float* in = a.x.get();
-    const LaneArrays la = lane_arrays();
-    for (size_t i = 0; i < plan.layers().size(); ++i) {
-      const LayerPlan& l = plan.layers()[i];
-      float* out = a.outs[i].get();
-      switch (l.spec.kind) {
-        case LayerKind::Dense:
-          be.dense_forward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params),
-                           bias(l, params), out);
+    for (const Stage& st : stages) {
+      const LayerPlan& first = plan.layers()[st.first];
+      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
+      float* first_out = a.outs[st.first].get();
+      float* second_out = a.outs[st.first + st.count - 1].get();
+      switch (st.kind) {
+        case Stage::Layer:
+          in = forward_layer(a, st.first, b, training, in);
           break;
-        case LayerKind::Conv2d:
-          be.conv2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+        case Stage::ReluPool:  // the ReLU's own output is never stored
+          be.relu_maxpool_forward(pool_dims(second, b), in, second_out);
+          in = second_out;
           break;
-        case LayerKind::Local2d:
-          be.local2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
-          break;
-        case LayerKind::MaxPool:
-          be.maxpool_forward(pool_dims(l, b), in, out);
-          break;
-        case LayerKind::Relu:
-        case LayerKind::Sigmoid:
-        case LayerKind::Tanh:
-          be.activation_forward(activation_of(l.spec.kind), size_t(b) * T * l.out.size(), in, out);
-          break;
-        case LayerKind::Dropout:
-          if (training)
-            be.dropout_forward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), in,
-                               out);
-          else
-            be.copy(out, in, size_t(b) * T * l.out.size() * sizeof(float));
+        case Stage::ActivationDropout:
+          if (training) {
+            be.activation_dropout_forward(activation_of(first.spec.kind), dropout_dims(second, b),
+                                          lane_arrays(), counters.get(), in, first_out, second_out);
+            in = second_out;
+          } else {
+            be.activation_forward(activation_of(first.spec.kind), size_t(b) * T * first.out.size(),
+                                  in, first_out);
+            in = first_out;
+          }
           break;
       }
-      in = out;
     }
     return in;
   }
 
-  // Backpropagates a.dlogits through the layers, writing every parameter gradient.
+  // The input of layer i as the forward pass left it.
+  const float* layer_input(Activations& a, int i) {
+    return i == 0 ? a.x.get() : a.outs[i - 1].get();
+  }
+
+  // Backpropagates dy through layer i into dx (null for the first layer).
+  void backward_layer(Activations& a, int i, int b, const float* dy, float* dx) {
+    const LayerPlan& l = plan.layers()[i];
+    const float* in = layer_input(a, i);
+    const float* out = a.outs[i].get();
+    const size_t n = size_t(b) * T * l.out.size();
+    switch (l.spec.kind) {
+      case LayerKind::Dense:
+        be.dense_backward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params), dy, dx,
+                          weight(l, grads), bias(l, grads));
+        break;
+      case LayerKind::Conv2d:
+        be.conv2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                           bias(l, grads));
+        break;
+      case LayerKind::Local2d:
+        be.local2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                            bias(l, grads));
+        break;
+      case LayerKind::MaxPool:
+        if (dx) be.maxpool_backward(pool_dims(l, b), in, out, dy, dx);
+        break;
+      case LayerKind::Relu:
+      case LayerKind::Sigmoid:
+      case LayerKind::Tanh:
+        if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
+        break;
+      case LayerKind::Dropout:
+        if (dx) be.dropout_backward(dropout_dims(l, b), lane_arrays(), counters.get(), dy, dx);
+        break;
+    }
+  }
+
+  // Backpropagates a.dlogits through the stages, writing every parameter gradient.
   void backward(Activations& a, int b) {
     ScopedRange range(be, "backward");
-    const LaneArrays la = lane_arrays();
     const float* dy = a.dlogits.get();
-    for (int i = int(plan.layers().size()) - 1; i >= 0; --i) {
-      const LayerPlan& l = plan.layers()[i];
-      const float* in = i == 0 ? a.x.get() : a.outs[i - 1].get();
-      const float* out = a.outs[i].get();
-      float* dx = i == 0 ? nullptr : (dy == a.ping.get() ? a.pong.get() : a.ping.get());
-      const size_t n = size_t(b) * T * l.out.size();
-      switch (l.spec.kind) {
-        case LayerKind::Dense:
-          be.dense_backward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params), dy, dx,
-                            weight(l, grads), bias(l, grads));
+    for (int s = int(stages.size()) - 1; s >= 0; --s) {
+      const Stage& st = stages[s];
+      float* dx = st.first == 0 ? nullptr : (dy == a.ping.get() ? a.pong.get() : a.ping.get());
+      const LayerPlan& first = plan.layers()[st.first];
+      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
+      switch (st.kind) {
+        case Stage::Layer:
+          backward_layer(a, st.first, b, dy, dx);
           break;
-        case LayerKind::Conv2d:
-          be.conv2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
-                             bias(l, grads));
+        case Stage::ReluPool:
+          if (dx) be.relu_maxpool_backward(pool_dims(second, b), layer_input(a, st.first), dy, dx);
           break;
-        case LayerKind::Local2d:
-          be.local2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
-                              bias(l, grads));
-          break;
-        case LayerKind::MaxPool:
-          if (dx) be.maxpool_backward(pool_dims(l, b), in, out, dy, dx);
-          break;
-        case LayerKind::Relu:
-        case LayerKind::Sigmoid:
-        case LayerKind::Tanh:
-          if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
-          break;
-        case LayerKind::Dropout:
+        case Stage::ActivationDropout:
           if (dx)
-            be.dropout_backward({b, T, int(l.out.size()), l.dropout_id}, la, counters.get(), dy,
-                                dx);
+            be.activation_dropout_backward(activation_of(first.spec.kind), dropout_dims(second, b),
+                                           lane_arrays(), counters.get(), a.outs[st.first].get(),
+                                           dy, dx);
           break;
       }
       dy = dx;

@@ -213,6 +213,38 @@ TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
   expect_rel(g, c);
 }
 
+// Overlapping windows and ties (values on a grid of thirds): the same first maximum.
+TEST_F(CudaParity, ReluMaxPoolFused) {
+  for (const PoolDims d : {PoolDims{6, 3, 8, 16, 16, 2, 2}, PoolDims{2, 3, 2, 9, 7, 3, 2}}) {
+    auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 15);
+    for (auto& v : x) v = std::round(v * 3) / 3;
+    const auto dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 16);
+    compare([&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy);
+      Buffer<float> Y(be, dy.size()), DX(be, x.size());
+      be.relu_maxpool_forward(d, X.get(), Y.get());
+      be.relu_maxpool_backward(d, X.get(), DY.get(), DX.get());
+      return std::vector<std::vector<float>>{Y.download(), DX.download()};
+    });
+  }
+}
+
+TEST_F(CudaParity, ActivationDropoutFused) {
+  const DropoutDims d{33, 3, 130, 5};
+  const auto x = rnd(size_t(d.B) * d.T * d.F, 17, -3, 3), dy = rnd(x.size(), 18);
+  for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+    compare([&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy), R = up(be, std::vector<float>{0.1f, 0.5f, 0.7f});
+      auto S = up(be, std::vector<uint64_t>{3, 1ull << 33, 99});
+      auto C = up(be, std::vector<int64_t>{17, 0});
+      const LaneArrays lanes{nullptr, nullptr, R.get(), S.get(), nullptr};
+      Buffer<float> A(be, x.size()), Y(be, x.size()), DX(be, x.size());
+      be.activation_dropout_forward(a, d, lanes, C.get(), X.get(), A.get(), Y.get());
+      be.activation_dropout_backward(a, d, lanes, C.get(), A.get(), DY.get(), DX.get());
+      return std::vector<std::vector<float>>{A.download(), Y.download(), DX.download()};
+    });
+}
+
 TEST_F(CudaParity, SoftmaxCrossEntropy) {
   const XentDims d{67, 3, 10};
   const auto z = rnd(size_t(d.B) * d.T * d.classes, 14, -5, 5);
@@ -342,6 +374,22 @@ TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphEqualsEager) 
   const auto a = run(true);
   EXPECT_EQ(a, run(true));   // bit for bit
   EXPECT_EQ(a, run(false));  // the captured graph does what the eager step does
+}
+
+// The fused stages on the GPU compute what the layers do one by one.
+TEST_F(CudaTraining, FusedStagesEqualLayerByLayer) {
+  DeviceData dd(*gpu_, data());
+  for (const char* m : {"mlp", "cnn", "lcnn"}) {
+    auto run = [&](bool fuse) {
+      TrainerOptions o;
+      o.fuse = fuse;
+      Trainer t(*gpu_, dd, model_preset(m), {{0.02f, 0.9f, 0.4f, 5}, {0.05f, 0.6f, 0.2f, 6}}, o);
+      const auto rows = t.train_epoch();
+      return std::vector<double>{rows[0].train_loss, rows[0].val_loss, rows[1].train_loss,
+                                 rows[1].grad_l2};
+    };
+    EXPECT_EQ(run(true), run(false)) << m;
+  }
 }
 
 // The lane-GEMM kernel sums each lane in a fixed order: a run repeats bit for bit, and a

@@ -6,11 +6,14 @@
 #include <random>
 #include <set>
 
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/conv2d.hpp"
 #include "kernels/cpu/dropout.hpp"
 #include "kernels/cpu/gather.hpp"
 #include "kernels/cpu/grad_stats.hpp"
 #include "kernels/cpu/local2d.hpp"
+#include "kernels/cpu/maxpool.hpp"
+#include "kernels/cpu/relu_maxpool.hpp"
 #include "kernels/cpu/sgd.hpp"
 #include "kernels/cpu/shuffle.hpp"
 #include "tests/op_check.hpp"
@@ -133,6 +136,28 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvReference,
                                            ConvDims{2, 3, 8, 14, 14, 16, 3, 2, 0},
                                            ConvDims{2, 2, 3, 8, 8, 4, 3, 1, 1},
                                            ConvDims{4, 1, 2, 9, 7, 3, 3, 2, 1}));
+
+// Overlapping windows, ties and all-negative windows: the fused op equals ReLU then
+// max-pool bit for bit, forward and backward.
+TEST(ReluMaxPool, EqualsReluThenMaxPool) {
+  for (const PoolDims d : {PoolDims{3, 2, 4, 8, 8, 2, 2}, PoolDims{2, 3, 2, 9, 7, 3, 2}}) {
+    const size_t nx = size_t(d.B) * d.T * d.C * d.H * d.W,
+                 ny = size_t(d.B) * d.T * d.C * d.Ho() * d.Wo();
+    auto x = random_floats(nx, 41);
+    for (auto& v : x) v = std::round(v * 3) / 3;  // many ties, many zeros and negatives
+    const auto dy = random_floats(ny, 42);
+    std::vector<float> relu(nx), y_plain(ny), dpool(nx), dx_plain(nx), y_fused(ny), dx_fused(nx);
+    cpu::activation_forward(Activation::Relu, nx, x.data(), relu.data());
+    cpu::maxpool_forward(d, relu.data(), y_plain.data());
+    cpu::maxpool_backward(d, relu.data(), dy.data(), dpool.data());
+    cpu::activation_backward(Activation::Relu, nx, relu.data(), dpool.data(), dx_plain.data());
+    cpu::relu_maxpool_forward(d, x.data(), y_fused.data());
+    cpu::relu_maxpool_backward(d, x.data(), dy.data(), dx_fused.data());
+    EXPECT_EQ(y_fused, y_plain);
+    EXPECT_EQ(dx_fused, dx_plain);
+    EXPECT_GT(std::count(dx_fused.begin(), dx_fused.end(), 0.0f), 0);
+  }
+}
 
 TEST(SgdMomentum, MatchesHandComputedUpdate) {
   // Two slices, T = 2 lanes; lane 1 frozen after the first step.

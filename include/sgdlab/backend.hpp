@@ -87,6 +87,20 @@ class Backend {
   virtual void maxpool_backward(const PoolDims& d, const float* x, const float* y, const float* dy,
                                 float* dx) = 0;
 
+  // Fused pairs, for fewer passes over memory and fewer launches; each equals the two
+  // ops in turn. relu_maxpool: y = maxpool(relu(x)), the ReLU output not stored;
+  // backward from the pre-ReLU x.
+  virtual void relu_maxpool_forward(const PoolDims& d, const float* x, float* y) = 0;
+  virtual void relu_maxpool_backward(const PoolDims& d, const float* x, const float* dy,
+                                     float* dx) = 0;
+  // act = a(x) (kept for the backward pass), y = dropout(act); backward from act.
+  virtual void activation_dropout_forward(Activation a, const DropoutDims& d,
+                                          const LaneArrays& lanes, const int64_t* counters,
+                                          const float* x, float* act, float* y) = 0;
+  virtual void activation_dropout_backward(Activation a, const DropoutDims& d,
+                                           const LaneArrays& lanes, const int64_t* counters,
+                                           const float* act, const float* dy, float* dx) = 0;
+
   // Elementwise; y may alias x, dx may alias dy. Backward uses the forward output.
   virtual void activation_forward(Activation a, size_t n, const float* x, float* y) = 0;
   virtual void activation_backward(Activation a, size_t n, const float* y, const float* dy,

@@ -53,6 +53,9 @@ struct TrainerOptions {
   int batch = 32;
   int eval_batch = 512;     // samples per lane in an evaluation batch (fewer in wide packs)
   bool record_step = true;  // capture one step once and replay it
+  // Run ReLU + max-pool and activation + dropout as fused ops (the same numbers in
+  // fewer passes and launches); off runs every layer as its own op.
+  bool fuse = true;
 };
 
 struct EpochStats {

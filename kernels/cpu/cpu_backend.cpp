@@ -12,6 +12,7 @@
 #include "kernels/cpu/grad_stats.hpp"
 #include "kernels/cpu/local2d.hpp"
 #include "kernels/cpu/maxpool.hpp"
+#include "kernels/cpu/relu_maxpool.hpp"
 #include "kernels/cpu/sgd.hpp"
 #include "kernels/cpu/shuffle.hpp"
 #include "kernels/cpu/softmax_xent.hpp"
@@ -89,6 +90,27 @@ class CpuBackend final : public Backend {
   void maxpool_backward(const PoolDims& d, const float* x, const float*, const float* dy,
                         float* dx) override {
     cpu::maxpool_backward(d, x, dy, dx);
+  }
+
+  void relu_maxpool_forward(const PoolDims& d, const float* x, float* y) override {
+    cpu::relu_maxpool_forward(d, x, y);
+  }
+  void relu_maxpool_backward(const PoolDims& d, const float* x, const float* dy,
+                             float* dx) override {
+    cpu::relu_maxpool_backward(d, x, dy, dx);
+  }
+  // On a CPU the pair runs as its two ops: the same numbers, and no launches to save.
+  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+                                  const int64_t* counters, const float* x, float* act,
+                                  float* y) override {
+    cpu::activation_forward(a, size_t(d.B) * d.T * d.F, x, act);
+    cpu::dropout_forward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], act, y);
+  }
+  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+                                   const int64_t* counters, const float* act, const float* dy,
+                                   float* dx) override {
+    cpu::dropout_backward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], dy, dx);
+    cpu::activation_backward(a, size_t(d.B) * d.T * d.F, act, dx, dx);
   }
 
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {

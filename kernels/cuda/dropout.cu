@@ -2,8 +2,8 @@
 // (b, f) of lane t is kept when philox(seed_t, step, layer, b*F + f) >= rate_t. The
 // step is read from device memory, so a replayed graph draws the next step's mask.
 #include "cuda/cuda_check.hpp"
+#include "kernels/cuda/device_ops.cuh"
 #include "kernels/cuda/kernels.hpp"
-#include "sgdlab/philox.hpp"
 
 namespace sgdlab::cuda {
 namespace {
@@ -13,13 +13,8 @@ __global__ void dropout_kernel(DropoutDims d, const float* rate, const uint64_t*
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t n = size_t(d.B) * d.T * d.F;
   if (i >= n) return;
-  const int f = int(i % d.F);
-  const int t = int((i / d.F) % d.T);
-  const size_t b = i / (size_t(d.F) * d.T);
-  const float p = rate[t];
-  const uint64_t step = uint64_t(counters[kCounterGlobalStep]);
-  const bool keep = philox_unit_float(dropout_bits(seed[t], step, d.layer, b * d.F + f)) >= p;
-  out[i] = keep ? in[i] * (1.0f / (1.0f - p)) : 0.0f;
+  const float factor = dropout_factor(d, rate, seed, counters, i);
+  out[i] = factor != 0.0f ? in[i] * factor : 0.0f;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Activations, bias broadcast and bias gradient, and the step counters.
 #include "cuda/cuda_check.hpp"
+#include "kernels/cuda/device_ops.cuh"
 #include "kernels/cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
@@ -12,21 +13,13 @@ inline unsigned blocks_for(size_t n) {
 
 __global__ void activation_forward_kernel(Activation a, size_t n, const float* x, float* y) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float v = x[i];
-  y[i] = a == Activation::Relu      ? fmaxf(v, 0.0f)
-         : a == Activation::Sigmoid ? 1.0f / (1.0f + expf(-v))
-                                    : tanhf(v);
+  if (i < n) y[i] = activate(a, x[i]);
 }
 
 __global__ void activation_backward_kernel(Activation a, size_t n, const float* y, const float* dy,
                                            float* dx) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float v = y[i], g = dy[i];
-  dx[i] = a == Activation::Relu      ? (v > 0.0f ? g : 0.0f)
-          : a == Activation::Sigmoid ? g * v * (1.0f - v)
-                                     : g * (1.0f - v * v);
+  if (i < n) dx[i] = activate_grad(a, y[i], dy[i]);
 }
 
 __global__ void broadcast_bias_kernel(size_t n, int per_row, const float* bias, float* y) {

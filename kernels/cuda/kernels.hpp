@@ -23,6 +23,17 @@ void advance_counters(cudaStream_t s, int64_t* counters);
 void dropout(cudaStream_t s, const DropoutDims& d, const float* rate, const uint64_t* seed,
              const int64_t* counters, const float* in, float* out);
 
+// Fused pairs (fused.cu), equal to the two ops in turn.
+void relu_maxpool_forward(cudaStream_t s, const PoolDims& d, const float* x, float* y);
+void relu_maxpool_backward(cudaStream_t s, const PoolDims& d, const float* x, const float* dy,
+                           float* dx);
+void activation_dropout_forward(cudaStream_t s, Activation a, const DropoutDims& d,
+                                const float* rate, const uint64_t* seed, const int64_t* counters,
+                                const float* x, float* act, float* y);
+void activation_dropout_backward(cudaStream_t s, Activation a, const DropoutDims& d,
+                                 const float* rate, const uint64_t* seed, const int64_t* counters,
+                                 const float* act, const float* dy, float* dx);
+
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
                   float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
                   float* correct, int* frozen);
