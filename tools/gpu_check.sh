@@ -13,7 +13,8 @@
 #                and on short training runs of the three models           (~4 min)
 #   speed        tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
 #                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; the CNN
-#                with FP32 autotuning and with the lane-GEMM convolution; a 30-trial x
+#                with FP32 autotuning and with the lane-GEMM convolution; 4 packs at once
+#                on streams; a 30-trial x
 #                20-epoch CNN sweep at batch 64 packed, then as a T = 1 loop       (~6 min)
 #   study        the paper preset of the study
 # $OUT/gpu_check.json is rewritten after every step, so a call cut off by its time limit
@@ -58,9 +59,9 @@ BIN="$CARRY/bin"
 export SGDLAB_DATA="$CARRY/data" SGDLAB_TEST_DATA="$CARRY/data" SGDLAB_TEST_BINARY="$BIN/sgdlab"
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}:$CARRY/lib"
 export GOMP_SPINCOUNT=1000
-DEVICE=cuda LANES=1,8,32,128 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
+DEVICE=cuda LANES=1,8,32,128 STREAM_LANES=8,32,128 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
 # A dry run on a CPU checks the steps with small sizes.
-[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
+[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 STREAM_LANES=1 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
 STEPS="$WORK/steps.tsv"
 : > "$STEPS"
 
@@ -92,7 +93,7 @@ for name in ("compare_fp32", "compare_tf32"):
                          "device": c["sgdlab"]["device"], "floors": c["sgdlab"]["floors"],
                          "torch": c["torch"] and {"version": c["torch"]["torch"], "device": c["torch"]["device"]}}
         shutil.copy(os.path.join(work, name, "comparison.json"), os.path.join(out, f"{name}.json"))
-for name in ("bench_autotune", "bench_lane_gemm"):
+for name in ("bench_autotune", "bench_lane_gemm", "bench_streams"):
     b = load(f"{name}.json")
     if b:
         summary[name] = {"device": b["device"], "runs": [{k: r[k] for k in ("model", "lanes", "trial_epochs_per_s",
@@ -167,6 +168,9 @@ speed() {
     --epochs "$BENCH_EPOCHS" --autotune --json "$WORK/bench_autotune.json"
   step bench_lane_gemm 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
     --epochs "$BENCH_EPOCHS" --conv-kernel lane-gemm --json "$WORK/bench_lane_gemm.json"
+  # Several packs at once on their own streams.
+  step bench_streams 150 "$BIN/sgdlab" bench --device "$DEVICE" --models mlp,lcnn,cnn --lanes "$STREAM_LANES" \
+    --streams 4 --epochs "$BENCH_EPOCHS" --json "$WORK/bench_streams.json"
   step sweep_packed 120 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \
     --space "$WORK/batch64.json" --study "$WORK/sweep.db" --name packed
   step sweep_single 180 "$BIN/sgdlab" sweep --model cnn --trials "$TRIALS" --epochs "$EPOCHS" --device "$DEVICE" \

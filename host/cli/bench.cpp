@@ -2,16 +2,21 @@
 // the device's peak arithmetic and bandwidth put on them. Prints figures; it asserts
 // nothing about speed. tools/bench_vs_torch.py runs it beside PyTorch.
 #include <algorithm>
+#include <barrier>
+#include <chrono>
+#include <exception>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
+#include <thread>
 
 #include "host/cli/common.hpp"
 #include "sgdlab/cost.hpp"
 #include "sgdlab/error.hpp"
 #include "sgdlab/files.hpp"
+#include "sgdlab/sweep.hpp"
 #include "sgdlab/trainer.hpp"
 
 namespace sgdlab::cli {
@@ -23,6 +28,7 @@ struct BenchArgs {
   int batch = 32;
   int epochs = 3;
   int warmup = 1;
+  int streams = 1;
   std::string device = "auto";
   BackendOptions gpu;
   double peak_tflops = 0, peak_gbs = 0;
@@ -56,9 +62,65 @@ std::string fixed(double v, int precision) {
   return s.str();
 }
 
+struct Measured {
+  std::vector<double> epoch_seconds;  // of the first pack
+  double wall = 0;                    // the timed epochs of every pack together
+  double val = 0;                     // lane 0 of the first pack, last epoch
+};
+
+// Trains `streams` packs of T lanes at once, each on its own backend (its own stream and
+// handles) in its own thread; all warm up, then the timed epochs start together.
+Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& main_backend,
+                 const DeviceData& data) {
+  std::vector<LaneSettings> settings;
+  for (int t = 0; t < T; ++t)
+    settings.push_back({model == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
+  using clock = std::chrono::steady_clock;
+  Measured m;
+  clock::time_point start;
+  std::barrier warmed(a.streams, [&]() noexcept { start = clock::now(); });
+  auto run = [&](Backend& backend, bool first) {
+    Trainer trainer(backend, data, model_preset(model), settings, {a.batch});
+    for (int e = 0; e < a.warmup; ++e) trainer.train_epoch();
+    backend.synchronize();
+    warmed.arrive_and_wait();
+    for (int e = 0; e < a.epochs; ++e) {
+      const auto rows = trainer.train_epoch();
+      if (first) {
+        m.epoch_seconds.push_back(rows[0].seconds);
+        m.val = rows[0].val_acc;
+      }
+    }
+  };
+  if (a.streams == 1) {
+    run(main_backend, true);
+  } else {
+    const BackendFactory make = backends_of(main_backend.device(), a.gpu);
+    std::vector<std::unique_ptr<Backend>> backends;
+    for (int i = 0; i < a.streams; ++i) backends.push_back(make());
+    std::vector<std::exception_ptr> errors(a.streams);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < a.streams; ++i)
+      threads.emplace_back([&, i] {
+        try {
+          run(*backends[i], i == 0);
+        } catch (...) {
+          errors[i] = std::current_exception();
+          warmed.arrive_and_drop();  // the others must not wait for this one
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
+  m.wall = std::chrono::duration<double>(clock::now() - start).count();
+  return m;
+}
+
 void run_bench(const BenchArgs& a) {
   if (a.epochs < 1) SGDLAB_INPUT_ERROR("--epochs: expected at least 1 timed epoch");
   if (a.warmup < 0) SGDLAB_INPUT_ERROR("--warmup: expected 0 or more epochs");
+  if (a.streams < 1) SGDLAB_INPUT_ERROR("--streams: expected 1 or more packs at once");
   if (a.peak_tflops < 0 || a.peak_gbs < 0) SGDLAB_INPUT_ERROR("--peak-*: expected rates >= 0");
   const auto models = split_names(a.models);
   for (const auto& m : models) model_preset(m);  // check the names before loading anything
@@ -87,7 +149,9 @@ void run_bench(const BenchArgs& a) {
             << fixed(peak.bytes_per_s / 1e9, 0) << " GB/s\n"
             << "batch " << a.batch << ", " << samples << " training samples, " << a.epochs
             << " timed epochs after " << a.warmup
-            << " (training + validation pass); trial-epochs/s = lanes x epochs / seconds\n\n";
+            << " (training + validation pass); trial-epochs/s = packs x lanes x epochs / seconds"
+            << (a.streams > 1 ? ", " + std::to_string(a.streams) + " packs at once on streams" : "")
+            << "\n\n";
 
   std::cout << "floors per trial-epoch (training only; docs/perf.md)\n"
             << std::left << std::setw(6) << "model" << std::right << std::setw(10) << "params"
@@ -122,21 +186,11 @@ void run_bench(const BenchArgs& a) {
   for (const auto& m : models) {
     const TrainingCost cost = training_cost(model_preset(m));
     for (int T : lanes) {
-      std::vector<LaneSettings> settings;
-      for (int t = 0; t < T; ++t)
-        settings.push_back({m == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
-      Trainer trainer(*backend, device_data, model_preset(m), settings, {a.batch});
-      std::vector<double> seconds;
-      double val = 0;
-      for (int e = 0; e < a.warmup + a.epochs; ++e) {
-        const auto rows = trainer.train_epoch();
-        if (e >= a.warmup) seconds.push_back(rows[0].seconds);
-        val = rows[0].val_acc;
-      }
-      const double total = std::accumulate(seconds.begin(), seconds.end(), 0.0);
-      const double rate = T * double(a.epochs) / total;
-      std::vector<double> sorted = seconds;
+      const Measured run = measure(a, m, T, *backend, device_data);
+      const double rate = double(a.streams) * T * a.epochs / run.wall;
+      std::vector<double> sorted = run.epoch_seconds;
       std::sort(sorted.begin(), sorted.end());
+      const double val = run.val;
       const double flops = cost.train_flops_per_sample * double(samples) * rate;
       const double percent = peak.fp32_flops_per_s > 0 ? 100 * flops / peak.fp32_flops_per_s : 0;
       std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T
@@ -146,7 +200,8 @@ void run_bench(const BenchArgs& a) {
       report["runs"].push_back({{"model", m},
                                 {"lanes", T},
                                 {"epoch_seconds", sorted[sorted.size() / 2]},
-                                {"epoch_seconds_all", seconds},
+                                {"epoch_seconds_all", run.epoch_seconds},
+                                {"streams", a.streams},
                                 {"trial_epochs_per_s", rate},
                                 {"percent_fp32_peak", percent},
                                 {"val_acc_lane0", val}});
@@ -168,6 +223,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "minibatch size")->default_val(32);
   cmd->add_option("--epochs", args->epochs, "timed epochs per run")->default_val(3);
   cmd->add_option("--warmup", args->warmup, "untimed epochs before them")->default_val(1);
+  cmd->add_option("--streams", args->streams,
+                  "packs of each size trained at once, each on its own stream (GPU) or thread")
+      ->default_val(1);
   add_device_option(*cmd, args->device);
   add_gpu_math_options(*cmd, args->gpu);
   cmd->add_option("--peak-tflops", args->peak_tflops,
