@@ -105,7 +105,7 @@ struct Trainer::Impl {
   Buffer<uint32_t> perm;
   Buffer<float> train_loss, train_correct, eval_loss, eval_correct, grad_accum, probs;
   Activations train_acts, eval_acts;
-  std::unique_ptr<Recording> step_recording, tail_recording;
+  std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
 
   Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
        TrainerOptions o)
@@ -408,6 +408,18 @@ struct Trainer::Impl {
     return out;
   }
 
+  // Every step of an epoch: the full ones, then the shorter tail.
+  void run_steps() {
+    for (int s = 0; s < full_steps; ++s) {
+      ScopedRange step_range(be, "step");
+      step(B);
+    }
+    if (tail) {
+      ScopedRange step_range(be, "step");
+      step(tail);
+    }
+  }
+
   std::vector<EpochStats> train_epoch() {
     ScopedRange range(be, "epoch");
     const auto start = std::chrono::steady_clock::now();
@@ -418,28 +430,30 @@ struct Trainer::Impl {
     train_loss.zero();
     train_correct.zero();
     grad_accum.zero();
-    if (opt.record_step) {
-      if (!step_recording) step_recording = be.record([this] { step(B); });
-      if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
-      // Inside a replayed graph the forward/backward/update ranges are not seen again:
-      // each replay is one "step" range.
-      for (int s = 0; s < full_steps; ++s) {
-        ScopedRange step_range(be, "step");
-        step_recording->replay();
+    // Inside a replayed graph the forward/backward/update ranges are not seen again: each
+    // replay is one "step" (or "steps") range.
+    switch (opt.capture) {
+      case Capture::Epoch: {
+        if (!epoch_recording) epoch_recording = be.record([this] { run_steps(); });
+        ScopedRange steps_range(be, "steps");
+        epoch_recording->replay();
+        break;
       }
-      if (tail) {
-        ScopedRange step_range(be, "step");
-        tail_recording->replay();
-      }
-    } else {
-      for (int s = 0; s < full_steps; ++s) {
-        ScopedRange step_range(be, "step");
-        step(B);
-      }
-      if (tail) {
-        ScopedRange step_range(be, "step");
-        step(tail);
-      }
+      case Capture::Step:
+        if (!step_recording) step_recording = be.record([this] { step(B); });
+        if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
+        for (int s = 0; s < full_steps; ++s) {
+          ScopedRange step_range(be, "step");
+          step_recording->replay();
+        }
+        if (tail) {
+          ScopedRange step_range(be, "step");
+          tail_recording->replay();
+        }
+        break;
+      case Capture::None:
+        run_steps();
+        break;
     }
     global_step += steps;
     const auto val = evaluate(Split::Val);

@@ -360,20 +360,21 @@ TEST_F(CudaTraining, PackOfThreeEqualsThreeSingleRuns) {
   }
 }
 
-TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphEqualsEager) {
+TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphsEqualEager) {
   DeviceData dd(*gpu_, data());
-  auto run = [&](bool graph) {
+  auto run = [&](Capture capture) {
     Trainer t(*gpu_, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}, {0.02f, 0.8f, 0.5f, 2}},
-              {32, 512, graph});
+              {32, 512, capture});
     std::vector<double> out;
     for (int e = 0; e < 2; ++e)
       for (const auto& r : t.train_epoch())
         out.insert(out.end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
     return out;
   };
-  const auto a = run(true);
-  EXPECT_EQ(a, run(true));   // bit for bit
-  EXPECT_EQ(a, run(false));  // the captured graph does what the eager step does
+  const auto a = run(Capture::Step);
+  EXPECT_EQ(a, run(Capture::Step));   // bit for bit
+  EXPECT_EQ(a, run(Capture::None));   // the captured graph does what the eager step does
+  EXPECT_EQ(a, run(Capture::Epoch));  // and so does one graph of the whole epoch
 }
 
 // The fused stages on the GPU compute what the layers do one by one.

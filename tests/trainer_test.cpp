@@ -126,6 +126,26 @@ TEST(Trainer, FusedStagesEqualLayerByLayer) {
   }
 }
 
+// Replaying a recorded step, a recorded epoch, or running eagerly: the same training
+// (on the CPU a recording is its function; this checks the step order and the tail).
+TEST(Trainer, EveryCaptureModeTrainsTheSame) {
+  auto backend = make_cpu_backend();
+  DeviceData data(*backend, small_data());
+  auto run = [&](Capture capture) {
+    TrainerOptions o;
+    o.batch = 24;  // a tail step every epoch
+    o.eval_batch = 64;
+    o.capture = capture;
+    Trainer t(*backend, data, model_preset("mlp"), {{0.05f, 0.9f, 0.3f, 9}}, o);
+    t.train_epoch();
+    t.train_epoch();
+    return t.parameters();
+  };
+  const auto step = run(Capture::Step);
+  EXPECT_EQ(step, run(Capture::Epoch));
+  EXPECT_EQ(step, run(Capture::None));
+}
+
 TEST(Trainer, PrunedLaneStopsUpdating) {
   auto backend = make_cpu_backend();
   DeviceData data(*backend, small_data());

@@ -13,7 +13,8 @@
 #                and on short training runs of the three models           (~4 min)
 #   speed        tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
 #                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; the CNN
-#                with FP32 autotuning and with the lane-GEMM convolution; 4 packs at once
+#                with FP32 autotuning and with the lane-GEMM convolution; eager and
+#                one graph per epoch beside one per step; 4 packs at once
 #                on streams; a 30-trial x
 #                20-epoch CNN sweep at batch 64 packed, then as a T = 1 loop       (~6 min)
 #   study        the paper preset of the study
@@ -59,9 +60,9 @@ BIN="$CARRY/bin"
 export SGDLAB_DATA="$CARRY/data" SGDLAB_TEST_DATA="$CARRY/data" SGDLAB_TEST_BINARY="$BIN/sgdlab"
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}:$CARRY/lib"
 export GOMP_SPINCOUNT=1000
-DEVICE=cuda LANES=1,8,32,128 STREAM_LANES=8,32,128 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
+DEVICE=cuda LANES=1,8,32,128 STREAM_LANES=8,32,128 CAPTURE_LANES=1,32 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
 # A dry run on a CPU checks the steps with small sizes.
-[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 STREAM_LANES=1 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
+[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 STREAM_LANES=1 CAPTURE_LANES=1 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
 STEPS="$WORK/steps.tsv"
 : > "$STEPS"
 
@@ -93,7 +94,7 @@ for name in ("compare_fp32", "compare_tf32"):
                          "device": c["sgdlab"]["device"], "floors": c["sgdlab"]["floors"],
                          "torch": c["torch"] and {"version": c["torch"]["torch"], "device": c["torch"]["device"]}}
         shutil.copy(os.path.join(work, name, "comparison.json"), os.path.join(out, f"{name}.json"))
-for name in ("bench_autotune", "bench_lane_gemm", "bench_streams"):
+for name in ("bench_autotune", "bench_lane_gemm", "bench_streams", "bench_capture_none", "bench_capture_epoch"):
     b = load(f"{name}.json")
     if b:
         summary[name] = {"device": b["device"], "runs": [{k: r[k] for k in ("model", "lanes", "trial_epochs_per_s",
@@ -168,6 +169,11 @@ speed() {
     --epochs "$BENCH_EPOCHS" --autotune --json "$WORK/bench_autotune.json"
   step bench_lane_gemm 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
     --epochs "$BENCH_EPOCHS" --conv-kernel lane-gemm --json "$WORK/bench_lane_gemm.json"
+  # Graphs: none (eager), one per step (the default, measured above), one per epoch.
+  for capture in none epoch; do
+    step "bench_capture_$capture" 120 "$BIN/sgdlab" bench --device "$DEVICE" --models mlp,lcnn,cnn \
+      --lanes "$CAPTURE_LANES" --capture "$capture" --epochs "$BENCH_EPOCHS" --json "$WORK/bench_capture_$capture.json"
+  done
   # Several packs at once on their own streams.
   step bench_streams 150 "$BIN/sgdlab" bench --device "$DEVICE" --models mlp,lcnn,cnn --lanes "$STREAM_LANES" \
     --streams 4 --epochs "$BENCH_EPOCHS" --json "$WORK/bench_streams.json"

@@ -29,6 +29,7 @@ struct BenchArgs {
   int epochs = 3;
   int warmup = 1;
   int streams = 1;
+  Capture capture = Capture::Step;
   std::string device = "auto";
   BackendOptions gpu;
   double peak_tflops = 0, peak_gbs = 0;
@@ -80,7 +81,10 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
   clock::time_point start;
   std::barrier warmed(a.streams, [&]() noexcept { start = clock::now(); });
   auto run = [&](Backend& backend, bool first) {
-    Trainer trainer(backend, data, model_preset(model), settings, {a.batch});
+    TrainerOptions options;
+    options.batch = a.batch;
+    options.capture = a.capture;
+    Trainer trainer(backend, data, model_preset(model), settings, options);
     for (int e = 0; e < a.warmup; ++e) trainer.train_epoch();
     backend.synchronize();
     warmed.arrive_and_wait();
@@ -139,6 +143,9 @@ void run_bench(const BenchArgs& a) {
                            {"warmup", a.warmup},
                            {"tf32", a.gpu.tf32},
                            {"autotune", a.gpu.autotune},
+                           {"capture", a.capture == Capture::Epoch  ? "epoch"
+                                       : a.capture == Capture::None ? "none"
+                                                                    : "step"},
                            {"peak_fp32_tflops", peak.fp32_flops_per_s / 1e12},
                            {"peak_gbs", peak.bytes_per_s / 1e9},
                            {"train_samples", samples},
@@ -228,6 +235,17 @@ void register_bench(CLI::App& app) {
       ->default_val(1);
   add_device_option(*cmd, args->device);
   add_gpu_math_options(*cmd, args->gpu);
+  cmd->add_option_function<std::string>(
+         "--capture",
+         [args](const std::string& v) {
+           args->capture = v == "none"    ? Capture::None
+                           : v == "epoch" ? Capture::Epoch
+                                          : Capture::Step;
+         },
+         "what a CUDA graph holds: step (one per step, replayed), epoch (all of an epoch's "
+         "steps, one launch), or none (eager)")
+      ->check(CLI::IsMember({"step", "epoch", "none"}))
+      ->default_str("step");
   cmd->add_option("--peak-tflops", args->peak_tflops,
                   "FP32 peak for the floors (default: from the GPU's properties; none on a CPU)");
   cmd->add_option("--peak-gbs", args->peak_gbs,

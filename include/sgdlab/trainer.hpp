@@ -49,10 +49,14 @@ class DeviceData {
   Buffer<uint32_t> identity_;
 };
 
+// What the trainer records once and replays (a CUDA graph on the GPU): nothing, one
+// training step, or a whole epoch's steps (one launch per epoch).
+enum class Capture { None, Step, Epoch };
+
 struct TrainerOptions {
   int batch = 32;
-  int eval_batch = 512;     // samples per lane in an evaluation batch (fewer in wide packs)
-  bool record_step = true;  // capture one step once and replay it
+  int eval_batch = 512;  // samples per lane in an evaluation batch (fewer in wide packs)
+  Capture capture = Capture::Step;
   // Run ReLU + max-pool and activation + dropout as fused ops (the same numbers in
   // fewer passes and launches); off runs every layer as its own op.
   bool fuse = true;
