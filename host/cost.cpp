@@ -9,6 +9,7 @@ TrainingCost training_cost(const ModelSpec& spec) {
   TrainingCost cost;
   for (const auto& s : plan.slices()) cost.params += s.slice.count;  // without the padding
   bool first_with_params = true;
+  cost.stored_floats_per_sample = double(plan.spec().input.size());
   for (const auto& l : plan.layers()) {
     const double in = double(l.in.size()), out = double(l.out.size());
     // Forward reads x and writes y; backward reads dy and a saved tensor (x or y, the
@@ -32,9 +33,15 @@ TrainingCost training_cost(const ModelSpec& spec) {
         break;
     }
     cost.activation_bytes_per_sample += sizeof(float) * (in + out + bwd);
+    cost.stored_floats_per_sample += out;
   }
   cost.parameter_bytes_per_step = sizeof(float) * 8.0 * double(cost.params);
   return cost;
+}
+
+double working_set_bytes(const TrainingCost& cost, int lanes, int batch) {
+  return sizeof(float) * double(lanes) *
+         (3.0 * double(cost.params) + cost.stored_floats_per_sample * batch);
 }
 
 EpochFloor epoch_floor(const TrainingCost& cost, size_t samples, int batch, double flops_per_s,

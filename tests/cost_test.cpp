@@ -45,6 +45,14 @@ TEST(TrainingCost, MlpActivationBytesFollowTheLayerModel) {
   EXPECT_DOUBLE_EQ(training_cost(model_preset("mlp")).activation_bytes_per_sample, 4 * floats);
 }
 
+TEST(TrainingCost, WorkingSetCountsStateAndStoredActivations) {
+  const TrainingCost c = training_cost(model_preset("mlp"));
+  // Input 256, then 128 x3 (dense, relu, dropout), 64 x3, 32 x3, 10.
+  EXPECT_DOUBLE_EQ(c.stored_floats_per_sample, 256 + 3 * 128 + 3 * 64 + 3 * 32 + 10);
+  EXPECT_DOUBLE_EQ(working_set_bytes(c, 32, 32),
+                   4.0 * 32 * (3.0 * 43562 + (256 + 3 * 128 + 3 * 64 + 3 * 32 + 10) * 32));
+}
+
 TEST(EpochFloor, ScalesWithSamplesStepsAndRates) {
   const TrainingCost c = training_cost(model_preset("cnn"));
   const EpochFloor f = epoch_floor(c, 5833, 32, 67e12, 3.35e12);

@@ -188,7 +188,7 @@ void run_bench(const BenchArgs& a) {
   std::cout << "\n"
             << std::left << std::setw(6) << "model" << std::right << std::setw(7) << "lanes"
             << std::setw(12) << "epoch s" << std::setw(16) << "trial-epochs/s" << std::setw(12)
-            << "% FP32 peak" << std::setw(10) << "val acc"
+            << "% FP32 peak" << std::setw(14) << "working MB" << std::setw(10) << "val acc"
             << "\n";
   for (const auto& m : models) {
     const TrainingCost cost = training_cost(model_preset(m));
@@ -202,16 +202,19 @@ void run_bench(const BenchArgs& a) {
       const double percent = peak.fp32_flops_per_s > 0 ? 100 * flops / peak.fp32_flops_per_s : 0;
       std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T
                 << std::setw(12) << fixed(sorted[sorted.size() / 2], 4) << std::setw(16)
-                << fixed(rate, 1) << std::setw(12) << fixed(percent, 1) << std::setw(9)
+                << fixed(rate, 1) << std::setw(12) << fixed(percent, 1) << std::setw(14)
+                << fixed(working_set_bytes(cost, T, a.batch) * a.streams / 1e6, 1) << std::setw(9)
                 << fixed(100 * val, 2) << "%" << std::endl;
-      report["runs"].push_back({{"model", m},
-                                {"lanes", T},
-                                {"epoch_seconds", sorted[sorted.size() / 2]},
-                                {"epoch_seconds_all", run.epoch_seconds},
-                                {"streams", a.streams},
-                                {"trial_epochs_per_s", rate},
-                                {"percent_fp32_peak", percent},
-                                {"val_acc_lane0", val}});
+      report["runs"].push_back(
+          {{"model", m},
+           {"lanes", T},
+           {"epoch_seconds", sorted[sorted.size() / 2]},
+           {"epoch_seconds_all", run.epoch_seconds},
+           {"streams", a.streams},
+           {"trial_epochs_per_s", rate},
+           {"percent_fp32_peak", percent},
+           {"working_set_bytes", working_set_bytes(cost, T, a.batch) * a.streams},
+           {"val_acc_lane0", val}});
     }
   }
   if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");

@@ -20,7 +20,15 @@ struct TrainingCost {
   double activation_bytes_per_sample = 0;
   double parameter_bytes_per_step = 0;
   size_t params = 0;  // per lane
+  // Floats a step keeps per sample: the input and every layer's output.
+  double stored_floats_per_sample = 0;
 };
+
+// Bytes a pack of T lanes touches in one step of `batch` samples: parameters, gradients
+// and velocities, and the stored activations. Where this fits in the GPU's L2 cache
+// (50 MB on an H100 or H200), the byte floor above, which assumes every access goes to
+// memory, is pessimistic.
+double working_set_bytes(const TrainingCost& cost, int lanes, int batch);
 
 // The cost of one lane of `spec` (the plan's lane count does not matter).
 TrainingCost training_cost(const ModelSpec& spec);
