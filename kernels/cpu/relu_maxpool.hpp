@@ -10,10 +10,62 @@
 
 namespace sgdlab::cpu {
 
+// The study's 2x2 windows at stride 2, written out: the general loops below cost a
+// CNN epoch on the CPU about a tenth of its time.
+template <class S>
+void relu_maxpool_2x2_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
+  const int Ho = d.Ho(), Wo = d.Wo();
+  const size_t planes = size_t(d.B) * d.T * d.C;
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
+  for (size_t pl = 0; pl < planes; ++pl) {
+    const S* xp = x + pl * d.H * d.W;
+    S* dxp = dx + pl * d.H * d.W;
+    const S* g = dy + pl * Ho * Wo;
+    // Rows and columns that no window covers (odd H or W) get no gradient.
+    if (d.H != 2 * Ho || d.W != 2 * Wo) std::fill_n(dxp, size_t(d.H) * d.W, S(0));
+    for (int oh = 0; oh < Ho; ++oh) {
+      const S* r0 = xp + size_t(2 * oh) * d.W;
+      const S* r1 = r0 + d.W;
+      S* d0 = dxp + size_t(2 * oh) * d.W;
+      S* d1 = d0 + d.W;
+      for (int ow = 0; ow < Wo; ++ow) {
+        const int c = 2 * ow;
+        // Which of (0,0), (0,1), (1,0), (1,1) is the first maximum of relu(x), if that
+        // maximum is above 0: comparisons without branches (random data would mispredict
+        // them half the time), strict against earlier positions, not against later ones.
+        const S v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+        const bool w0 = (v0 > S(0)) & (v0 >= v1) & (v0 >= v2) & (v0 >= v3);
+        const bool w1 = (v1 > S(0)) & (v1 > v0) & (v1 >= v2) & (v1 >= v3);
+        const bool w2 = (v2 > S(0)) & (v2 > v0) & (v2 > v1) & (v2 >= v3);
+        const bool w3 = (v3 > S(0)) & (v3 > v0) & (v3 > v1) & (v3 > v2);
+        const S grad = g[oh * Wo + ow];
+        d0[c] = w0 ? grad : S(0);
+        d0[c + 1] = w1 ? grad : S(0);
+        d1[c] = w2 ? grad : S(0);
+        d1[c + 1] = w3 ? grad : S(0);
+      }
+    }
+  }
+}
+
 template <class S>
 void relu_maxpool_forward(const PoolDims& d, const S* x, S* y) {
   const int Ho = d.Ho(), Wo = d.Wo();
   const size_t planes = size_t(d.B) * d.T * d.C;
+  if (d.k == 2 && d.stride == 2) {
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
+    for (size_t pl = 0; pl < planes; ++pl)
+      for (int oh = 0; oh < Ho; ++oh) {
+        const S* r0 = x + pl * d.H * d.W + size_t(2 * oh) * d.W;
+        const S* r1 = r0 + d.W;
+        S* yr = y + pl * Ho * Wo + size_t(oh) * Wo;
+        for (int ow = 0; ow < Wo; ++ow)
+          yr[ow] = std::max(
+              std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1])),
+              S(0));
+      }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
   for (size_t pl = 0; pl < planes; ++pl) {
     const S* xp = x + pl * d.H * d.W;
@@ -31,6 +83,7 @@ void relu_maxpool_forward(const PoolDims& d, const S* x, S* y) {
 
 template <class S>
 void relu_maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
+  if (d.k == 2 && d.stride == 2) return relu_maxpool_2x2_backward(d, x, dy, dx);
   const int Ho = d.Ho(), Wo = d.Wo();
   const size_t planes = size_t(d.B) * d.T * d.C;
 #pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
