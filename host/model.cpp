@@ -248,4 +248,24 @@ void insert_lane(const NetworkPlan& plan, const std::vector<float>& lane_params,
   }
 }
 
+std::vector<Stage> make_stages(const NetworkPlan& plan, bool fuse) {
+  auto is_activation = [](LayerKind k) {
+    return k == LayerKind::Relu || k == LayerKind::Sigmoid || k == LayerKind::Tanh;
+  };
+  std::vector<Stage> stages;
+  const auto& layers = plan.layers();
+  for (int i = 0; i < int(layers.size());) {
+    const LayerKind k = layers[i].spec.kind;
+    const LayerKind next = i + 1 < int(layers.size()) ? layers[i + 1].spec.kind : k;
+    if (fuse && k == LayerKind::Relu && next == LayerKind::MaxPool)
+      stages.push_back({Stage::ReluPool, i, 2});
+    else if (fuse && is_activation(k) && next == LayerKind::Dropout)
+      stages.push_back({Stage::ActivationDropout, i, 2});
+    else
+      stages.push_back({Stage::Layer, i, 1});
+    i += stages.back().count;
+  }
+  return stages;
+}
+
 }  // namespace sgdlab

@@ -53,35 +53,6 @@ struct Activations {
 
 }  // namespace
 
-// Layers run together as one fused op: ReLU then max-pool, or an activation then dropout.
-// A stage covers `count` layers from `first`.
-struct Stage {
-  enum Kind { Layer, ReluPool, ActivationDropout } kind;
-  int first, count;
-};
-
-bool is_activation(LayerKind k) {
-  return k == LayerKind::Relu || k == LayerKind::Sigmoid || k == LayerKind::Tanh;
-}
-
-std::vector<Stage> make_stages(const NetworkPlan& plan, bool fuse) {
-  std::vector<Stage> stages;
-  const auto& layers = plan.layers();
-  for (int i = 0; i < int(layers.size());) {
-    const LayerKind k = layers[i].spec.kind;
-    const LayerKind next = i + 1 < int(layers.size()) ? layers[i + 1].spec.kind : k;
-    if (fuse && k == LayerKind::Relu && next == LayerKind::MaxPool) {
-      stages.push_back({Stage::ReluPool, i, 2});
-    } else if (fuse && is_activation(k) && next == LayerKind::Dropout) {
-      stages.push_back({Stage::ActivationDropout, i, 2});
-    } else {
-      stages.push_back({Stage::Layer, i, 1});
-    }
-    i += stages.back().count;
-  }
-  return stages;
-}
-
 // Samples times lanes in one evaluation batch, at most.
 constexpr int kEvalRowsPerPack = 4096;
 

@@ -32,17 +32,35 @@ TEST(TrainingCost, MatchesHandCountsOfThePresets) {
                       256 * 128 + 128 + 128 * 64 + 64 + 64 * 32 + 32 + 330});
 }
 
-TEST(TrainingCost, MlpActivationBytesFollowTheLayerModel) {
-  // Per layer: forward reads x and writes y; backward reads dy and the larger of x and y
-  // and writes dx, except the first layer, which writes no dx.
-  double floats = 0;
-  const double io[][2] = {{256, 128}, {128, 128}, {128, 128}, {128, 64}, {64, 64},
-                          {64, 64},   {64, 32},   {32, 32},   {32, 32},  {32, 10}};
-  for (size_t i = 0; i < std::size(io); ++i) {
-    const double in = io[i][0], out = io[i][1];
-    floats += in + out + out + std::max(in, out) + (i == 0 ? 0 : in);
+// Per op: forward reads x and writes y; backward reads dy and what it saved (x for dense,
+// y for an activation, nothing for dropout) and writes dx, except for the first layer.
+TEST(TrainingCost, MlpActivationBytesFollowTheOpModel) {
+  const double dense[][2] = {{256, 128}, {128, 64}, {64, 32}, {32, 10}};
+  double plain = 0, fused = 0;
+  for (int i = 0; i < 4; ++i) {
+    const double in = dense[i][0], out = dense[i][1];
+    const double d = in + out + out + in + (i == 0 ? 0 : in);
+    plain += d;
+    fused += d;
+    if (i == 3) break;
+    plain += (out + out) + (out + out + out);  // activation: 2 forward, 3 backward
+    plain += (out + out) + (out + out);        // dropout: 2 forward, 2 backward
+    fused += (out + 2 * out) + (out + out + out);
   }
-  EXPECT_DOUBLE_EQ(training_cost(model_preset("mlp")).activation_bytes_per_sample, 4 * floats);
+  EXPECT_DOUBLE_EQ(training_cost(model_preset("mlp"), false).activation_bytes_per_sample,
+                   4 * plain);
+  EXPECT_DOUBLE_EQ(training_cost(model_preset("mlp"), true).activation_bytes_per_sample, 4 * fused);
+}
+
+// Fusing ReLU and pooling stops the ReLU output from being written and read back: per
+// conv block of output C and pooled size P, 8C + 2P floats become 3C + 2P.
+TEST(TrainingCost, CnnFusionSavesFiveConvOutputsPerBlock) {
+  const double saved = 5.0 * (32 * 16 * 16 + 64 * 8 * 8);
+  // tanh then dropout: 2F + 3F and 2F + 2F floats; fused 3F + 3F.
+  const double tanh_dropout = 3 * 128;
+  EXPECT_DOUBLE_EQ(training_cost(model_preset("cnn"), false).activation_bytes_per_sample -
+                       training_cost(model_preset("cnn"), true).activation_bytes_per_sample,
+                   4 * (saved + tanh_dropout));
 }
 
 TEST(TrainingCost, WorkingSetCountsStateAndStoredActivations) {

@@ -13,10 +13,11 @@ struct TrainingCost {
   // elementwise ops, pooling and the loss are left out (under 1% for the presets).
   double forward_flops_per_sample = 0;
   double train_flops_per_sample = 0;
-  // Bytes moved to and from memory when each op reads its inputs and writes its outputs
-  // once (layer by layer, nothing fused): per sample for activations and their
-  // gradients, per step for the parameters (weights read forward and backward, gradient
-  // written, and the update reading parameter, gradient and velocity and writing two).
+  // Bytes moved to and from memory when each op the trainer runs (a fused stage or a
+  // single layer) reads its inputs and writes its outputs once: per sample for
+  // activations and their gradients, per step for the parameters (weights read forward
+  // and backward, gradient written, and the update reading parameter, gradient and
+  // velocity and writing two).
   double activation_bytes_per_sample = 0;
   double parameter_bytes_per_step = 0;
   size_t params = 0;  // per lane
@@ -30,8 +31,8 @@ struct TrainingCost {
 // memory, is pessimistic.
 double working_set_bytes(const TrainingCost& cost, int lanes, int batch);
 
-// The cost of one lane of `spec` (the plan's lane count does not matter).
-TrainingCost training_cost(const ModelSpec& spec);
+// The cost of one lane of `spec` run with fused stages (or layer by layer).
+TrainingCost training_cost(const ModelSpec& spec, bool fused = true);
 
 // Floors of one trial-epoch (`samples` training samples in steps of `batch`): seconds at
 // `flops_per_s` and at `bytes_per_s`; zero where the rate is unknown (zero).

@@ -78,6 +78,16 @@ class NetworkPlan {
   size_t total_ = 0;
 };
 
+// Layers that run as one fused op: ReLU then max-pool, or an activation then dropout;
+// any other layer alone. A stage covers `count` layers from `first`.
+struct Stage {
+  enum Kind { Layer, ReluPool, ActivationDropout } kind;
+  int first, count;
+};
+
+// The stages of a plan, every layer alone when `fuse` is false.
+std::vector<Stage> make_stages(const NetworkPlan& plan, bool fuse);
+
 enum class InitKind { Xavier, Uniform };
 
 struct LaneInit {
