@@ -11,7 +11,8 @@
 #                GPU training tests: T = 3 vs 3 x T = 1, seeded runs twice, graph vs eager,
 #                CNN 20 epochs GPU vs CPU); compute-sanitizer memcheck on the parity tests
 #                and on short training runs of the three models           (~4 min)
-#   speed        tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
+#   speed        sgdlab_op_bench (every op's time on the study's shapes, per kernel and
+#                math mode); tools/bench_vs_torch.py (sgdlab packs of 1, 8, 32, 128 lanes beside PyTorch
 #                eager, CUDA graph and fused packs), FP32 and then TF32 + autotune; the CNN
 #                with FP32 autotuning and with the lane-GEMM convolution; eager and
 #                one graph per epoch beside one per step; 4 packs at once
@@ -31,11 +32,11 @@ if [ "${1:-}" = "--prepare" ]; then
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
   cmake --build "$BUILD" -j"$(nproc)"
   rm -rf "$CARRY" && mkdir -p "$CARRY/bin" "$CARRY/lib" "$CARRY/data"
-  cp "$BUILD/sgdlab" "$BUILD/tests/sgdlab_tests" "$CARRY/bin/"
+  cp "$BUILD/sgdlab" "$BUILD/tests/sgdlab_tests" "$BUILD/sgdlab_op_bench" "$CARRY/bin/"
   cp ../shared/data/usps/zip.train.gz ../shared/data/usps/zip.test.gz "$CARRY/data/"
   # Runtime libraries the GPU image may lack; CUDA, cuBLAS and cuDNN come from its system.
-  for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libsqlite3.so.0 libcrypto.so.3 libgomp.so.1 libz.so.1; do
-    path=$(ldd "$BUILD/sgdlab" | awk -v l="$lib" '$1 == l {print $3}')
+  for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libsqlite3.so.0 libcrypto.so.3 libgomp.so.1 libz.so.1 libbenchmark.so.1debian; do
+    path=$(ldd "$BUILD/sgdlab" "$BUILD/sgdlab_op_bench" | awk -v l="$lib" '$1 == l {print $3}' | head -n 1)
     [ -n "$path" ] && cp -L "$path" "$CARRY/lib/"
   done
   du -sh "$CARRY"
@@ -60,9 +61,9 @@ BIN="$CARRY/bin"
 export SGDLAB_DATA="$CARRY/data" SGDLAB_TEST_DATA="$CARRY/data" SGDLAB_TEST_BINARY="$BIN/sgdlab"
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}:$CARRY/lib"
 export GOMP_SPINCOUNT=1000
-DEVICE=cuda LANES=1,8,32,128 STREAM_LANES=8,32,128 CAPTURE_LANES=1,32 TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
+DEVICE=cuda LANES=1,8,32,128 STREAM_LANES=8,32,128 CAPTURE_LANES=1,32 OP_FILTER=cuda TRIALS=30 EPOCHS=20 BENCH_EPOCHS=3 STUDY="--preset paper"
 # A dry run on a CPU checks the steps with small sizes.
-[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 STREAM_LANES=1 CAPTURE_LANES=1 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
+[ $DRY = 1 ] && DEVICE=cpu LANES=1,2 STREAM_LANES=1 CAPTURE_LANES=1 OP_FILTER=cpu/.*T1 TRIALS=4 EPOCHS=2 BENCH_EPOCHS=1 STUDY="--preset quick --coarse 3 --fine 2 --epochs 1"
 STEPS="$WORK/steps.tsv"
 : > "$STEPS"
 
@@ -94,6 +95,10 @@ for name in ("compare_fp32", "compare_tf32"):
                          "device": c["sgdlab"]["device"], "floors": c["sgdlab"]["floors"],
                          "torch": c["torch"] and {"version": c["torch"]["torch"], "device": c["torch"]["device"]}}
         shutil.copy(os.path.join(work, name, "comparison.json"), os.path.join(out, f"{name}.json"))
+ops = load("op_bench.json")
+if ops:
+    summary["op_bench"] = [{"name": b["name"], "us": b["real_time"], "flops": b.get("FLOP/s"), "bytes": b.get("B/s")}
+                           for b in ops.get("benchmarks", [])]
 for name in ("bench_autotune", "bench_lane_gemm", "bench_streams", "bench_capture_none", "bench_capture_epoch"):
     b = load(f"{name}.json")
     if b:
@@ -157,6 +162,9 @@ correctness() {
 }
 
 speed() {
+  # Where a step's time goes: every op on the study's shapes, per kernel and math mode.
+  step op_bench 150 "$BIN/sgdlab_op_bench" --benchmark_filter="$OP_FILTER" --benchmark_min_time=0.05 \
+    --benchmark_out="$WORK/op_bench.json" --benchmark_out_format=json
   # Issue #6's sweep: 30 CNN trials x 20 epochs at batch 64, the rest of the study's space.
   echo '{"batch": {"type": "categorical", "choices": [64]}}' > "$WORK/batch64.json"
   step compare_fp32 240 python3 tools/bench_vs_torch.py --sgdlab "$BIN/sgdlab" --data "$CARRY/data" \

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "kernels/cpu/blas.hpp"
+#include "kernels/cpu/fixed_sum.hpp"
 #include "sgdlab/op_dims.hpp"
 
 namespace sgdlab::cpu {
@@ -113,12 +114,9 @@ void conv2d_backward(const ConvDims& d, const S* x, const S* w, const S* dy, S* 
       for (int b = 0; b < d.B; ++b)
         std::copy_n(dy + ((size_t(b) * d.T + t) * d.Cout + co) * L, L,
                     dout + size_t(co) * cols + size_t(b) * L);
-    for (int co = 0; co < d.Cout; ++co) {
-      S sum = 0;
-      const S* row = dout + size_t(co) * cols;
-      for (size_t i = 0; i < cols; ++i) sum += row[i];
-      db[size_t(t) * d.Cout + co] = sum;
-    }
+#pragma omp parallel for schedule(static) if (cols * d.Cout > 32768)
+    for (int co = 0; co < d.Cout; ++co)
+      db[size_t(t) * d.Cout + co] = fixed_order_sum(dout + size_t(co) * cols, cols);
     im2col_lane(d, t, x, col);
     gemm_parallel(false, true, d.Cout, P, int(cols), S(1), dout, int(cols), col, int(cols), S(0),
                   dw + size_t(t) * d.Cout * P, P);
