@@ -255,10 +255,10 @@ class CudaBackend final : public Backend {
   }
 
   void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
-                    const LaneArrays& lanes, float* params, const float* grads,
-                    float* velocity) override {
+                    const LaneArrays& lanes, float* params, const float* grads, float* velocity,
+                    int64_t* counters) override {
     cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes.lr, lanes.momentum, lanes.frozen,
-                       params, grads, velocity);
+                       params, grads, velocity, counters);
   }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {
@@ -298,8 +298,6 @@ class CudaBackend final : public Backend {
     // offsets is a host vector that goes out of scope.
     SGDLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
-
-  void advance_counters(int64_t* counters) override { cuda::advance_counters(stream_, counters); }
 
  private:
   void release() noexcept {

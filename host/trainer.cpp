@@ -345,8 +345,7 @@ struct Trainer::Impl {
     auto raw = slices.get();
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
     be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
-                    grads.get(), velocity.get());
-    be.advance_counters(counters.get());
+                    grads.get(), velocity.get(), counters.get());
   }
 
   // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches.

@@ -245,26 +245,28 @@ TEST_F(CudaParity, ActivationDropoutFused) {
     });
 }
 
+// One launch for small batches (up to 256 rows), two for larger ones: both paths.
 TEST_F(CudaParity, SoftmaxCrossEntropy) {
-  const XentDims d{67, 3, 10};
-  const auto z = rnd(size_t(d.B) * d.T * d.classes, 14, -5, 5);
-  std::vector<int32_t> labels(size_t(d.B) * d.T);
-  for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 7) % 10);
-  compare([&](Backend& be) {
-    auto Z = up(be, z);
-    auto L = up(be, labels);
-    Buffer<float> G(be, z.size()), P(be, z.size()), loss(be, d.T), correct(be, d.T);
-    Buffer<int> frozen(be, d.T);
-    loss.zero();
-    correct.zero();
-    frozen.zero();
-    be.softmax_xent(d, Z.get(), L.get(), G.get(), loss.get(), correct.get(), frozen.get());
-    be.softmax(d, Z.get(), P.get());
-    std::vector<float> f;
-    for (int v : frozen.download()) f.push_back(float(v));
-    return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(),
-                                           P.download(), f};
-  });
+  for (const XentDims d : {XentDims{67, 3, 10}, XentDims{67, 5, 10}, XentDims{5, 2, 37}}) {
+    const auto z = rnd(size_t(d.B) * d.T * d.classes, 14, -5, 5);
+    std::vector<int32_t> labels(size_t(d.B) * d.T);
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 7) % d.classes);
+    compare([&](Backend& be) {
+      auto Z = up(be, z);
+      auto L = up(be, labels);
+      Buffer<float> G(be, z.size()), P(be, z.size()), loss(be, d.T), correct(be, d.T);
+      Buffer<int> frozen(be, d.T);
+      loss.zero();
+      correct.zero();
+      frozen.zero();
+      be.softmax_xent(d, Z.get(), L.get(), G.get(), loss.get(), correct.get(), frozen.get());
+      be.softmax(d, Z.get(), P.get());
+      std::vector<float> f;
+      for (int v : frozen.download()) f.push_back(float(v));
+      return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(),
+                                             P.download(), f};
+    });
+  }
 }
 
 TEST_F(CudaParity, SgdMomentumAndGradStats) {
@@ -281,10 +283,13 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
     Buffer<float> acc(be, size_t(T) * (plan.param_layers() + 1) * 2);
     acc.zero();
     const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get()};
-    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(),
-                    V.get());
+    auto C = up(be, std::vector<int64_t>{41, 3});
+    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
+                    C.get());
     be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
-    return std::vector<std::vector<float>>{P.download(), V.download(), acc.download()};
+    std::vector<float> counters;
+    for (int64_t c : C.download()) counters.push_back(float(c));  // 42 and 4
+    return std::vector<std::vector<float>>{P.download(), V.download(), acc.download(), counters};
   });
 }
 
@@ -300,8 +305,7 @@ TEST_F(CudaParity, GatherAndShuffleAreExact) {
     auto S = up(be, seeds);
     Buffer<uint32_t> perm(be, size_t(T) * n);
     be.shuffle(T, n, S.get(), 3, perm.get());
-    auto C = up(be, std::vector<int64_t>{0, 4});
-    be.advance_counters(C.get());
+    auto C = up(be, std::vector<int64_t>{1, 5});
     Buffer<float> X(be, size_t(B) * T * features);
     Buffer<int32_t> Y(be, size_t(B) * T);
     be.gather(B, T, features, D.get(), L.get(), perm.get(), n, C.get(), size_t(B), 2, X.get(),

@@ -122,10 +122,12 @@ class Backend {
   virtual void softmax(const XentDims& d, const float* logits, float* probs) = 0;
 
   // v = mu * v + g; p -= lr * v, per lane over the flat buffer of `total` floats (the
-  // slices and their padding); frozen lanes are skipped.
+  // slices and their padding); frozen lanes are skipped. The update ends a step: it
+  // then advances the counters (counters[kCounterGlobalStep] and [kCounterEpochStep]
+  // += 1) when they are not null, in the same launch on a GPU.
   virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
                             const LaneArrays& lanes, float* params, const float* grads,
-                            float* velocity) = 0;
+                            float* velocity, int64_t* counters) = 0;
 
   // Adds this step's mean |g| and L2 norm per lane, per layer and overall, to
   // accum[t * (n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer n_layers).
@@ -142,9 +144,6 @@ class Backend {
   // perm[t * n + i]: lane t's permutation of 0..n-1 for `epoch`, ordered by Philox keys
   // drawn from the lane's seed (ties by index), so that both backends agree.
   virtual void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) = 0;
-
-  // counters[kCounterGlobalStep] += 1, counters[kCounterEpochStep] += 1.
-  virtual void advance_counters(int64_t* counters) = 0;
 };
 
 // Pushes a profiler range for the lifetime of the object.

@@ -139,9 +139,14 @@ class CpuBackend final : public Backend {
   }
 
   void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t, const LaneArrays& lanes,
-                    float* params, const float* grads, float* velocity) override {
+                    float* params, const float* grads, float* velocity,
+                    int64_t* counters) override {
     cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.frozen, params, grads,
                       velocity);
+    if (counters) {
+      ++counters[kCounterGlobalStep];
+      ++counters[kCounterEpochStep];
+    }
   }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {
@@ -157,10 +162,6 @@ class CpuBackend final : public Backend {
   }
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
     cpu::shuffle(T, n, seeds, epoch, perm);
-  }
-  void advance_counters(int64_t* counters) override {
-    ++counters[kCounterGlobalStep];
-    ++counters[kCounterEpochStep];
   }
 
  private:

@@ -1,4 +1,4 @@
-// Activations, bias broadcast and bias gradient, and the step counters.
+// Activations, bias broadcast and bias gradient.
 #include "cuda/cuda_check.hpp"
 #include "kernels/cuda/device_ops.cuh"
 #include "kernels/cuda/kernels.hpp"
@@ -36,11 +36,6 @@ __global__ void bias_grad_kernel(int rows, int per_row, const float* dy, float* 
   db[j] = s;
 }
 
-__global__ void advance_counters_kernel(int64_t* counters) {
-  counters[kCounterGlobalStep] += 1;
-  counters[kCounterEpochStep] += 1;
-}
-
 }  // namespace
 
 void activation_forward(cudaStream_t s, Activation a, size_t n, const float* x, float* y) {
@@ -66,11 +61,6 @@ void broadcast_bias(cudaStream_t s, int rows, int T, int out, const float* bias,
 void bias_grad(cudaStream_t s, int rows, int T, int out, const float* dy, float* db) {
   const int per_row = T * out;
   bias_grad_kernel<<<blocks_for(size_t(per_row)), kThreads, 0, s>>>(rows, per_row, dy, db);
-  SGDLAB_LAUNCH_CHECK();
-}
-
-void advance_counters(cudaStream_t s, int64_t* counters) {
-  advance_counters_kernel<<<1, 1, 0, s>>>(counters);
   SGDLAB_LAUNCH_CHECK();
 }
 

@@ -18,7 +18,6 @@ void activation_backward(cudaStream_t s, Activation a, size_t n, const float* y,
 void broadcast_bias(cudaStream_t s, int rows, int T, int out, const float* bias, float* y);
 // db[t, o] = sum over r of dy[r, t, o], in a fixed order.
 void bias_grad(cudaStream_t s, int rows, int T, int out, const float* dy, float* db);
-void advance_counters(cudaStream_t s, int64_t* counters);
 
 void dropout(cudaStream_t s, const DropoutDims& d, const float* rate, const uint64_t* seed,
              const int64_t* counters, const float* in, float* out);
@@ -39,9 +38,10 @@ void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const 
                   float* correct, int* frozen);
 void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs);
 
+// Also advances the step counters when not null (block 0, thread 0).
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
                   const float* lr, const float* momentum, const int* frozen, float* params,
-                  const float* grads, float* velocity);
+                  const float* grads, float* velocity, int64_t* counters);
 
 // partial: n_slices * T * 2 floats of scratch.
 void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices, int n_layers, int T,

@@ -8,8 +8,13 @@ namespace {
 
 __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T,
                            const float* lr, const float* momentum, const int* frozen, float* params,
-                           const float* grads, float* velocity) {
+                           const float* grads, float* velocity, int64_t* counters) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  // The step's other kernels read the counters before this one starts (stream order).
+  if (i == 0 && counters) {
+    counters[kCounterGlobalStep] += 1;
+    counters[kCounterEpochStep] += 1;
+  }
   if (i >= total) return;
   for (int s = 0; s < n_slices; ++s) {
     const ParamSlice sl = slices[s];
@@ -27,10 +32,10 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
 
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
                   const float* lr, const float* momentum, const int* frozen, float* params,
-                  const float* grads, float* velocity) {
+                  const float* grads, float* velocity, int64_t* counters) {
   if (!total) return;
-  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(slices, n_slices, total, T, lr, momentum,
-                                                           frozen, params, grads, velocity);
+  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(
+      slices, n_slices, total, T, lr, momentum, frozen, params, grads, velocity, counters);
   SGDLAB_LAUNCH_CHECK();
 }
 

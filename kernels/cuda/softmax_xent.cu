@@ -1,6 +1,7 @@
 // Fused softmax cross-entropy, one warp per sample row: loss, correct flag and
-// dlogits = (softmax - onehot) / B. Per-lane sums then run over the rows in order in a
-// second kernel, so that no float atomics make the totals depend on timing.
+// dlogits = (softmax - onehot) / B. Per-lane sums then run over the rows in order, so
+// that no float atomics make the totals depend on timing: in the same kernel when one
+// block can hold the whole batch (a training step: one launch), else in a second one.
 #include <cfloat>
 
 #include "cuda/cuda_check.hpp"
@@ -41,10 +42,9 @@ __device__ void row_max_sum(const float* z, int classes, float& m, float& s) {
   s = warp_sum(s);
 }
 
-__global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels,
-                                 float* dlogits, float* row_loss, float* row_correct) {
-  const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-  if (row >= d.B * d.T) return;
+// One row's loss, correct flag and dlogits, by the calling warp.
+__device__ void xent_row(const XentDims& d, int row, const float* logits, const int32_t* labels,
+                         float* dlogits, float* row_loss, float* row_correct) {
   const int lane = threadIdx.x % kWarp;
   const float* z = logits + size_t(row) * d.classes;
   float m, s;
@@ -62,11 +62,15 @@ __global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t*
           (expf(z[c] - m - log_sum) - (c == label ? 1.0f : 0.0f)) / float(d.B);
 }
 
-// One thread per lane; rows are [B, T], summed in batch order in double like the CPU.
-__global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct,
-                                  float* loss_sum, float* correct, int* frozen) {
-  const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= d.T) return;
+__global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels,
+                                 float* dlogits, float* row_loss, float* row_correct) {
+  const int row = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (row < d.B * d.T) xent_row(d, row, logits, labels, dlogits, row_loss, row_correct);
+}
+
+// Lane t's rows ([B, T] order) summed in batch order in double, like the CPU.
+__device__ void xent_lane(const XentDims& d, int t, const float* row_loss, const float* row_correct,
+                          float* loss_sum, float* correct, int* frozen) {
   double loss = 0, hits = 0;
   for (int b = 0; b < d.B; ++b) {
     loss += double(row_loss[size_t(b) * d.T + t]);
@@ -75,6 +79,25 @@ __global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float
   loss_sum[t] += float(loss);
   correct[t] += float(hits);
   if (frozen && !isfinite(loss)) frozen[t] = 1;
+}
+
+__global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct,
+                                  float* loss_sum, float* correct, int* frozen) {
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t < d.T) xent_lane(d, t, row_loss, row_correct, loss_sum, correct, frozen);
+}
+
+// Both passes in one block: its warps take the rows in turn, then, once every row is
+// written (__syncthreads orders the block's global writes), its threads take the lanes.
+__global__ void xent_one_block_kernel(XentDims d, const float* logits, const int32_t* labels,
+                                      float* dlogits, float* row_loss, float* row_correct,
+                                      float* loss_sum, float* correct, int* frozen) {
+  const int warps = blockDim.x / kWarp;
+  for (int row = threadIdx.x / kWarp; row < d.B * d.T; row += warps)
+    xent_row(d, row, logits, labels, dlogits, row_loss, row_correct);
+  __syncthreads();
+  for (int t = threadIdx.x; t < d.T; t += blockDim.x)
+    xent_lane(d, t, row_loss, row_correct, loss_sum, correct, frozen);
 }
 
 __global__ void softmax_kernel(XentDims d, const float* logits, float* probs) {
@@ -97,6 +120,14 @@ void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const 
                   float* correct, int* frozen) {
   const int rows = d.B * d.T;
   if (!rows) return;
+  // Up to 8 rows per warp of one 1,024-thread block (a step of up to 8 lanes at batch
+  // 32): one launch where the second would cost more than the rows themselves.
+  if (rows <= 256) {
+    xent_one_block_kernel<<<1, 1024, 0, s>>>(d, logits, labels, dlogits, row_loss, row_correct,
+                                             loss_sum, correct, frozen);
+    SGDLAB_LAUNCH_CHECK();
+    return;
+  }
   xent_rows_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kRowsPerBlock * kWarp, 0, s>>>(
       d, logits, labels, dlogits, row_loss, row_correct);
   SGDLAB_LAUNCH_CHECK();
