@@ -225,6 +225,8 @@ int main(int argc, char** argv) {
     register_ops("cuda_autotune", *backends.back(), true);
     backends.push_back(make_cuda_backend({true, false}));
     register_ops("cuda_tf32", *backends.back(), true);
+    backends.push_back(make_cuda_backend({true, false, ConvKernel::LaneGemm}));
+    register_ops("cuda_tf32_lanegemm", *backends.back(), true);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cuda/cuda_check.hpp"
@@ -83,6 +84,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::Cuda; }
   std::string describe() const override { return name_; }
   PeakRates peak_rates() const override { return peak_; }
+  std::vector<std::string> take_warnings() override { return std::exchange(warnings_, {}); }
 
   void* allocate(size_t bytes) override {
     void* p = nullptr;
@@ -321,7 +323,7 @@ class CudaBackend final : public Backend {
                       options_.conv_kernel};
     if (choice.autotune) synchronize();
     auto p = std::make_unique<ConvPlan>();
-    make_conv_plan(cudnn_, d, choice, arena_, *p);
+    make_conv_plan(cudnn_, d, choice, arena_, *p, warnings_);
     return *conv_plans_.emplace(key, std::move(p)).first->second;
   }
 
@@ -343,6 +345,7 @@ class CudaBackend final : public Backend {
   int device_ = 0;
   std::string name_;
   PeakRates peak_;
+  std::vector<std::string> warnings_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;

@@ -68,7 +68,7 @@ void set_tensor(TensorDesc& t, int n, int c, int h, int w) {
 }
 
 void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, DeviceArena& arena,
-                    ConvPlan& p) {
+                    ConvPlan& p, std::vector<std::string>& warnings) {
   set_tensor(p.x, d.B, d.T * d.Cin, d.H, d.W);
   set_tensor(p.y, d.B, d.T * d.Cout, d.Ho(), d.Wo());
   set_tensor(p.bias, 1, d.T * d.Cout, 1, 1);
@@ -128,7 +128,7 @@ void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, 
   need = std::max(need, bytes);
   p.workspace_bytes = need;
   p.workspace = need ? arena.allocate(need) : nullptr;
-  route_lane_gemm(handle, d, choice, p);
+  route_lane_gemm(handle, d, choice, p, warnings);
 }
 
 }  // namespace sgdlab

@@ -1,6 +1,9 @@
 #pragma once
 // A grouped cuDNN convolution of one lane-packed shape ([B, T*C, H, W], groupCount = T):
 // descriptors, one algorithm per direction chosen once, and a workspace.
+#include <string>
+#include <vector>
+
 #include "cuda/device_arena.hpp"
 #include "kernels/cuda/kernels.hpp"
 #include "sgdlab/backend.hpp"
@@ -59,12 +62,14 @@ struct ConvPlan {
 // choice.autotune is set); the workspace comes from `arena`. Routes every direction to
 // cuDNN, then to the lane-GEMM kernel as choice.kernel says (conv_tuning.cu).
 void make_conv_plan(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, DeviceArena& arena,
-                    ConvPlan& p);
+                    ConvPlan& p, std::vector<std::string>& warnings);
 
 // For ConvKernel::LaneGemm, routes every direction to the lane-GEMM kernel (the faster
-// tile when autotuning). For Auto with autotune, times the lane-GEMM tiles beside the
-// cuDNN times in the plan and takes a direction over where it is faster, after checking
-// its output against cuDNN's on random inputs (an Error if they disagree).
-void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, ConvPlan& p);
+// tile when autotuning). For Auto with autotune, times the lane-GEMM tiles (the TF32
+// one too under tf32) beside the cuDNN times in the plan and takes a direction over
+// where one is faster, after checking its output against cuDNN's on random inputs; a
+// tile that disagrees is not used, and `warnings` says so.
+void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice, ConvPlan& p,
+                     std::vector<std::string>& warnings);
 
 }  // namespace sgdlab

@@ -153,17 +153,23 @@ TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
     };
     expect_rel(conv(*gpu), conv(*cpu), tol);
   }
+  // Every autotuned lane-GEMM tile agreed with cuDNN (a disagreement is a warning).
+  const auto warnings = gpu->take_warnings();
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Options, CudaMathOptions,
-    ::testing::Values(std::make_tuple("autotune", BackendOptions{false, true}, 1e-5),
-                      std::make_tuple("tf32", BackendOptions{true, false}, 2e-3),
-                      std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3),
-                      std::make_tuple("lane_gemm",
-                                      BackendOptions{false, false, ConvKernel::LaneGemm}, 1e-5),
-                      std::make_tuple("lane_gemm_autotune",
-                                      BackendOptions{false, true, ConvKernel::LaneGemm}, 1e-5)),
+    ::testing::Values(
+        std::make_tuple("autotune", BackendOptions{false, true}, 1e-5),
+        std::make_tuple("tf32", BackendOptions{true, false}, 2e-3),
+        std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3),
+        std::make_tuple("lane_gemm", BackendOptions{false, false, ConvKernel::LaneGemm}, 1e-5),
+        std::make_tuple("lane_gemm_autotune", BackendOptions{false, true, ConvKernel::LaneGemm},
+                        1e-5),
+        std::make_tuple("lane_gemm_tf32", BackendOptions{true, false, ConvKernel::LaneGemm}, 2e-3),
+        std::make_tuple("lane_gemm_tf32_autotune", BackendOptions{true, true, ConvKernel::LaneGemm},
+                        2e-3)),
     [](const auto& info) { return std::string(std::get<0>(info.param)); });
 
 TEST_F(CudaParity, MaxPool) {

@@ -95,6 +95,7 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
         m.val = rows[0].val_acc;
       }
     }
+    print_warnings(backend);
   };
   if (a.streams == 1) {
     run(main_backend, true);

@@ -45,6 +45,10 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const BackendOp
   return backend;
 }
 
+void print_warnings(Backend& backend) {
+  for (const auto& w : backend.take_warnings()) std::cerr << "sgdlab: warning: " << w << std::endl;
+}
+
 void add_gpu_math_options(CLI::App& app, BackendOptions& options) {
   app.add_flag("--tf32", options.tf32,
                "GPU: TF32 tensor cores for GEMMs and convolutions (default: FP32)");

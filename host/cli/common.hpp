@@ -21,6 +21,8 @@ std::unique_ptr<Backend> make_backend(const std::string& device,
 void add_device_option(CLI::App& app, std::string& device);
 // --tf32 and --autotune, for the commands that train.
 void add_gpu_math_options(CLI::App& app, BackendOptions& options);
+// Prints what the backend chose not to do (Backend::take_warnings) to stderr.
+void print_warnings(Backend& backend);
 
 // A default run folder under runs/ named after the command and the time.
 std::string default_out_dir(const std::string& what);

@@ -116,6 +116,7 @@ void run_train(const TrainArgs& a) {
     }
     std::cout << std::defaultfloat << std::endl;
   }
+  print_warnings(*backend);
   const auto test = trainer.evaluate(Split::Test);
   nlohmann::json result = {{"model", a.model}, {"device", backend->describe()}};
   for (size_t t = 0; t < lanes.size(); ++t) {

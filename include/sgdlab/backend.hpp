@@ -10,6 +10,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sgdlab/op_dims.hpp"
 
@@ -42,6 +43,9 @@ class Backend {
   virtual Device device() const = 0;
   virtual std::string describe() const = 0;
   virtual PeakRates peak_rates() const { return {}; }
+  // What the backend chose not to do and why (an autotuned kernel that disagreed with
+  // cuDNN), since the last call; for the caller to show.
+  virtual std::vector<std::string> take_warnings() { return {}; }
 
   // Memory and transfers. Transfers are ordered with the ops; download() returns
   // once the data is on the host.

@@ -62,8 +62,9 @@ void local2d_backward_weight(cudaStream_t s, const ConvDims& d, const float* x, 
                              float* dw, float* db);
 
 // The lane-GEMM convolution (conv_gemm.cu): T implicit GEMMs in one launch, C tiles of
-// the given shape. Forward adds the bias; backward-data and backward-filter overwrite.
-enum class LaneGemmTile { M64N64, M32N128 };
+// the given shape (FP32 FMA, or TF32 tensor cores). Forward adds the bias;
+// backward-data and backward-filter overwrite.
+enum class LaneGemmTile { M64N64, M32N128, M64N64Tf32 };
 void conv_gemm_forward(cudaStream_t s, LaneGemmTile tile, const ConvDims& d, const float* x,
                        const float* w, const float* bias, float* y);
 void conv_gemm_backward_data(cudaStream_t s, LaneGemmTile tile, const ConvDims& d, const float* w,
