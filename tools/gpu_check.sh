@@ -99,7 +99,7 @@ ops = load("op_bench.json")
 if ops:
     summary["op_bench"] = [{"name": b["name"], "us": b["real_time"], "flops": b.get("FLOP/s"), "bytes": b.get("B/s")}
                            for b in ops.get("benchmarks", [])]
-for name in ("bench_autotune", "bench_lane_gemm", "bench_streams", "bench_capture_none", "bench_capture_epoch"):
+for name in ("bench_autotune", "bench_lane_gemm", "bench_lane_gemm_tf32", "bench_streams", "bench_capture_none", "bench_capture_epoch"):
     b = load(f"{name}.json")
     if b:
         summary[name] = {"device": b["device"], "runs": [{k: r[k] for k in ("model", "lanes", "trial_epochs_per_s",
@@ -177,6 +177,8 @@ speed() {
     --epochs "$BENCH_EPOCHS" --autotune --json "$WORK/bench_autotune.json"
   step bench_lane_gemm 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
     --epochs "$BENCH_EPOCHS" --conv-kernel lane-gemm --json "$WORK/bench_lane_gemm.json"
+  step bench_lane_gemm_tf32 120 "$BIN/sgdlab" bench --device "$DEVICE" --models cnn --lanes "$LANES" \
+    --epochs "$BENCH_EPOCHS" --tf32 --conv-kernel lane-gemm --json "$WORK/bench_lane_gemm_tf32.json"
   # Graphs: none (eager), one per step (the default, measured above), one per epoch.
   for capture in none epoch; do
     step "bench_capture_$capture" 120 "$BIN/sgdlab" bench --device "$DEVICE" --models mlp,lcnn,cnn \
