@@ -1,13 +1,16 @@
-// The CUDA backend: cuBLAS strided-batched GEMMs for dense layers, cuDNN grouped
-// convolutions (groupCount = T) and pooling, sgdlab's kernels for the rest. One
+// The CUDA backend: dense layers as strided-batched GEMMs (gpu_dense.hpp), cuDNN
+// grouped convolutions (groupCount = T) or sgdlab's lane-GEMM kernel, cuDNN pooling,
+// sgdlab's kernels for the rest. One
 // instance owns one stream, one cuBLAS and one cuDNN handle, shared by every layer of
 // the pack that runs on it.
 #include <nvtx3/nvToolsExt.h>
 #include <cub/device/device_segmented_radix_sort.cuh>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/cudnn_conv.hpp"
 #include "cuda/device_arena.hpp"
+#include "cuda/gpu_dense.hpp"
 #include "kernels/cuda/kernels.hpp"
 #include "sgdlab/backend.hpp"
 
@@ -71,7 +75,10 @@ class CudaBackend final : public Backend {
           cublas_, options_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
       // A fixed workspace lets cuBLAS run inside graph capture without allocating.
       const size_t cublas_ws = 32u << 20;
-      SGDLAB_CUBLAS_CHECK(cublasSetWorkspace(cublas_, arena_.allocate(cublas_ws), cublas_ws));
+      void* ws = arena_.allocate(cublas_ws);
+      SGDLAB_CUBLAS_CHECK(cublasSetWorkspace(cublas_, ws, cublas_ws));
+      dense_ = std::make_unique<GpuDense>(cublas_, stream_, ws, cublas_ws, options_.tf32,
+                                          options_.dense_epilogues);
       SGDLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
       SGDLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
     } catch (...) {
@@ -132,26 +139,14 @@ class CudaBackend final : public Backend {
 
   // Row-major lane t of x is column-major (in x B) with ld T*in and lane stride in;
   // so Y^T = W^T X^T is one strided-batched GEMM over the lanes.
+  void plan_dense(const DenseDims& d) override { dense_->plan(d, warnings_); }
   void dense_forward(const DenseDims& d, const float* x, const float* w, const float* b,
                      float* y) override {
-    cuda::broadcast_bias(stream_, d.B, d.T, d.out, b, y);
-    const float one = 1.0f;
-    SGDLAB_CUBLAS_CHECK(cublasSgemmStridedBatched(
-        cublas_, CUBLAS_OP_N, CUBLAS_OP_N, d.out, d.B, d.in, &one, w, d.out,
-        (long long)d.in * d.out, x, d.T * d.in, d.in, &one, y, d.T * d.out, d.out, d.T));
+    dense_->forward(d, x, w, b, y);
   }
   void dense_backward(const DenseDims& d, const float* x, const float* w, const float* dy,
                       float* dx, float* dw, float* db) override {
-    const float one = 1.0f, zero = 0.0f;
-    // dW^T (out x in) = dY^T (out x B) * X (B x in)
-    SGDLAB_CUBLAS_CHECK(cublasSgemmStridedBatched(
-        cublas_, CUBLAS_OP_N, CUBLAS_OP_T, d.out, d.in, d.B, &one, dy, d.T * d.out, d.out, x,
-        d.T * d.in, d.in, &zero, dw, d.out, (long long)d.in * d.out, d.T));
-    cuda::bias_grad(stream_, d.B, d.T, d.out, dy, db);
-    if (dx)  // dX^T (in x B) = W (in x out, i.e. W^T transposed) * dY^T
-      SGDLAB_CUBLAS_CHECK(cublasSgemmStridedBatched(
-          cublas_, CUBLAS_OP_T, CUBLAS_OP_N, d.in, d.B, d.out, &one, w, d.out,
-          (long long)d.in * d.out, dy, d.T * d.out, d.out, &zero, dx, d.T * d.in, d.in, d.T));
+    dense_->backward(d, x, w, dy, dx, dw, db);
   }
 
   void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* b,
@@ -303,6 +298,7 @@ class CudaBackend final : public Backend {
 
  private:
   void release() noexcept {
+    dense_.reset();
     if (cudnn_) cudnnDestroy(cudnn_);
     if (cublas_) cublasDestroy(cublas_);
     if (stream_) cudaStreamDestroy(stream_);
@@ -349,6 +345,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
+  std::unique_ptr<GpuDense> dense_;
   DeviceArena arena_;
   std::map<std::tuple<int, int, int, int, int, int, int, int, int>, std::unique_ptr<ConvPlan>>
       conv_plans_;

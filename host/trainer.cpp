@@ -143,11 +143,13 @@ struct Trainer::Impl {
     // otherwise need 0.5 GB per activation).
     eval_acts = make_activations(std::max(1, std::min(opt.eval_batch, kEvalRowsPerPack / T)));
     // The recorded step shapes are planned now, where a backend may still time them.
-    for (const auto& l : plan.layers()) {
-      if (l.spec.kind != LayerKind::Conv2d) continue;
-      be.plan_conv2d(conv_dims(l, B));
-      if (tail) be.plan_conv2d(conv_dims(l, tail));
-    }
+    for (const auto& l : plan.layers())
+      for (int rows : {B, tail}) {
+        if (rows == 0) continue;
+        if (l.spec.kind == LayerKind::Conv2d) be.plan_conv2d(conv_dims(l, rows));
+        if (l.spec.kind == LayerKind::Dense)
+          be.plan_dense({rows, T, int(l.in.size()), l.spec.units});
+      }
   }
 
   template <class V>

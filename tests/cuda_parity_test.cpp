@@ -125,6 +125,7 @@ TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
   auto cpu = make_cpu_backend();
   auto gpu = make_cuda_backend(options);
   const DenseDims dd{32, 4, 1024, 128};
+  gpu->plan_dense(dd);  // checks the epilogue path against the plain one
   const auto x = rnd(size_t(dd.B) * dd.T * dd.in, 31), w = rnd(size_t(dd.T) * dd.in * dd.out, 32),
              b = rnd(size_t(dd.T) * dd.out, 33), dy = rnd(size_t(dd.B) * dd.T * dd.out, 34);
   auto dense = [&](Backend& be) {
@@ -166,6 +167,8 @@ INSTANTIATE_TEST_SUITE_P(
         std::make_tuple("tf32_autotune", BackendOptions{true, true}, 2e-3),
         std::make_tuple("lane_gemm", BackendOptions{false, false, ConvKernel::LaneGemm}, 1e-5),
         std::make_tuple("lane_gemm_autotune", BackendOptions{false, true, ConvKernel::LaneGemm},
+                        1e-5),
+        std::make_tuple("no_dense_epilogues", BackendOptions{false, false, ConvKernel::Auto, false},
                         1e-5),
         std::make_tuple("lane_gemm_tf32", BackendOptions{true, false, ConvKernel::LaneGemm}, 2e-3),
         std::make_tuple("lane_gemm_tf32_autotune", BackendOptions{true, true, ConvKernel::LaneGemm},

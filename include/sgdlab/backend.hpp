@@ -66,6 +66,8 @@ class Backend {
   // changing value from backend memory (counters, lane arrays), not from arguments.
   virtual std::unique_ptr<Recording> record(const std::function<void()>& body) = 0;
 
+  // Chooses a dense shape's algorithms now, outside any recording. Optional.
+  virtual void plan_dense(const DenseDims& d) {}
   // Dense layer on [B, T, in] -> [B, T, out].
   virtual void dense_forward(const DenseDims& d, const float* x, const float* w, const float* b,
                              float* y) = 0;
@@ -179,6 +181,9 @@ struct BackendOptions {
   // may differ between runs. Off: cuDNN's heuristic choice, the same every run.
   bool autotune = false;
   ConvKernel conv_kernel = ConvKernel::Auto;
+  // Dense layers through cuBLASLt with the bias (and its gradient) in the GEMM's
+  // epilogue where cuBLASLt supports it; off: cuBLAS GEMMs and separate bias kernels.
+  bool dense_epilogues = true;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
