@@ -28,21 +28,24 @@ void relu_maxpool_2x2_backward(const PoolDims& d, const S* x, const S* dy, S* dx
       const S* r1 = r0 + d.W;
       S* d0 = dxp + size_t(2 * oh) * d.W;
       S* d1 = d0 + d.W;
+      // Which of (0,0), (0,1), (1,0), (1,1) is the first maximum of relu(x), if that
+      // maximum is above 0: only compares and selects, strict against earlier positions
+      // and not against later ones, so that the compiler vectorises the row (random data
+      // would mispredict branches half the time).
+#pragma omp simd
       for (int ow = 0; ow < Wo; ++ow) {
-        const int c = 2 * ow;
-        // Which of (0,0), (0,1), (1,0), (1,1) is the first maximum of relu(x), if that
-        // maximum is above 0: comparisons without branches (random data would mispredict
-        // them half the time), strict against earlier positions, not against later ones.
-        const S v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
-        const bool w0 = (v0 > S(0)) & (v0 >= v1) & (v0 >= v2) & (v0 >= v3);
-        const bool w1 = (v1 > S(0)) & (v1 > v0) & (v1 >= v2) & (v1 >= v3);
-        const bool w2 = (v2 > S(0)) & (v2 > v0) & (v2 > v1) & (v2 >= v3);
-        const bool w3 = (v3 > S(0)) & (v3 > v0) & (v3 > v1) & (v3 > v2);
+        const S v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
         const S grad = g[oh * Wo + ow];
-        d0[c] = w0 ? grad : S(0);
-        d0[c + 1] = w1 ? grad : S(0);
-        d1[c] = w2 ? grad : S(0);
-        d1[c + 1] = w3 ? grad : S(0);
+        const S m = std::max(std::max(v0, v1), std::max(v2, v3));
+        const bool up = m > S(0);
+        const bool w0 = up & (v0 == m);
+        const bool w1 = up & (v1 == m) & !w0;
+        const bool w2 = up & (v2 == m) & !w0 & !w1;
+        const bool w3 = up & (v3 == m) & !w0 & !w1 & !w2;
+        d0[2 * ow] = w0 ? grad : S(0);
+        d0[2 * ow + 1] = w1 ? grad : S(0);
+        d1[2 * ow] = w2 ? grad : S(0);
+        d1[2 * ow + 1] = w3 ? grad : S(0);
       }
     }
   }
