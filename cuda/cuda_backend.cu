@@ -277,11 +277,16 @@ class CudaBackend final : public Backend {
     const size_t total = size_t(T) * n;
     auto* keys = static_cast<uint32_t*>(shuffle_keys_.get(arena_, total * 2 * sizeof(uint32_t)));
     auto* values = static_cast<uint32_t*>(shuffle_values_.get(arena_, total * sizeof(uint32_t)));
-    std::vector<int> offsets(size_t(T) + 1);
-    for (int t = 0; t <= T; ++t) offsets[t] = t * n;
-    auto* d_offsets = static_cast<int*>(shuffle_offsets_.get(arena_, offsets.size() * sizeof(int)));
-    SGDLAB_CUDA_CHECK(cudaMemcpyAsync(d_offsets, offsets.data(), offsets.size() * sizeof(int),
-                                      cudaMemcpyHostToDevice, stream_));
+    auto* d_offsets =
+        static_cast<int*>(shuffle_offsets_.get(arena_, (size_t(T) + 1) * sizeof(int)));
+    if (offsets_shape_ != std::make_pair(T, n)) {  // the same every epoch of a pack: once
+      std::vector<int> offsets(size_t(T) + 1);
+      for (int t = 0; t <= T; ++t) offsets[t] = t * n;
+      SGDLAB_CUDA_CHECK(cudaMemcpyAsync(d_offsets, offsets.data(), offsets.size() * sizeof(int),
+                                        cudaMemcpyHostToDevice, stream_));
+      SGDLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));  // `offsets` goes out of scope
+      offsets_shape_ = {T, n};
+    }
     cuda::shuffle_keys(stream_, T, n, seeds, epoch, keys, values);
     size_t temp_bytes = 0;
     SGDLAB_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairs(
@@ -292,8 +297,6 @@ class CudaBackend final : public Backend {
         temp, temp_bytes, keys, keys + total, values, perm, int(total), T, d_offsets, d_offsets + 1,
         0, 32, stream_));
     SGDLAB_LAUNCH_CHECK();
-    // offsets is a host vector that goes out of scope.
-    SGDLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
  private:
@@ -352,6 +355,7 @@ class CudaBackend final : public Backend {
   std::map<std::tuple<int, int, int, int, int, int, int>, std::unique_ptr<PoolPlan>> pool_plans_;
   Scratch xent_rows_, grad_partial_, shuffle_keys_, shuffle_values_, shuffle_offsets_,
       shuffle_temp_;
+  std::pair<int, int> offsets_shape_{-1, -1};  // what shuffle_offsets_ holds
 };
 
 }  // namespace

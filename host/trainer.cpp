@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "sgdlab/error.hpp"
@@ -74,7 +75,17 @@ struct Trainer::Impl {
   Buffer<int> frozen;
   Buffer<int64_t> counters;
   Buffer<uint32_t> perm;
-  Buffer<float> train_loss, train_correct, eval_loss, eval_correct, grad_accum, probs;
+  // The per-epoch sums in one buffer, read back with one download (one wait for the
+  // device per epoch): train loss and correct count, evaluation loss and correct count
+  // (T each), the gradient statistics, then a copy of the frozen flags (T ints).
+  Buffer<float> sums, probs;
+  size_t stats_count = 0;
+  float* train_loss() { return sums.get(); }
+  float* train_correct() { return sums.get() + T; }
+  float* eval_loss() { return sums.get() + 2 * T; }
+  float* eval_correct() { return sums.get() + 3 * T; }
+  float* grad_accum() { return sums.get() + 4 * T; }
+  float* frozen_copy() { return sums.get() + 4 * T + stats_count; }
   Activations train_acts, eval_acts;
   std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
 
@@ -132,11 +143,9 @@ struct Trainer::Impl {
     counters.zero();
     perm = Buffer<uint32_t>(be, size_t(T) * n_train);
     const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
-    train_loss = Buffer<float>(be, T);
-    train_correct = Buffer<float>(be, T);
-    eval_loss = Buffer<float>(be, T);
-    eval_correct = Buffer<float>(be, T);
-    grad_accum = Buffer<float>(be, stats);
+    static_assert(sizeof(int) == sizeof(float), "the frozen flags travel in the float buffer");
+    stats_count = stats;
+    sums = Buffer<float>(be, 4 * size_t(T) + stats + T);
     train_acts = make_activations(B);
     // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
     // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
@@ -341,11 +350,11 @@ struct Trainer::Impl {
               counters.get(), size_t(B), 0, a.x.get(), a.y.get());
     const float* logits = forward(a, rows, true);
     be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
-                    train_loss.get(), train_correct.get(), frozen.get());
+                    train_loss(), train_correct(), frozen.get());
     backward(a, rows);
     ScopedRange range(be, "update");
     auto raw = slices.get();
-    be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum.get());
+    be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
     be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
                     grads.get(), velocity.get(), counters.get());
   }
@@ -364,20 +373,27 @@ struct Trainer::Impl {
     }
   }
 
-  std::vector<EvalStats> evaluate(Split split) {
+  // Enqueues the evaluation of a split into eval_loss() and eval_correct().
+  void run_evaluation(Split split) {
     ScopedRange range(be, "evaluate");
-    eval_loss.zero();
-    eval_correct.zero();
+    be.fill_zero(eval_loss(), 2 * size_t(T) * sizeof(float));
     for_each_eval_batch(split, [&](int rows, size_t, const float* logits) {
       be.softmax_xent({rows, T, plan.spec().classes}, logits, eval_acts.y.get(), nullptr,
-                      eval_loss.get(), eval_correct.get(), nullptr);
+                      eval_loss(), eval_correct(), nullptr);
     });
-    const auto loss = eval_loss.download();
-    const auto correct = eval_correct.download();
+  }
+
+  // Loss and accuracy per lane from the evaluation sums (`host` holds the whole buffer).
+  std::vector<EvalStats> eval_stats(const std::vector<float>& host, Split split) const {
     const double n = double(data.part(split).n);
     std::vector<EvalStats> out(T);
-    for (int t = 0; t < T; ++t) out[t] = {loss[t] / n, correct[t] / n};
+    for (int t = 0; t < T; ++t) out[t] = {host[2 * T + t] / n, host[3 * T + t] / n};
     return out;
+  }
+
+  std::vector<EvalStats> evaluate(Split split) {
+    run_evaluation(split);
+    return eval_stats(sums.download(), split);
   }
 
   // Every step of an epoch: the full ones, then the shorter tail.
@@ -399,9 +415,7 @@ struct Trainer::Impl {
     be.shuffle(T, int(train.n), seeds.get(), uint32_t(epoch), perm.get());
     const int64_t counters_now[kCounterCount] = {global_step, 0};
     counters.upload(counters_now, kCounterCount);
-    train_loss.zero();
-    train_correct.zero();
-    grad_accum.zero();
+    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
     // Inside a replayed graph the forward/backward/update ranges are not seen again: each
     // replay is one "step" (or "steps") range.
     switch (opt.capture) {
@@ -428,11 +442,14 @@ struct Trainer::Impl {
         break;
     }
     global_step += steps;
-    const auto val = evaluate(Split::Val);
-    const auto loss = train_loss.download();
-    const auto correct = train_correct.download();
-    const auto grad = grad_accum.download();
-    const auto state = frozen.download();
+    run_evaluation(Split::Val);
+    be.copy(frozen_copy(), frozen.get(), size_t(T) * sizeof(int));
+    const std::vector<float> host = sums.download();
+    const auto val = eval_stats(host, Split::Val);
+    const float* loss = host.data();
+    const float* correct = host.data() + T;
+    std::vector<int> state(T);
+    std::memcpy(state.data(), host.data() + 4 * T + stats_count, size_t(T) * sizeof(int));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int layers = plan.param_layers();
@@ -446,7 +463,7 @@ struct Trainer::Impl {
       r.train_acc = correct[t] / samples;
       r.val_loss = val[t].loss;
       r.val_acc = val[t].acc;
-      const float* g = grad.data() + size_t(t) * (layers + 1) * 2;
+      const float* g = host.data() + 4 * T + size_t(t) * (layers + 1) * 2;
       for (int l = 0; l < layers; ++l) {
         r.layer_grad_mean_abs.push_back(g[2 * l] / steps);
         r.layer_grad_l2.push_back(g[2 * l + 1] / steps);
