@@ -41,7 +41,7 @@ class LtDense {
  private:
   struct Gemm;
   struct Plan;
-  Plan& plan_of(const DenseDims& d);
+  Plan* plan_of(const DenseDims& d);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_;

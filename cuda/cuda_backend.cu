@@ -78,7 +78,7 @@ class CudaBackend final : public Backend {
       void* ws = arena_.allocate(cublas_ws);
       SGDLAB_CUBLAS_CHECK(cublasSetWorkspace(cublas_, ws, cublas_ws));
       dense_ = std::make_unique<GpuDense>(cublas_, stream_, ws, cublas_ws, options_.tf32,
-                                          options_.dense_epilogues);
+                                          options_.dense_epilogues, warnings_);
       SGDLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
       SGDLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
     } catch (...) {
@@ -139,7 +139,7 @@ class CudaBackend final : public Backend {
 
   // Row-major lane t of x is column-major (in x B) with ld T*in and lane stride in;
   // so Y^T = W^T X^T is one strided-batched GEMM over the lanes.
-  void plan_dense(const DenseDims& d) override { dense_->plan(d, warnings_); }
+  void plan_dense(const DenseDims& d) override { dense_->plan(d); }
   void dense_forward(const DenseDims& d, const float* x, const float* w, const float* b,
                      float* y) override {
     dense_->forward(d, x, w, b, y);

@@ -9,8 +9,9 @@
 namespace sgdlab {
 
 GpuDense::GpuDense(cublasHandle_t cublas, cudaStream_t stream, void* workspace,
-                   size_t workspace_bytes, bool tf32, bool epilogues)
-    : cublas_(cublas), stream_(stream), tf32_(tf32) {
+                   size_t workspace_bytes, bool tf32, bool epilogues,
+                   std::vector<std::string>& warnings)
+    : cublas_(cublas), stream_(stream), tf32_(tf32), warnings_(warnings) {
   if (epilogues) lt_ = std::make_unique<LtDense>(workspace, workspace_bytes, tf32);
 }
 
@@ -37,11 +38,13 @@ void GpuDense::weight_grad_plain(const DenseDims& d, const float* x, const float
 
 void GpuDense::forward(const DenseDims& d, const float* x, const float* w, const float* b,
                        float* y) {
+  plan(d);
   if (!lt_ || !lt_->forward(stream_, d, x, w, b, y)) forward_plain(d, x, w, b, y);
 }
 
 void GpuDense::backward(const DenseDims& d, const float* x, const float* w, const float* dy,
                         float* dx, float* dw, float* db) {
+  plan(d);
   if (!lt_ || !lt_->weight_grad(stream_, d, x, dy, dw, db)) weight_grad_plain(d, x, dy, dw, db);
   if (!dx) return;
   const float one = 1.0f, zero = 0.0f;
@@ -51,15 +54,16 @@ void GpuDense::backward(const DenseDims& d, const float* x, const float* w, cons
       dy, d.T * d.out, d.out, &zero, dx, d.T * d.in, d.in, d.T));
 }
 
-void GpuDense::plan(const DenseDims& d, std::vector<std::string>& warnings) {
-  if (!lt_ || !lt_->plan(d)) return;
+void GpuDense::plan(const DenseDims& d) {
+  if (!lt_ || checked_.count({d.B, d.T, d.in, d.out}) || !lt_->plan(d)) return;
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   SGDLAB_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capture));
-  if (capture == cudaStreamCaptureStatusNone && checked_.insert({d.B, d.T, d.in, d.out}).second)
-    check_epilogues(d, warnings);
+  if (capture != cudaStreamCaptureStatusNone) return;  // checked on the next eager use
+  checked_.insert({d.B, d.T, d.in, d.out});
+  check_epilogues(d);
 }
 
-void GpuDense::check_epilogues(const DenseDims& d, std::vector<std::string>& warnings) {
+void GpuDense::check_epilogues(const DenseDims& d) {
   const size_t nx = size_t(d.B) * d.T * d.in, nw = size_t(d.T) * d.in * d.out,
                nb = size_t(d.T) * d.out, ny = size_t(d.B) * d.T * d.out;
   const size_t inputs = nx + nw + nb + ny, outputs = ny + nw + nb;
@@ -74,8 +78,16 @@ void GpuDense::check_epilogues(const DenseDims& d, std::vector<std::string>& war
   const float *x = base, *w = x + nx, *b = w + nw, *dy = b + nb;
   float* epilogue = base + inputs;
   float* plain = epilogue + outputs;
-  forward(d, x, w, b, epilogue);
-  backward(d, x, w, dy, nullptr, epilogue + ny, epilogue + ny + nw);
+  try {
+    forward(d, x, w, b, epilogue);
+    backward(d, x, w, dy, nullptr, epilogue + ny, epilogue + ny + nw);
+  } catch (const Error& e) {  // cuBLASLt planned what it then could not run
+    lt_->disable(d);
+    warnings_.push_back(detail::concat("cuBLASLt's bias epilogues fail for dense ", d.in, "x",
+                                       d.out, " B=", d.B, " T=", d.T, " (", e.what(),
+                                       "); not used"));
+    return;
+  }
   forward_plain(d, x, w, b, plain);
   weight_grad_plain(d, x, dy, plain + ny, plain + ny + nw);
   std::vector<float> got(outputs), want(outputs);
@@ -94,9 +106,9 @@ void GpuDense::check_epilogues(const DenseDims& d, std::vector<std::string>& war
   const double err = std::sqrt(num / std::max(den, 1e-60)), tol = tf32_ ? 5e-3 : 1e-4;
   if (err <= tol) return;
   lt_->disable(d);
-  warnings.push_back(detail::concat("cuBLASLt's bias epilogues disagree with cuBLAS for dense ",
-                                    d.in, "x", d.out, " B=", d.B, " T=", d.T, ": relative error ",
-                                    err, " > ", tol, "; not used"));
+  warnings_.push_back(detail::concat("cuBLASLt's bias epilogues disagree with cuBLAS for dense ",
+                                     d.in, "x", d.out, " B=", d.B, " T=", d.T, ": relative error ",
+                                     err, " > ", tol, "; not used"));
 }
 
 }  // namespace sgdlab
