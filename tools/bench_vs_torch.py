@@ -42,8 +42,8 @@ def table(ours, theirs):
     torch_runs = theirs["runs"] if theirs else []
 
     def rate(model, mode, lanes):
-        return next((r["trial_epochs_per_s"] for r in torch_runs
-                     if r["model"] == model and r["mode"] == mode and r["lanes"] == lanes), None)
+        return next((r["trial_epochs_per_s"] for r in torch_runs if r["model"] == model and r["mode"] == mode
+                     and r["lanes"] == lanes and "error" not in r), None)
 
     rows = []
     for r in ours["runs"]:
@@ -96,8 +96,11 @@ def main():
                "--lanes", lanes, "--epochs", str(a.epochs), "--warmup", str(a.warmup), "--threads",
                str(a.threads), "--json", os.path.join(out, "torch.json")]
         cmd += ["--tf32"] if a.tf32 else []
-        run(cmd)
-        theirs = json.load(open(os.path.join(out, "torch.json")))
+        try:
+            run(cmd)
+            theirs = json.load(open(os.path.join(out, "torch.json")))
+        except (subprocess.CalledProcessError, OSError, ValueError) as e:
+            print(f"the PyTorch reference failed ({e}): sgdlab's figures only", file=sys.stderr)
     else:
         print("no Python with PyTorch found: sgdlab's figures only", file=sys.stderr)
 
@@ -129,7 +132,7 @@ def main():
             got = r["epoch_seconds"]
             verdicts.append({"target": f"{m} T=1 epoch s", "want": want, "got": got, "met": got <= want})
             torch_eager = next((t["epoch_seconds"] for t in (theirs or {}).get("runs", [])
-                                if t["model"] == m and t["mode"] == "eager"), None)
+                                if t["model"] == m and t["mode"] == "eager" and "error" not in t), None)
             print(f"  {m:<5} epoch <= {want} s: {got:.4f} s ({'met' if got <= want else 'MISSED'}), "
                   f"PyTorch eager {fmt(torch_eager, 4)} s")
     with open(os.path.join(out, "comparison.json"), "w") as fh:

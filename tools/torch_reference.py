@@ -193,7 +193,14 @@ def main():
         for mode, T in plan:
             if mode == "graph" and dev.type != "cuda":
                 continue
-            r = time_mode(m, mode, T, data, dev, a)
+            try:
+                r = time_mode(m, mode, T, data, dev, a)
+            except Exception as e:  # one mode that fails (memory, capture) must not lose the rest
+                print(f"{m:<6}{mode:<8}{T:>6}  failed: {type(e).__name__}: {e}", flush=True)
+                rows.append({"model": m, "mode": mode, "lanes": T, "error": f"{type(e).__name__}: {e}"})
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             print(f"{m:<6}{mode:<8}{T:>6}{r['epoch_seconds']:>11.4f}{r['trial_epochs_per_s']:>16.1f}"
                   f"{100 * r['val_acc_mean']:>8.2f}%", flush=True)
             rows.append(r)
