@@ -261,7 +261,11 @@ class CudaBackend final : public Backend {
                   float* accum) override {
     auto* partial =
         static_cast<float*>(grad_partial_.get(arena_, size_t(n_slices) * T * 2 * sizeof(float)));
-    cuda::grad_stats(stream_, slices, n_slices, n_layers, T, grads, partial, accum);
+    if (!grad_done_) {  // one counter per backend: its launches run in stream order
+      grad_done_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
+      SGDLAB_CUDA_CHECK(cudaMemsetAsync(grad_done_, 0, sizeof(unsigned), stream_));
+    }
+    cuda::grad_stats(stream_, slices, n_slices, n_layers, T, grads, partial, accum, grad_done_);
   }
 
   void gather(int B, int T, int features, const float* data, const int32_t* labels,
@@ -356,6 +360,7 @@ class CudaBackend final : public Backend {
   Scratch xent_rows_, grad_partial_, shuffle_keys_, shuffle_values_, shuffle_offsets_,
       shuffle_temp_;
   std::pair<int, int> offsets_shape_{-1, -1};  // what shuffle_offsets_ holds
+  unsigned* grad_done_ = nullptr;
 };
 
 }  // namespace

@@ -295,7 +295,9 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
     auto C = up(be, std::vector<int64_t>{41, 3});
     be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
                     C.get());
-    be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+    // Twice: the second launch must find the kernel's ticket counter reset by the first.
+    for (int i = 0; i < 2; ++i)
+      be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
     std::vector<float> counters;
     for (int64_t c : C.download()) counters.push_back(float(c));  // 42 and 4
     return std::vector<std::vector<float>>{P.download(), V.download(), acc.download(), counters};

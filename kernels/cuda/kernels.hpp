@@ -43,9 +43,10 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
                   const float* lr, const float* momentum, const int* frozen, float* params,
                   const float* grads, float* velocity, int64_t* counters);
 
-// partial: n_slices * T * 2 floats of scratch.
+// partial: n_slices * T * 2 floats of scratch; done: a counter that is 0 between launches
+// (the kernel leaves it so), used by one launch at a time.
 void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices, int n_layers, int T,
-                const float* grads, float* partial, float* accum);
+                const float* grads, float* partial, float* accum, unsigned* done);
 
 void gather(cudaStream_t s, int B, int T, int features, const float* data, const int32_t* labels,
             const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
