@@ -101,6 +101,20 @@ TEST(Trainer, SeededRunIsReproducible) {
   EXPECT_EQ(run(), run());
 }
 
+// ReLU then max-pool, and an activation then dropout, become one stage each.
+TEST(Stages, PairTheFusableLayersOfThePresets) {
+  auto kinds = [](const std::string& model, bool fuse) {
+    std::string out;
+    for (const Stage& st : make_stages(NetworkPlan(model_preset(model), 1), fuse))
+      out += st.kind == Stage::ReluPool ? 'P' : st.kind == Stage::ActivationDropout ? 'D' : 'L';
+    return out;
+  };
+  EXPECT_EQ(kinds("cnn", true), "LPLPLDL");   // conv, relu+pool, conv, relu+pool, dense, ...
+  EXPECT_EQ(kinds("lcnn", true), "LLLPLDL");  // local, relu, local, relu+pool, dense, ...
+  EXPECT_EQ(kinds("mlp", true), "LDLDLDL");
+  EXPECT_EQ(kinds("cnn", false), std::string(10, 'L'));
+}
+
 // The fused ops compute what the layers do one by one, bit for bit: the same parameters
 // and metrics after an epoch of each model with dropout on.
 TEST(Trainer, FusedStagesEqualLayerByLayer) {
