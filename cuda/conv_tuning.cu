@@ -102,7 +102,6 @@ void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice,
   const TuningTensor x(nx, 1, s), w(nw, 2, s), dy(ny, 3, s), bias(size_t(d.T) * d.Cout, 0, s),
       ours(std::max({nx, nw, ny}), 0, s), theirs(std::max({nx, nw, ny}), 0, s);
   Timer timer;
-  const float one = 1.0f, zero = 0.0f;
   // FP32 sums in another order differ by about 1e-6; TF32 products (in cuDNN's kernels
   // or the TF32 tile) by about 2^-11 each.
   const double tol = choice.tf32 ? 5e-3 : 1e-4;
@@ -139,34 +138,22 @@ void route_lane_gemm(cudnnHandle_t handle, const ConvDims& d, ConvChoice choice,
   };
   tune(
       "forward", p.fwd_route, ny,
-      [&](cuda::LaneGemmTile tile) {
+      [&](LaneGemmTile tile) {
         cuda::conv_gemm_forward(s, tile, d, x.get(), w.get(), bias.get(), ours.get());
       },
-      [&] {
-        SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(handle, &one, p.x.d, x.get(), p.w.d, w.get(),
-                                                   p.fwd_conv.d, p.fwd, p.workspace,
-                                                   p.workspace_bytes, &zero, p.y.d, theirs.get()));
-      });
+      [&] { p.cudnn_forward(handle, x.get(), w.get(), theirs.get()); });
   tune(
       "backward-data", p.data_route, nx,
-      [&](cuda::LaneGemmTile tile) {
+      [&](LaneGemmTile tile) {
         cuda::conv_gemm_backward_data(s, tile, d, w.get(), dy.get(), ours.get());
       },
-      [&] {
-        SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(
-            handle, &one, p.w.d, w.get(), p.y.d, dy.get(), p.data_conv.d, p.bwd_data, p.workspace,
-            p.workspace_bytes, &zero, p.x.d, theirs.get()));
-      });
+      [&] { p.cudnn_backward_data(handle, w.get(), dy.get(), theirs.get()); });
   tune(
       "backward-filter", p.filter_route, nw,
-      [&](cuda::LaneGemmTile tile) {
+      [&](LaneGemmTile tile) {
         cuda::conv_gemm_backward_filter(s, tile, d, x.get(), dy.get(), ours.get());
       },
-      [&] {
-        SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-            handle, &one, p.x.d, x.get(), p.y.d, dy.get(), p.filter_conv.d, p.bwd_filter,
-            p.workspace, p.workspace_bytes, &zero, p.w.d, theirs.get()));
-      });
+      [&] { p.cudnn_backward_filter(handle, x.get(), dy.get(), theirs.get()); });
 }
 
 }  // namespace sgdlab

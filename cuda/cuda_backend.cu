@@ -154,10 +154,8 @@ class CudaBackend final : public Backend {
     ConvPlan& p = conv_plan(d);
     if (p.fwd_route.lane_gemm)
       return cuda::conv_gemm_forward(stream_, p.fwd_route.tile, d, x, w, b, y);
-    const float one = 1.0f, zero = 0.0f;
-    SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &one, p.x.d, x, p.w.d, w, p.fwd_conv.d,
-                                               p.fwd, p.workspace, p.workspace_bytes, &zero, p.y.d,
-                                               y));
+    p.cudnn_forward(cudnn_, x, w, y);
+    const float one = 1.0f;
     SGDLAB_CUDNN_CHECK(cudnnAddTensor(cudnn_, &one, p.bias.d, b, &one, p.y.d, y));
   }
   void conv2d_backward(const ConvDims& d, const float* x, const float* w, const float* dy,
@@ -168,16 +166,12 @@ class CudaBackend final : public Backend {
     if (p.filter_route.lane_gemm)
       cuda::conv_gemm_backward_filter(stream_, p.filter_route.tile, d, x, dy, dw);
     else
-      SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &one, p.x.d, x, p.y.d, dy,
-                                                        p.filter_conv.d, p.bwd_filter, p.workspace,
-                                                        p.workspace_bytes, &zero, p.w.d, dw));
+      p.cudnn_backward_filter(cudnn_, x, dy, dw);
     if (!dx) return;
     if (p.data_route.lane_gemm)
       cuda::conv_gemm_backward_data(stream_, p.data_route.tile, d, w, dy, dx);
     else
-      SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &one, p.w.d, w, p.y.d, dy,
-                                                      p.data_conv.d, p.bwd_data, p.workspace,
-                                                      p.workspace_bytes, &zero, p.x.d, dx));
+      p.cudnn_backward_data(cudnn_, w, dy, dx);
   }
 
   void plan_conv2d(const ConvDims& d) override { conv_plan(d); }

@@ -61,6 +61,27 @@ struct FindScratch {
 
 }  // namespace
 
+void ConvPlan::cudnn_forward(cudnnHandle_t h, const float* x_, const float* w_, float* y_) const {
+  const float one = 1.0f, zero = 0.0f;
+  SGDLAB_CUDNN_CHECK(cudnnConvolutionForward(h, &one, x.d, x_, w.d, w_, fwd_conv.d, fwd, workspace,
+                                             workspace_bytes, &zero, y.d, y_));
+}
+
+void ConvPlan::cudnn_backward_data(cudnnHandle_t h, const float* w_, const float* dy,
+                                   float* dx) const {
+  const float one = 1.0f, zero = 0.0f;
+  SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, w.d, w_, y.d, dy, data_conv.d, bwd_data,
+                                                  workspace, workspace_bytes, &zero, x.d, dx));
+}
+
+void ConvPlan::cudnn_backward_filter(cudnnHandle_t h, const float* x_, const float* dy,
+                                     float* dw) const {
+  const float one = 1.0f, zero = 0.0f;
+  SGDLAB_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, x.d, x_, y.d, dy, filter_conv.d,
+                                                    bwd_filter, workspace, workspace_bytes, &zero,
+                                                    w.d, dw));
+}
+
 void set_tensor(TensorDesc& t, int n, int c, int h, int w) {
   SGDLAB_CUDNN_CHECK(cudnnCreateTensorDescriptor(&t.d));
   SGDLAB_CUDNN_CHECK(

@@ -56,6 +56,12 @@ struct ConvPlan {
   ConvRoute fwd_route, data_route, filter_route;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+
+  // cuDNN's three directions with this plan's algorithms (no bias): y = conv(x, w),
+  // dx = conv^T(w, dy), dw = the filter gradient; outputs overwritten.
+  void cudnn_forward(cudnnHandle_t h, const float* x, const float* w, float* y) const;
+  void cudnn_backward_data(cudnnHandle_t h, const float* w, const float* dy, float* dx) const;
+  void cudnn_backward_filter(cudnnHandle_t h, const float* x, const float* dy, float* dw) const;
 };
 
 // Builds the plan of `d` on `handle` (whose stream must be idle and not capturing when

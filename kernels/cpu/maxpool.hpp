@@ -27,8 +27,11 @@ void maxpool_forward(const PoolDims& d, const S* x, S* y) {
   }
 }
 
-template <class S>
-void maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
+// Routes each window's gradient to its first maximum of value(x) (row by row, strictly
+// greater to move on), where keep(x) holds there. Shared by max-pool and ReLU + max-pool.
+template <class S, class Value, class Keep>
+void pool_backward_to_first_max(const PoolDims& d, const S* x, const S* dy, S* dx, Value value,
+                                Keep keep) {
   const int Ho = d.Ho(), Wo = d.Wo();
   const size_t planes = size_t(d.B) * d.T * d.C;
 #pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
@@ -41,18 +44,24 @@ void maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
       for (int ow = 0; ow < Wo; ++ow) {
         const int base = (oh * d.stride) * d.W + ow * d.stride;
         int arg = base;
-        S best = xp[base];
+        S best = value(xp[base]);
         for (int i = 0; i < d.k; ++i)
           for (int j = 0; j < d.k; ++j) {
             const int idx = base + i * d.W + j;
-            if (xp[idx] > best) {
-              best = xp[idx];
+            if (value(xp[idx]) > best) {
+              best = value(xp[idx]);
               arg = idx;
             }
           }
-        dxp[arg] += g[oh * Wo + ow];
+        if (keep(xp[arg])) dxp[arg] += g[oh * Wo + ow];
       }
   }
+}
+
+template <class S>
+void maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
+  pool_backward_to_first_max(
+      d, x, dy, dx, [](S v) { return v; }, [](S) { return true; });
 }
 
 }  // namespace sgdlab::cpu

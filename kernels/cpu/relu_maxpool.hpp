@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/cpu/maxpool.hpp"
 #include "sgdlab/op_dims.hpp"
 
 namespace sgdlab::cpu {
@@ -87,30 +88,8 @@ void relu_maxpool_forward(const PoolDims& d, const S* x, S* y) {
 template <class S>
 void relu_maxpool_backward(const PoolDims& d, const S* x, const S* dy, S* dx) {
   if (d.k == 2 && d.stride == 2) return relu_maxpool_2x2_backward(d, x, dy, dx);
-  const int Ho = d.Ho(), Wo = d.Wo();
-  const size_t planes = size_t(d.B) * d.T * d.C;
-#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
-  for (size_t pl = 0; pl < planes; ++pl) {
-    const S* xp = x + pl * d.H * d.W;
-    S* dxp = dx + pl * d.H * d.W;
-    std::fill_n(dxp, size_t(d.H) * d.W, S(0));
-    const S* g = dy + pl * Ho * Wo;
-    for (int oh = 0; oh < Ho; ++oh)
-      for (int ow = 0; ow < Wo; ++ow) {
-        const int base = (oh * d.stride) * d.W + ow * d.stride;
-        int arg = base;
-        S best = std::max(xp[base], S(0));
-        for (int i = 0; i < d.k; ++i)
-          for (int j = 0; j < d.k; ++j) {
-            const int idx = base + i * d.W + j;
-            if (std::max(xp[idx], S(0)) > best) {
-              best = xp[idx];
-              arg = idx;
-            }
-          }
-        if (best > S(0)) dxp[arg] += g[oh * Wo + ow];
-      }
-  }
+  pool_backward_to_first_max(
+      d, x, dy, dx, [](S v) { return std::max(v, S(0)); }, [](S v) { return v > S(0); });
 }
 
 }  // namespace sgdlab::cpu

@@ -23,6 +23,15 @@ SGDLAB_HD float input_at(const ConvDims& d, const float* x, int b, int t, int c,
   return x[((size_t(b) * d.T + t) * d.Cin + c) * d.H * d.W + size_t(ih) * d.W + iw];
 }
 
+// The input under filter tap q = (c, i, j) at output position pos = (b, oh, ow): the
+// im2col matrix of lane t, element (q, pos), without building it.
+SGDLAB_HD float patch_at(const ConvDims& d, const float* x, int t, int q, int pos) {
+  const int L = d.L(), kk = d.k * d.k;
+  const int b = pos / L, p = pos % L, oh = p / d.Wo(), ow = p % d.Wo();
+  const int c = q / kk, i = (q % kk) / d.k, j = q % d.k;
+  return input_at(d, x, b, t, c, oh * d.stride - d.pad + i, ow * d.stride - d.pad + j);
+}
+
 // y = conv(x, w) + bias. m: output channel; k: (c, i, j) of the filter; n: (b, oh, ow).
 struct Forward {
   ConvDims d;
@@ -36,12 +45,7 @@ struct Forward {
   SGDLAB_HD float a(int t, int m, int k) const {
     return w[(size_t(t) * d.Cout + m) * d.patch() + k];
   }
-  SGDLAB_HD float b(int t, int k, int n) const {
-    const int L = d.L(), kk = d.k * d.k;
-    const int bi = n / L, p = n % L, oh = p / d.Wo(), ow = p % d.Wo();
-    const int c = k / kk, i = (k % kk) / d.k, j = k % d.k;
-    return input_at(d, x, bi, t, c, oh * d.stride - d.pad + i, ow * d.stride - d.pad + j);
-  }
+  SGDLAB_HD float b(int t, int k, int n) const { return patch_at(d, x, t, k, n); }
   SGDLAB_HD void store(int t, int m, int n, float v) const {
     const int L = d.L(), bi = n / L, p = n % L;
     y[((size_t(bi) * d.T + t) * d.Cout + m) * L + p] = v + bias[size_t(t) * d.Cout + m];
@@ -92,12 +96,7 @@ struct BackwardFilter {
     const int L = d.L();
     return dy[((size_t(k / L) * d.T + t) * d.Cout + m) * L + k % L];
   }
-  SGDLAB_HD float b(int t, int k, int n) const {
-    const int L = d.L(), kk = d.k * d.k;
-    const int bi = k / L, p = k % L, oh = p / d.Wo(), ow = p % d.Wo();
-    const int c = n / kk, i = (n % kk) / d.k, j = n % d.k;
-    return input_at(d, x, bi, t, c, oh * d.stride - d.pad + i, ow * d.stride - d.pad + j);
-  }
+  SGDLAB_HD float b(int t, int k, int n) const { return patch_at(d, x, t, n, k); }
   SGDLAB_HD void store(int t, int m, int n, float v) const {
     dw[(size_t(t) * d.Cout + m) * d.patch() + n] = v;
   }
