@@ -5,22 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "kernels/cuda/conv_gemm.hpp"
 #include "sgdlab/backend.hpp"
 #include "sgdlab/buffer.hpp"
+#include "tests/test_util.hpp"
 
 namespace sgdlab {
 namespace {
-
-std::vector<float> random_values(size_t n, uint64_t seed) {
-  std::mt19937_64 r(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(r);
-  return v;
-}
 
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
   ASSERT_EQ(got.size(), want.size()) << what;
@@ -38,8 +30,8 @@ TEST_P(ConvGemmMaps, EqualTheCpuConvolutionInEveryDirection) {
   const ConvDims d = GetParam();
   const size_t nx = size_t(d.B) * d.T * d.Cin * d.H * d.W, nw = size_t(d.T) * d.Cout * d.patch(),
                nb = size_t(d.T) * d.Cout, ny = size_t(d.B) * d.T * d.Cout * d.L();
-  const auto x = random_values(nx, 1), w = random_values(nw, 2), bias = random_values(nb, 3),
-             dy = random_values(ny, 4);
+  const auto x = test::random_floats(nx, 1), w = test::random_floats(nw, 2),
+             bias = test::random_floats(nb, 3), dy = test::random_floats(ny, 4);
 
   auto cpu = make_cpu_backend();
   Buffer<float> X(*cpu, nx), W(*cpu, nw), Bv(*cpu, nb), DY(*cpu, ny), Y(*cpu, ny), DX(*cpu, nx),

@@ -14,14 +14,6 @@
 namespace sgdlab::test {
 namespace {
 
-std::vector<float> rnd(size_t n, uint64_t seed, float lo = -1, float hi = 1) {
-  std::mt19937_64 r(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(r);
-  return v;
-}
-
 template <class T>
 Buffer<T> up(Backend& be, const std::vector<T>& v) {
   Buffer<T> b(be, v.size());
@@ -61,8 +53,10 @@ class CudaParity : public ::testing::Test {
 
 TEST_F(CudaParity, Dense) {
   const DenseDims d{7, 3, 37, 11};
-  const auto x = rnd(size_t(d.B) * d.T * d.in, 1), w = rnd(size_t(d.T) * d.in * d.out, 2),
-             b = rnd(size_t(d.T) * d.out, 3), dy = rnd(size_t(d.B) * d.T * d.out, 4);
+  const auto x = random_floats(size_t(d.B) * d.T * d.in, 1),
+             w = random_floats(size_t(d.T) * d.in * d.out, 2),
+             b = random_floats(size_t(d.T) * d.out, 3),
+             dy = random_floats(size_t(d.B) * d.T * d.out, 4);
   compare([&](Backend& be) {
     auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
@@ -80,8 +74,9 @@ TEST_P(CudaConvParity, ForwardAndBackward) {
   const auto [d, local] = GetParam();
   const size_t per_w = size_t(local ? d.L() : 1) * d.Cout * d.patch(),
                per_b = size_t(local ? d.L() : 1) * d.Cout;
-  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 5), w = rnd(d.T * per_w, 6),
-             b = rnd(d.T * per_b, 7), dy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 8);
+  const auto x = random_floats(size_t(d.B) * d.T * d.Cin * d.H * d.W, 5),
+             w = random_floats(d.T * per_w, 6), b = random_floats(d.T * per_b, 7),
+             dy = random_floats(size_t(d.B) * d.T * d.Cout * d.L(), 8);
   compare([&, d = d, local = local](Backend& be) {
     auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
@@ -126,8 +121,10 @@ TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
   auto gpu = make_cuda_backend(options);
   const DenseDims dd{32, 4, 1024, 128};
   gpu->plan_dense(dd);  // checks the epilogue path against the plain one
-  const auto x = rnd(size_t(dd.B) * dd.T * dd.in, 31), w = rnd(size_t(dd.T) * dd.in * dd.out, 32),
-             b = rnd(size_t(dd.T) * dd.out, 33), dy = rnd(size_t(dd.B) * dd.T * dd.out, 34);
+  const auto x = random_floats(size_t(dd.B) * dd.T * dd.in, 31),
+             w = random_floats(size_t(dd.T) * dd.in * dd.out, 32),
+             b = random_floats(size_t(dd.T) * dd.out, 33),
+             dy = random_floats(size_t(dd.B) * dd.T * dd.out, 34);
   auto dense = [&](Backend& be) {
     auto X = up(be, x), W = up(be, w), Bv = up(be, b), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size()), DW(be, w.size()), DB(be, b.size());
@@ -140,9 +137,10 @@ TEST_P(CudaMathOptions, DenseAndConvMatchTheCpu) {
   for (const ConvDims d :
        {ConvDims{32, 4, 1, 16, 16, 32, 3, 1, 1}, ConvDims{32, 4, 32, 8, 8, 64, 3, 1, 1},
         ConvDims{3, 2, 3, 9, 7, 4, 3, 2, 1}}) {
-    const auto cx = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 35),
-               cw = rnd(size_t(d.T) * d.Cout * d.patch(), 36), cb = rnd(size_t(d.T) * d.Cout, 37),
-               cdy = rnd(size_t(d.B) * d.T * d.Cout * d.L(), 38);
+    const auto cx = random_floats(size_t(d.B) * d.T * d.Cin * d.H * d.W, 35),
+               cw = random_floats(size_t(d.T) * d.Cout * d.patch(), 36),
+               cb = random_floats(size_t(d.T) * d.Cout, 37),
+               cdy = random_floats(size_t(d.B) * d.T * d.Cout * d.L(), 38);
     auto conv = [&](Backend& be) {
       be.plan_conv2d(d);
       auto X = up(be, cx), W = up(be, cw), Bv = up(be, cb), DY = up(be, cdy);
@@ -177,8 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(CudaParity, MaxPool) {
   const PoolDims d{6, 3, 8, 16, 16, 2, 2};
-  const auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 9),
-             dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
+  const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 9),
+             dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
   compare([&](Backend& be) {
     auto X = up(be, x), DY = up(be, dy);
     Buffer<float> Y(be, dy.size()), DX(be, x.size());
@@ -189,7 +187,7 @@ TEST_F(CudaParity, MaxPool) {
 }
 
 TEST_F(CudaParity, Activations) {
-  const auto x = rnd(3001, 11, -4, 4), dy = rnd(3001, 12);
+  const auto x = random_floats(3001, 11, -4, 4), dy = random_floats(3001, 12);
   for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
     compare([&](Backend& be) {
       auto X = up(be, x), DY = up(be, dy);
@@ -203,7 +201,7 @@ TEST_F(CudaParity, Activations) {
 // The same Philox mask bit for bit: the kept positions match exactly.
 TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
   const DropoutDims d{33, 3, 130, 2};
-  const auto x = rnd(size_t(d.B) * d.T * d.F, 13, 0.5f, 1.5f);
+  const auto x = random_floats(size_t(d.B) * d.T * d.F, 13, 0.5f, 1.5f);
   const std::vector<float> rate = {0.1f, 0.5f, 0.9f};
   const std::vector<uint64_t> seed = {7, 1ull << 40, 123456789};
   auto run = [&](Backend& be) {
@@ -225,9 +223,9 @@ TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
 // Overlapping windows and ties (values on a grid of thirds): the same first maximum.
 TEST_F(CudaParity, ReluMaxPoolFused) {
   for (const PoolDims d : {PoolDims{6, 3, 8, 16, 16, 2, 2}, PoolDims{2, 3, 2, 9, 7, 3, 2}}) {
-    auto x = rnd(size_t(d.B) * d.T * d.C * d.H * d.W, 15);
+    auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 15);
     for (auto& v : x) v = std::round(v * 3) / 3;
-    const auto dy = rnd(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 16);
+    const auto dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 16);
     compare([&](Backend& be) {
       auto X = up(be, x), DY = up(be, dy);
       Buffer<float> Y(be, dy.size()), DX(be, x.size());
@@ -240,7 +238,8 @@ TEST_F(CudaParity, ReluMaxPoolFused) {
 
 TEST_F(CudaParity, ActivationDropoutFused) {
   const DropoutDims d{33, 3, 130, 5};
-  const auto x = rnd(size_t(d.B) * d.T * d.F, 17, -3, 3), dy = rnd(x.size(), 18);
+  const auto x = random_floats(size_t(d.B) * d.T * d.F, 17, -3, 3),
+             dy = random_floats(x.size(), 18);
   for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
     compare([&](Backend& be) {
       auto X = up(be, x), DY = up(be, dy), R = up(be, std::vector<float>{0.1f, 0.5f, 0.7f});
@@ -257,7 +256,7 @@ TEST_F(CudaParity, ActivationDropoutFused) {
 // One launch for small batches (up to 256 rows), two for larger ones: both paths.
 TEST_F(CudaParity, SoftmaxCrossEntropy) {
   for (const XentDims d : {XentDims{67, 3, 10}, XentDims{67, 5, 10}, XentDims{5, 2, 37}}) {
-    const auto z = rnd(size_t(d.B) * d.T * d.classes, 14, -5, 5);
+    const auto z = random_floats(size_t(d.B) * d.T * d.classes, 14, -5, 5);
     std::vector<int32_t> labels(size_t(d.B) * d.T);
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 7) % d.classes);
     compare([&](Backend& be) {
@@ -281,8 +280,8 @@ TEST_F(CudaParity, SoftmaxCrossEntropy) {
 TEST_F(CudaParity, SgdMomentumAndGradStats) {
   const int T = 3;
   const NetworkPlan plan(model_preset("lcnn"), T);
-  const auto g = rnd(plan.param_count(), 15), p = rnd(plan.param_count(), 16),
-             v = rnd(plan.param_count(), 17);
+  const auto g = random_floats(plan.param_count(), 15), p = random_floats(plan.param_count(), 16),
+             v = random_floats(plan.param_count(), 17);
   const std::vector<float> lr = {0.1f, 0.01f, 0.5f}, mu = {0.9f, 0.5f, 0.0f};
   const std::vector<int> frozen = {0, 1, 0};
   compare([&](Backend& be) {
@@ -306,7 +305,7 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
 
 TEST_F(CudaParity, GatherAndShuffleAreExact) {
   const int T = 3, n = 1000, B = 17, features = 5;
-  const auto data = rnd(size_t(n) * features, 18);
+  const auto data = random_floats(size_t(n) * features, 18);
   std::vector<int32_t> labels(n);
   for (int i = 0; i < n; ++i) labels[i] = i % 10;
   const std::vector<uint64_t> seeds = {1, 2, 99};
@@ -338,8 +337,9 @@ class CudaTraining : public CudaParity {
 TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
   const ConvDims d{9, 3, 8, 14, 14, 16, 3, 2, 0};
   const int L = d.L(), P = d.patch();
-  const auto x = rnd(size_t(d.B) * d.T * d.Cin * d.H * d.W, 19),
-             w = rnd(size_t(d.T) * d.Cout * P, 20), b = rnd(size_t(d.T) * d.Cout, 21);
+  const auto x = random_floats(size_t(d.B) * d.T * d.Cin * d.H * d.W, 19),
+             w = random_floats(size_t(d.T) * d.Cout * P, 20),
+             b = random_floats(size_t(d.T) * d.Cout, 21);
   std::vector<float> lw, lb;
   for (int t = 0; t < d.T; ++t)
     for (int l = 0; l < L; ++l) {

@@ -17,17 +17,10 @@
 #include "kernels/cpu/sgd.hpp"
 #include "kernels/cpu/shuffle.hpp"
 #include "tests/op_check.hpp"
+#include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  std::mt19937_64 r(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(r);
-  return v;
-}
 
 float x_at(const ConvDims& d, const std::vector<float>& x, int b, int t, int c, int ih, int iw) {
   if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) return 0;

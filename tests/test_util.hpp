@@ -7,11 +7,22 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "sgdlab/data.hpp"
 
 namespace sgdlab::test {
+
+// n values uniform in [lo, hi), the same for the same seed.
+inline std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1, float hi = 1) {
+  std::mt19937_64 r(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(r);
+  return v;
+}
 
 // A fresh folder removed when the test ends.
 class TempDir {
