@@ -5,11 +5,7 @@
 // identical across backends and reproducible from a lane's seed.
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define SGDLAB_HD __host__ __device__ __forceinline__
-#else
-#define SGDLAB_HD inline
-#endif
+#include "sgdlab/host_device.hpp"
 
 namespace sgdlab {
 

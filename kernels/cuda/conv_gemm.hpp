@@ -7,13 +7,8 @@
 // against the CPU convolution on a machine without a GPU (tests/conv_gemm_test.cpp).
 #include <cstddef>
 
+#include "sgdlab/host_device.hpp"
 #include "sgdlab/op_dims.hpp"
-
-#if defined(__CUDACC__)
-#define SGDLAB_HD __host__ __device__ __forceinline__
-#else
-#define SGDLAB_HD inline
-#endif
 
 namespace sgdlab::conv_gemm {
 
