@@ -1,6 +1,9 @@
 #include "cuda/cublaslt_dense.hpp"
 
 #include <cstdint>
+#include <utility>
+
+#include "cuda/lane_alignment.hpp"
 
 namespace sgdlab {
 namespace {
@@ -48,13 +51,28 @@ struct MatmulDesc {
   MatmulDesc& operator=(const MatmulDesc&) = delete;
 };
 
+// The byte alignment every lane of each operand keeps (lane_alignment.hpp); C is D.
+struct OperandAlignment {
+  uint32_t a, b, d;
+};
+
 struct Preference {
   cublasLtMatmulPreference_t p = nullptr;
-  explicit Preference(size_t workspace_bytes) {
+  Preference(size_t workspace_bytes, OperandAlignment align) {
     SGDLAB_CUBLASLT_CHECK(cublasLtMatmulPreferenceCreate(&p));
     const uint64_t bytes = workspace_bytes;
     SGDLAB_CUBLASLT_CHECK(cublasLtMatmulPreferenceSetAttribute(
         p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes, sizeof(bytes)));
+    // Without these the heuristic assumes 256-byte aligned matrices and may pick a
+    // kernel that reads lanes sgdlab starts on smaller boundaries.
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align.a},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align.b},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align.d},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align.d}};
+    for (const auto& [attribute, value] : alignments)
+      SGDLAB_CUBLASLT_CHECK(
+          cublasLtMatmulPreferenceSetAttribute(p, attribute, &value, sizeof(value)));
     // No split-k reductions across blocks: the same inputs give the same bits.
     const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
     SGDLAB_CUBLASLT_CHECK(cublasLtMatmulPreferenceSetAttribute(
@@ -73,6 +91,7 @@ struct Preference {
 struct LtDense::Gemm {
   MatmulDesc desc;
   Layout a, b, d;
+  OperandAlignment align;
   cublasLtMatmulAlgo_t algo{};
   bool supported = false;
 
@@ -84,8 +103,11 @@ struct LtDense::Gemm {
       : desc(tf32, trans_b, epilogue, bias_stride),
         a(std::get<0>(A), std::get<1>(A), std::get<2>(A), lanes, std::get<3>(A)),
         b(std::get<0>(B), std::get<1>(B), std::get<2>(B), lanes, std::get<3>(B)),
-        d(std::get<0>(D), std::get<1>(D), std::get<2>(D), lanes, std::get<3>(D)) {
-    Preference pref(workspace_bytes);
+        d(std::get<0>(D), std::get<1>(D), std::get<2>(D), lanes, std::get<3>(D)),
+        align{lane_alignment(kOperandBaseAlignBytes, std::get<3>(A)),
+              lane_alignment(kOperandBaseAlignBytes, std::get<3>(B)),
+              lane_alignment(kOperandBaseAlignBytes, std::get<3>(D))} {
+    Preference pref(workspace_bytes, align);
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     // An epilogue or layout this cuBLASLt cannot do is not an error: the plain path runs.
@@ -95,13 +117,19 @@ struct LtDense::Gemm {
     algo = result.algo;
   }
 
-  void run(cublasLtHandle_t h, cudaStream_t s, const float* A, const float* B, float* D,
+  // False, running nothing, when an operand is less aligned than the algorithm was
+  // chosen for: the caller takes the plain path.
+  bool run(cublasLtHandle_t h, cudaStream_t s, const float* A, const float* B, float* D,
            const float* bias_or_grad, void* workspace, size_t workspace_bytes) {
+    if (pointer_alignment(A) < align.a || pointer_alignment(B) < align.b ||
+        pointer_alignment(D) < align.d)
+      return false;
     SGDLAB_CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                          &bias_or_grad, sizeof(bias_or_grad)));
     const float one = 1.0f, zero = 0.0f;
     SGDLAB_CUBLASLT_CHECK(cublasLtMatmul(h, desc.d, &one, A, a.l, B, b.l, &zero, D, d.l, D, d.l,
                                          &algo, workspace, workspace_bytes, s));
+    return true;
   }
 };
 
@@ -161,16 +189,14 @@ bool LtDense::forward(cudaStream_t s, const DenseDims& d, const float* x, const 
                       const float* b, float* y) {
   Plan* p = plan_of(d);
   if (!p || !p->forward.supported) return false;
-  p->forward.run(handle_, s, w, x, y, b, workspace_, workspace_bytes_);
-  return true;
+  return p->forward.run(handle_, s, w, x, y, b, workspace_, workspace_bytes_);
 }
 
 bool LtDense::weight_grad(cudaStream_t s, const DenseDims& d, const float* x, const float* dy,
                           float* dw, float* db) {
   Plan* p = plan_of(d);
   if (!p || !p->weight_grad.supported) return false;
-  p->weight_grad.run(handle_, s, dy, x, dw, db, workspace_, workspace_bytes_);
-  return true;
+  return p->weight_grad.run(handle_, s, dy, x, dw, db, workspace_, workspace_bytes_);
 }
 
 }  // namespace sgdlab

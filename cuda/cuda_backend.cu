@@ -1,6 +1,6 @@
 // The CUDA backend: dense layers as strided-batched GEMMs (gpu_dense.hpp), cuDNN
-// grouped convolutions (groupCount = T) or sgdlab's lane-GEMM kernel, cuDNN pooling,
-// sgdlab's kernels for the rest. One
+// grouped convolutions (groupCount = T) or sgdlab's lane-GEMM kernel, sgdlab's kernels
+// for the rest (pooling included, for the CPU's tie rule). One
 // instance owns one stream, one cuBLAS and one cuDNN handle, shared by every layer of
 // the pack that runs on it.
 #include <nvtx3/nvToolsExt.h>
@@ -16,30 +16,16 @@
 #include <vector>
 
 #include "cuda/cuda_check.hpp"
+#include "cuda/cuda_graph.hpp"
 #include "cuda/cudnn_conv.hpp"
 #include "cuda/device_arena.hpp"
+#include "cuda/device_wide_lock.hpp"
 #include "cuda/gpu_dense.hpp"
 #include "kernels/cuda/kernels.hpp"
 #include "sgdlab/backend.hpp"
 
 namespace sgdlab {
 namespace {
-
-struct PoolPlan {
-  TensorDesc x, y;
-  PoolDesc pool;
-};
-
-class CudaGraph final : public Recording {
- public:
-  CudaGraph(cudaGraphExec_t exec, cudaStream_t stream) : exec_(exec), stream_(stream) {}
-  ~CudaGraph() override { cudaGraphExecDestroy(exec_); }
-  void replay() override { SGDLAB_CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
-
- private:
-  cudaGraphExec_t exec_;
-  cudaStream_t stream_;
-};
 
 // FP32 peak: SMs x FP32 lanes per SM x 2 (an FMA) x clock; bandwidth: two transfers
 // per memory clock over the bus (HBM and GDDR as the driver reports them).
@@ -67,6 +53,7 @@ class CudaBackend final : public Backend {
              : options_.conv_kernel == ConvKernel::Cudnn  ? ", cuDNN convolutions"
                                                           : "");
     peak_ = peak_of(device_, prop);
+    DeviceWideScope device_wide;
     SGDLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     try {
       SGDLAB_CUBLAS_CHECK(cublasCreate(&cublas_));
@@ -81,6 +68,7 @@ class CudaBackend final : public Backend {
                                           options_.dense_epilogues, warnings_);
       SGDLAB_CUDNN_CHECK(cudnnCreate(&cudnn_));
       SGDLAB_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+      allocate_scratch();
     } catch (...) {
       release();
       throw;
@@ -95,10 +83,14 @@ class CudaBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     void* p = nullptr;
+    DeviceWideScope device_wide;
     SGDLAB_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 1)));
     return p;
   }
-  void deallocate(void* ptr) noexcept override { cudaFree(ptr); }
+  void deallocate(void* ptr) noexcept override {
+    DeviceWideScope device_wide;
+    cudaFree(ptr);
+  }
   void upload(void* dst, const void* src, size_t bytes) override {
     SGDLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     // The host buffer may go away on return, and other streams may read the data next.
@@ -120,7 +112,11 @@ class CudaBackend final : public Backend {
   void range_pop() override { nvtxRangePop(); }
 
   std::unique_ptr<Recording> record(const std::function<void()>& body) override {
-    // Relaxed mode: the first use of a shape may allocate a plan or scratch area.
+    // The trainer has run the body once already, so every library is initialised and
+    // every plan and scratch area exists; relaxed mode, as a host-side plan lookup or a
+    // cuBLASLt descriptor may still be made. No device-wide call on another thread may
+    // interleave (device_wide_lock.hpp).
+    CaptureScope capturing;
     SGDLAB_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
     cudaGraph_t graph = nullptr;
     try {
@@ -187,16 +183,11 @@ class CudaBackend final : public Backend {
   }
 
   void maxpool_forward(const PoolDims& d, const float* x, float* y) override {
-    PoolPlan& p = pool_plan(d);
-    const float one = 1.0f, zero = 0.0f;
-    SGDLAB_CUDNN_CHECK(cudnnPoolingForward(cudnn_, p.pool.d, &one, p.x.d, x, &zero, p.y.d, y));
+    cuda::maxpool_forward(stream_, d, x, y);
   }
-  void maxpool_backward(const PoolDims& d, const float* x, const float* y, const float* dy,
+  void maxpool_backward(const PoolDims& d, const float* x, const float*, const float* dy,
                         float* dx) override {
-    PoolPlan& p = pool_plan(d);
-    const float one = 1.0f, zero = 0.0f;
-    SGDLAB_CUDNN_CHECK(cudnnPoolingBackward(cudnn_, p.pool.d, &one, p.y.d, y, p.y.d, dy, p.x.d, x,
-                                            &zero, p.x.d, dx));
+    cuda::maxpool_backward(stream_, d, x, dy, dx);
   }
 
   void relu_maxpool_forward(const PoolDims& d, const float* x, float* y) override {
@@ -237,7 +228,8 @@ class CudaBackend final : public Backend {
 
   void softmax_xent(const XentDims& d, const float* logits, const int32_t* labels, float* dlogits,
                     float* loss_sum, float* correct, int* frozen) override {
-    auto* rows = static_cast<float*>(xent_rows_.get(arena_, size_t(d.B) * d.T * 2 * sizeof(float)));
+    auto* rows =
+        static_cast<float*>(xent_rows_.get(arena_, size_t(d.B) * d.T * 2 * sizeof(float), stream_));
     cuda::softmax_xent(stream_, d, logits, labels, dlogits, rows, rows + size_t(d.B) * d.T,
                        loss_sum, correct, frozen);
   }
@@ -253,12 +245,8 @@ class CudaBackend final : public Backend {
   }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {
-    auto* partial =
-        static_cast<float*>(grad_partial_.get(arena_, size_t(n_slices) * T * 2 * sizeof(float)));
-    if (!grad_done_) {  // one counter per backend: its launches run in stream order
-      grad_done_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
-      SGDLAB_CUDA_CHECK(cudaMemsetAsync(grad_done_, 0, sizeof(unsigned), stream_));
-    }
+    auto* partial = static_cast<float*>(
+        grad_partial_.get(arena_, size_t(n_slices) * T * 2 * sizeof(float), stream_));
     cuda::grad_stats(stream_, slices, n_slices, n_layers, T, grads, partial, accum, grad_done_);
   }
 
@@ -273,10 +261,12 @@ class CudaBackend final : public Backend {
   // order, as the CPU's sort of (key, index) pairs.
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
     const size_t total = size_t(T) * n;
-    auto* keys = static_cast<uint32_t*>(shuffle_keys_.get(arena_, total * 2 * sizeof(uint32_t)));
-    auto* values = static_cast<uint32_t*>(shuffle_values_.get(arena_, total * sizeof(uint32_t)));
+    auto* keys =
+        static_cast<uint32_t*>(shuffle_keys_.get(arena_, total * 2 * sizeof(uint32_t), stream_));
+    auto* values =
+        static_cast<uint32_t*>(shuffle_values_.get(arena_, total * sizeof(uint32_t), stream_));
     auto* d_offsets =
-        static_cast<int*>(shuffle_offsets_.get(arena_, (size_t(T) + 1) * sizeof(int)));
+        static_cast<int*>(shuffle_offsets_.get(arena_, (size_t(T) + 1) * sizeof(int), stream_));
     if (offsets_shape_ != std::make_pair(T, n)) {  // the same every epoch of a pack: once
       std::vector<int> offsets(size_t(T) + 1);
       for (int t = 0; t <= T; ++t) offsets[t] = t * n;
@@ -290,7 +280,7 @@ class CudaBackend final : public Backend {
     SGDLAB_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairs(
         nullptr, temp_bytes, keys, keys + total, values, perm, int(total), T, d_offsets,
         d_offsets + 1, 0, 32, stream_));
-    void* temp = shuffle_temp_.get(arena_, temp_bytes);
+    void* temp = shuffle_temp_.get(arena_, temp_bytes, stream_);
     SGDLAB_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairs(
         temp, temp_bytes, keys, keys + total, values, perm, int(total), T, d_offsets, d_offsets + 1,
         0, 32, stream_));
@@ -298,7 +288,23 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // The grad-stats ticket counter (its kernel leaves it at zero for the next launch) and
+  // the step's scratch areas at a size that fits the study's packs, zeroed, before any
+  // capture: an allocation or memset first recorded inside a capture would not run if
+  // that capture were abandoned.
+  void allocate_scratch() {
+    constexpr size_t kInitialScratch = 1u << 20;
+    grad_done_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
+    SGDLAB_CUDA_CHECK(cudaMemsetAsync(grad_done_, 0, sizeof(unsigned), stream_));
+    for (Scratch* s : {&xent_rows_, &grad_partial_}) {
+      SGDLAB_CUDA_CHECK(
+          cudaMemsetAsync(s->get(arena_, kInitialScratch, stream_), 0, kInitialScratch, stream_));
+    }
+    SGDLAB_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
   void release() noexcept {
+    DeviceWideScope device_wide;
     dense_.reset();
     if (cudnn_) cudnnDestroy(cudnn_);
     if (cublas_) cublasDestroy(cublas_);
@@ -324,20 +330,6 @@ class CudaBackend final : public Backend {
     return *conv_plans_.emplace(key, std::move(p)).first->second;
   }
 
-  PoolPlan& pool_plan(const PoolDims& d) {
-    const auto key = std::make_tuple(d.B, d.T, d.C, d.H, d.W, d.k, d.stride);
-    auto it = pool_plans_.find(key);
-    if (it != pool_plans_.end()) return *it->second;
-    auto p = std::make_unique<PoolPlan>();
-    set_tensor(p->x, d.B, d.T * d.C, d.H, d.W);
-    set_tensor(p->y, d.B, d.T * d.C, d.Ho(), d.Wo());
-    SGDLAB_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&p->pool.d));
-    SGDLAB_CUDNN_CHECK(cudnnSetPooling2dDescriptor(p->pool.d, CUDNN_POOLING_MAX_DETERMINISTIC,
-                                                   CUDNN_NOT_PROPAGATE_NAN, d.k, d.k, 0, 0,
-                                                   d.stride, d.stride));
-    return *pool_plans_.emplace(key, std::move(p)).first->second;
-  }
-
   BackendOptions options_;
   int device_ = 0;
   std::string name_;
@@ -350,7 +342,6 @@ class CudaBackend final : public Backend {
   DeviceArena arena_;
   std::map<std::tuple<int, int, int, int, int, int, int, int, int>, std::unique_ptr<ConvPlan>>
       conv_plans_;
-  std::map<std::tuple<int, int, int, int, int, int, int>, std::unique_ptr<PoolPlan>> pool_plans_;
   Scratch xent_rows_, grad_partial_, shuffle_keys_, shuffle_values_, shuffle_offsets_,
       shuffle_temp_;
   std::pair<int, int> offsets_shape_{-1, -1};  // what shuffle_offsets_ holds

@@ -2,6 +2,7 @@
 // A grouped cuDNN convolution of one lane-packed shape ([B, T*C, H, W], groupCount = T):
 // descriptors, one algorithm per direction chosen once, and a workspace.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/device_arena.hpp"
@@ -15,6 +16,11 @@ template <class T, cudnnStatus_t (*Destroy)(T)>
 struct CudnnDescriptor {
   T d = nullptr;
   CudnnDescriptor() = default;
+  CudnnDescriptor(CudnnDescriptor&& other) noexcept : d(std::exchange(other.d, nullptr)) {}
+  CudnnDescriptor& operator=(CudnnDescriptor&& other) noexcept {
+    std::swap(d, other.d);
+    return *this;
+  }
   CudnnDescriptor(const CudnnDescriptor&) = delete;
   CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
   ~CudnnDescriptor() {
@@ -24,7 +30,6 @@ struct CudnnDescriptor {
 using TensorDesc = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
 using FilterDesc = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
 using ConvDesc = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
-using PoolDesc = CudnnDescriptor<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
 
 void set_tensor(TensorDesc& t, int n, int c, int h, int w);
 

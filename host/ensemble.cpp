@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "sgdlab/argmax.hpp"
 #include "sgdlab/error.hpp"
 
 namespace sgdlab {
@@ -17,7 +18,7 @@ std::vector<int> vote(const std::vector<std::vector<float>>& probs,
     std::fill(score.begin(), score.end(), 0.0);
     for (size_t m = 0; m < probs.size(); ++m)
       for (int c = 0; c < classes; ++c) score[c] += weights[m] * probs[m][i * classes + c];
-    out[i] = int(std::max_element(score.begin(), score.end()) - score.begin());
+    out[i] = argmax_first(score.data(), classes);
   }
   return out;
 }

@@ -99,8 +99,7 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
     s.fan_out = fan_out;
     s.is_bias = bias;
     slices_.push_back(s);
-    // Keep every slice 16-float aligned so that vector loads on either backend line up.
-    total_ += (per_lane * lanes_ + 15) / 16 * 16;
+    total_ += (per_lane * lanes_ + kSliceAlignFloats - 1) / kSliceAlignFloats * kSliceAlignFloats;
     return int(slices_.size()) - 1;
   };
   for (const LayerSpec& ls : spec_.layers) {

@@ -84,7 +84,7 @@ class Scheduler {
         space_(space),
         sampler_(sampler),
         o_(o),
-        backends_(backends),
+        make_backend_(backends),
         data_(data),
         on_progress_(on_progress),
         start_(std::chrono::steady_clock::now()) {}
@@ -135,8 +135,9 @@ class Scheduler {
                        trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
     for (size_t first = 0; first < packs.size(); first += size_t(o_.streams)) {
       const size_t last = std::min(packs.size(), first + size_t(o_.streams));
+      while (backends_.size() < last - first) backends_.push_back(make_backend_());
       if (last - first == 1) {
-        run_pack(packs[first].first, packs[first].second);
+        run_pack(*backends_[0], packs[first].first, packs[first].second);
         continue;
       }
       std::vector<std::thread> threads;
@@ -144,7 +145,7 @@ class Scheduler {
       for (size_t p = first; p < last; ++p)
         threads.emplace_back([&, p] {
           try {
-            run_pack(packs[p].first, packs[p].second);
+            run_pack(*backends_[p - first], packs[p].first, packs[p].second);
           } catch (...) {
             errors[p - first] = std::current_exception();
           }
@@ -155,15 +156,14 @@ class Scheduler {
     }
   }
 
-  void run_pack(int batch, const std::vector<Trial>& trials) {
-    auto backend = backends_();
-    ScopedRange range(*backend, "pack");
+  void run_pack(Backend& backend, int batch, const std::vector<Trial>& trials) {
+    ScopedRange range(backend, "pack");
     std::vector<LaneSettings> lanes;
     for (const Trial& t : trials)
       lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),
                        float(t.params.at("dropout")), trial_seed(o_.seed, t.number)});
     const auto pack_start = std::chrono::steady_clock::now();
-    Trainer trainer(*backend, data_, model_preset(o_.model), lanes, {batch, o_.eval_batch});
+    Trainer trainer(backend, data_, model_preset(o_.model), lanes, {batch, o_.eval_batch});
     const int T = int(trials.size());
     std::vector<int> pruned_at(T, 0), diverged_at(T, 0);
     std::vector<EpochStats> last(T);
@@ -202,7 +202,7 @@ class Scheduler {
           {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last[t].val_loss)},
           {"train_loss", fmt(last[t].train_loss)}, {"grad_mean_abs", fmt(last[t].grad_mean_abs)},
           {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
-          {"pack_seconds", fmt(seconds)},          {"device", backend->describe()}};
+          {"pack_seconds", fmt(seconds)},          {"device", backend.describe()}};
       if (diverged_at[t]) attrs["diverged_epoch"] = std::to_string(diverged_at[t]);
       if (pruned_at[t]) attrs["pruned_epoch"] = std::to_string(pruned_at[t]);
       storage_.finish(trials[t].id, state, last[t].val_acc, attrs);
@@ -228,7 +228,11 @@ class Scheduler {
   const SearchSpace& space_;
   Sampler& sampler_;
   SweepOptions o_;
-  const BackendFactory& backends_;
+  const BackendFactory& make_backend_;
+  // One backend per concurrent pack, kept for the whole sweep: on a GPU, destroying a
+  // backend (cublasDestroy, cudaFree) synchronises the device, which would invalidate a
+  // graph that another pack is capturing at that moment.
+  std::vector<std::unique_ptr<Backend>> backends_;
   const DeviceData& data_;
   const std::function<void(const SweepProgress&)>& on_progress_;
   std::chrono::steady_clock::time_point start_;

@@ -67,6 +67,7 @@ struct Trainer::Impl {
   int T, B, steps, full_steps, tail;
   int epoch = 0;
   int64_t global_step = 0;
+  bool warmed_up = false;  // the recorded step shapes have run once, eagerly
 
   Buffer<float> params, grads, velocity;
   Buffer<ParamSlice> slices;
@@ -408,6 +409,29 @@ struct Trainer::Impl {
     }
   }
 
+  // Runs the step shapes about to be recorded once, eagerly, then puts back every value
+  // they changed (parameters, momentum, frozen flags, counters, sums). Libraries set up
+  // on their first call (cuDNN and cuBLAS load kernels and may synchronise) and scratch
+  // areas take their size; neither may happen inside a capture, where an implicit
+  // synchronisation invalidates it. The epoch then trains exactly as without this.
+  void warm_up_before_recording(const int64_t* counters_now) {
+    ScopedRange range(be, "warm-up");
+    Buffer<float> saved_params(be, params.size()), saved_velocity(be, velocity.size());
+    Buffer<int> saved_frozen(be, frozen.size());
+    be.copy(saved_params.get(), params.get(), params.size() * sizeof(float));
+    be.copy(saved_velocity.get(), velocity.get(), velocity.size() * sizeof(float));
+    be.copy(saved_frozen.get(), frozen.get(), frozen.size() * sizeof(int));
+    step(B);
+    if (tail) step(tail);
+    be.copy(params.get(), saved_params.get(), params.size() * sizeof(float));
+    be.copy(velocity.get(), saved_velocity.get(), velocity.size() * sizeof(float));
+    be.copy(frozen.get(), saved_frozen.get(), frozen.size() * sizeof(int));
+    counters.upload(counters_now, kCounterCount);
+    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    be.synchronize();  // the saved copies are read before they are freed
+    warmed_up = true;
+  }
+
   std::vector<EpochStats> train_epoch() {
     ScopedRange range(be, "epoch");
     const auto start = std::chrono::steady_clock::now();
@@ -416,6 +440,7 @@ struct Trainer::Impl {
     const int64_t counters_now[kCounterCount] = {global_step, 0};
     counters.upload(counters_now, kCounterCount);
     be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    if (opt.capture != Capture::None && !warmed_up) warm_up_before_recording(counters_now);
     // Inside a replayed graph the forward/backward/update ranges are not seen again: each
     // replay is one "step" (or "steps") range.
     switch (opt.capture) {

@@ -5,9 +5,14 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
+#include <stdexcept>
 
 #include "sgdlab/buffer.hpp"
+#include "sgdlab/sampler.hpp"
+#include "sgdlab/storage.hpp"
+#include "sgdlab/sweep.hpp"
 #include "sgdlab/trainer.hpp"
 #include "tests/test_util.hpp"
 
@@ -173,17 +178,26 @@ INSTANTIATE_TEST_SUITE_P(
                         2e-3)),
     [](const auto& info) { return std::string(std::get<0>(info.param)); });
 
-TEST_F(CudaParity, MaxPool) {
-  const PoolDims d{6, 3, 8, 16, 16, 2, 2};
-  const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 9),
-             dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 10);
-  compare([&](Backend& be) {
-    auto X = up(be, x), DY = up(be, dy);
-    Buffer<float> Y(be, dy.size()), DX(be, x.size());
-    be.maxpool_forward(d, X.get(), Y.get());
-    be.maxpool_backward(d, X.get(), Y.get(), DY.get(), DX.get());
-    return std::vector<std::vector<float>>{Y.download(), DX.download()};
-  });
+// Pooling on both backends routes a window's gradient to its first maximum (row by
+// row), so tie-heavy inputs (values on a grid of thirds, as USPS's -1 background) give
+// bit-identical outputs, plain and fused, overlapping windows too.
+TEST_F(CudaParity, MaxPoolAndReluMaxPoolShareOneTieRule) {
+  for (const PoolDims d : {PoolDims{6, 3, 8, 16, 16, 2, 2}, PoolDims{2, 3, 2, 9, 7, 3, 2}}) {
+    auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 15);
+    for (auto& v : x) v = std::round(v * 3) / 3;
+    const auto dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 16);
+    auto run = [&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy);
+      Buffer<float> Y(be, dy.size()), DX(be, x.size()), FY(be, dy.size()), FDX(be, x.size());
+      be.maxpool_forward(d, X.get(), Y.get());
+      be.maxpool_backward(d, X.get(), Y.get(), DY.get(), DX.get());
+      be.relu_maxpool_forward(d, X.get(), FY.get());
+      be.relu_maxpool_backward(d, X.get(), DY.get(), FDX.get());
+      return std::vector<std::vector<float>>{Y.download(), DX.download(), FY.download(),
+                                             FDX.download()};
+    };
+    EXPECT_EQ(run(*gpu_), run(*cpu_));
+  }
 }
 
 TEST_F(CudaParity, Activations) {
@@ -218,22 +232,6 @@ TEST_F(CudaParity, DropoutMaskIsBitIdentical) {
   for (size_t i = 0; i < x.size(); ++i)
     ASSERT_EQ(g[0][i] == 0.0f, c[0][i] == 0.0f) << "mask differs at " << i;
   expect_rel(g, c);
-}
-
-// Overlapping windows and ties (values on a grid of thirds): the same first maximum.
-TEST_F(CudaParity, ReluMaxPoolFused) {
-  for (const PoolDims d : {PoolDims{6, 3, 8, 16, 16, 2, 2}, PoolDims{2, 3, 2, 9, 7, 3, 2}}) {
-    auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 15);
-    for (auto& v : x) v = std::round(v * 3) / 3;
-    const auto dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 16);
-    compare([&](Backend& be) {
-      auto X = up(be, x), DY = up(be, dy);
-      Buffer<float> Y(be, dy.size()), DX(be, x.size());
-      be.relu_maxpool_forward(d, X.get(), Y.get());
-      be.relu_maxpool_backward(d, X.get(), DY.get(), DX.get());
-      return std::vector<std::vector<float>>{Y.download(), DX.download()};
-    });
-  }
 }
 
 TEST_F(CudaParity, ActivationDropoutFused) {
@@ -277,6 +275,35 @@ TEST_F(CudaParity, SoftmaxCrossEntropy) {
   }
 }
 
+// Rows of NaN and rows with some NaN: both backends predict by argmax.hpp's rule (the
+// correct counts agree exactly) and freeze the same lanes.
+TEST_F(CudaParity, SoftmaxXentNaNRowsPredictTheSameClass) {
+  const XentDims d{40, 3, 10};
+  auto z = random_floats(size_t(d.B) * d.T * d.classes, 22, -5, 5);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int b = 0; b < d.B; ++b)  // lanes 0 and 2 see NaN; lane 1 stays finite
+    for (int t : {0, 2})
+      for (int c = 0; c < d.classes; ++c)
+        if (b % 2 == 0 || c == b % d.classes) z[(size_t(b) * d.T + t) * d.classes + c] = nan;
+  std::vector<int32_t> labels(size_t(d.B) * d.T);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 3) % 4);  // often class 0
+  auto run = [&](Backend& be) {
+    auto Z = up(be, z);
+    auto L = up(be, labels);
+    Buffer<float> loss(be, d.T), correct(be, d.T);
+    Buffer<int> frozen(be, d.T);
+    loss.zero();
+    correct.zero();
+    frozen.zero();
+    be.softmax_xent(d, Z.get(), L.get(), nullptr, loss.get(), correct.get(), frozen.get());
+    return std::make_pair(correct.download(), frozen.download());
+  };
+  const auto g = run(*gpu_), c = run(*cpu_);
+  EXPECT_EQ(g.first, c.first);
+  EXPECT_EQ(g.second, c.second);
+  EXPECT_EQ(c.second, (std::vector<int>{1, 0, 1}));
+}
+
 TEST_F(CudaParity, SgdMomentumAndGradStats) {
   const int T = 3;
   const NetworkPlan plan(model_preset("lcnn"), T);
@@ -301,6 +328,31 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
     for (int64_t c : C.download()) counters.push_back(float(c));  // 42 and 4
     return std::vector<std::vector<float>>{P.download(), V.download(), acc.download(), counters};
   });
+}
+
+// The grad-stats ticket counter is zeroed when the backend is made, not inside the
+// first capture: a capture abandoned by an error leaves the next launch correct.
+TEST_F(CudaParity, GradStatsAfterAnAbandonedCaptureStillMatchTheCpu) {
+  const int T = 2;
+  const NetworkPlan plan(model_preset("mlp"), T);
+  const auto g = random_floats(plan.param_count(), 23);
+  auto stats = [&](Backend& be, bool abandon_a_capture_first) {
+    auto G = up(be, g);
+    auto S = up(be, plan.raw_slices());
+    Buffer<float> acc(be, size_t(T) * (plan.param_layers() + 1) * 2);
+    acc.zero();
+    if (abandon_a_capture_first) {
+      EXPECT_THROW(be.record([&] {
+        be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+        throw std::runtime_error("abandoned");
+      }),
+                   std::runtime_error);
+      acc.zero();
+    }
+    be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+    return std::vector<std::vector<float>>{acc.download()};
+  };
+  expect_rel(stats(*gpu_, true), stats(*cpu_, false));
 }
 
 TEST_F(CudaParity, GatherAndShuffleAreExact) {
@@ -332,7 +384,56 @@ class CudaTraining : public CudaParity {
     static const UspsData d = load_usps({real_data_dir()});
     return d;
   }
+  // 470 training samples: 14 steps of 32 and a shorter 15th, quick to compare.
+  static const UspsData& small_data() {
+    static const UspsData d = [] {
+      auto head = [](const Dataset& all, size_t n) {
+        Dataset out{all.features, {}, {}};
+        out.x.assign(all.x.begin(), all.x.begin() + n * all.features);
+        out.y.assign(all.y.begin(), all.y.begin() + n);
+        return out;
+      };
+      return UspsData{head(data().train, 470), head(data().val, 200), head(data().test, 200),
+                      "head"};
+    }();
+    return d;
+  }
 };
+
+// Lane t's parameters, every slice in plan order.
+std::vector<float> lane_parameters(const Trainer& trainer, int lane) {
+  const auto flat = trainer.parameters();
+  std::vector<float> out;
+  for (const ParamSlice& s : trainer.plan().raw_slices()) {
+    const size_t per_lane = s.count / size_t(trainer.lanes());
+    const auto first = flat.begin() + std::ptrdiff_t(s.offset + lane * per_lane);
+    out.insert(out.end(), first, first + std::ptrdiff_t(per_lane));
+  }
+  return out;
+}
+
+// What a pack and its lanes run alone should agree on. cuBLAS and cuDNN may choose other
+// kernels for 3 lanes than for 1, which sum the same products in another order: an FP32
+// sum of K terms in another order differs by about sqrt(K) * 2^-24 relative (K <= 1,152
+// here: under 3e-6), and 15 steps of SGD compound that by at most about ten times. So
+// losses and weights agree to 1e-4 relative; a lane that read another lane's data or
+// parameters would be off by order 1. Accuracies are not compared: one prediction that
+// flips moves them by 1/200.
+void expect_pack_equals_singles(Backend& gpu, const DeviceData& dd, const char* model,
+                                const std::vector<LaneSettings>& lanes) {
+  Trainer pack(gpu, dd, model_preset(model), lanes, {32});
+  const auto rows = pack.train_epoch();
+  for (int t = 0; t < int(lanes.size()); ++t) {
+    Trainer single(gpu, dd, model_preset(model), {lanes[t]}, {32});
+    const auto s = single.train_epoch()[0];
+    const std::string what = std::string(model) + " lane " + std::to_string(t);
+    EXPECT_NEAR(rows[t].train_loss, s.train_loss, 1e-4 * std::max(1.0, s.train_loss)) << what;
+    EXPECT_NEAR(rows[t].val_loss, s.val_loss, 1e-4 * std::max(1.0, s.val_loss)) << what;
+    EXPECT_NEAR(rows[t].grad_l2, s.grad_l2, 1e-4 * std::max(1.0, s.grad_l2)) << what;
+    SCOPED_TRACE(what);
+    expect_rel({lane_parameters(pack, t)}, {lane_parameters(single, 0)}, 1e-4);
+  }
+}
 
 TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
   const ConvDims d{9, 3, 8, 14, 14, 16, 3, 2, 0};
@@ -357,22 +458,10 @@ TEST_F(CudaTraining, Local2dWithSharedWeightsEqualsCudnnConvolution) {
 }
 
 TEST_F(CudaTraining, PackOfThreeEqualsThreeSingleRuns) {
-  DeviceData dd(*gpu_, data());
+  DeviceData dd(*gpu_, small_data());
   const std::vector<LaneSettings> lanes = {
       {0.02f, 0.9f, 0.3f, 11}, {0.05f, 0.5f, 0.0f, 22}, {0.005f, 0.95f, 0.6f, 33}};
-  for (const char* m : {"mlp", "cnn", "lcnn"}) {
-    Trainer pack(*gpu_, dd, model_preset(m), lanes, {32});
-    const auto rows = pack.train_epoch();
-    for (int t = 0; t < 3; ++t) {
-      Trainer single(*gpu_, dd, model_preset(m), {lanes[t]}, {32});
-      const auto s = single.train_epoch()[0];
-      EXPECT_NEAR(rows[t].train_loss, s.train_loss, 1e-5 * std::max(1.0, s.train_loss))
-          << m << " lane " << t;
-      EXPECT_NEAR(rows[t].val_acc, s.val_acc, 1e-5) << m << " lane " << t;
-      EXPECT_NEAR(rows[t].grad_l2, s.grad_l2, 1e-5 * std::max(1.0, s.grad_l2))
-          << m << " lane " << t;
-    }
-  }
+  for (const char* m : {"mlp", "cnn", "lcnn"}) expect_pack_equals_singles(*gpu_, dd, m, lanes);
 }
 
 TEST_F(CudaTraining, SeededCnnRunTwiceGivesIdenticalMetricsAndGraphsEqualEager) {
@@ -408,30 +497,44 @@ TEST_F(CudaTraining, FusedStagesEqualLayerByLayer) {
   }
 }
 
-// The lane-GEMM kernel sums each lane in a fixed order: a run repeats bit for bit, and a
-// pack equals its lanes run alone (to 1e-5: cuBLAS may pick other GEMM kernels for
-// another lane count).
-TEST_F(CudaTraining, LaneGemmPackEqualsSingleRunsExactly) {
+// The lane-GEMM kernel sums each lane in a fixed order: a run repeats bit for bit. A
+// pack equals its lanes run alone within the tolerance above (cuBLAS may still pick
+// other GEMM kernels for the dense layers at another lane count).
+TEST_F(CudaTraining, LaneGemmPackRepeatsAndEqualsSingleRuns) {
   auto gpu = make_cuda_backend({false, false, ConvKernel::LaneGemm});
-  DeviceData dd(*gpu, data());
+  DeviceData dd(*gpu, small_data());
   const std::vector<LaneSettings> lanes = {{0.01f, 0.9f, 0.3f, 1}, {0.03f, 0.7f, 0.5f, 2}};
-  auto run = [&](const std::vector<LaneSettings>& l) {
-    Trainer t(*gpu, dd, model_preset("cnn"), l, {32});
-    std::vector<std::vector<double>> out(l.size());
-    for (int e = 0; e < 2; ++e)
-      for (const auto& r : t.train_epoch())
-        out[r.lane].insert(out[r.lane].end(), {r.train_loss, r.val_loss, r.val_acc, r.grad_l2});
-    return out;
+  auto run = [&] {
+    Trainer t(*gpu, dd, model_preset("cnn"), lanes, {32});
+    t.train_epoch();
+    t.train_epoch();
+    return t.parameters();
   };
-  const auto pack = run(lanes);
-  EXPECT_EQ(pack, run(lanes));
-  for (int t = 0; t < 2; ++t) {
-    const auto single = run({lanes[t]})[0];
-    ASSERT_EQ(single.size(), pack[t].size());
-    for (size_t i = 0; i < single.size(); ++i)
-      EXPECT_NEAR(pack[t][i], single[i], 1e-5 * std::max(1.0, std::abs(single[i])))
-          << "lane " << t << " value " << i;
-  }
+  EXPECT_EQ(run(), run());
+  expect_pack_equals_singles(*gpu, dd, "cnn", lanes);
+}
+
+// Packs on three streams at once, of two batch sizes (so they end at different times):
+// one pack's setup and teardown never fall inside another's capture, and every trial
+// finishes.
+TEST_F(CudaTraining, SweepOnThreeStreamsFinishesEveryTrial) {
+  TempDir dir;
+  DeviceData dd(*gpu_, small_data());
+  StudyStorage storage(dir / "s.db");
+  const SearchSpace space = SearchSpace::from_json(
+      nlohmann::json::parse(R"({"batch": {"type": "categorical", "choices": [16, 64]}})"), "test");
+  const int64_t id = storage.open_study({"streams", "cnn", "random", 5, 2, space.to_json()});
+  auto sampler = make_random_sampler(5);
+  SweepOptions o;
+  o.model = "cnn";
+  o.trials = 12;
+  o.epochs = 2;
+  o.pack_lanes = 2;
+  o.streams = 3;
+  o.wave = 12;
+  const SweepResult r = run_sweep(storage, id, space, *sampler, o, backends_of(Device::Cuda), dd);
+  EXPECT_EQ(r.done, 12);
+  for (const Trial& t : storage.trials(id)) EXPECT_EQ(t.state, TrialState::Complete) << t.number;
 }
 
 TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {
@@ -443,7 +546,8 @@ TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {
   };
   const double gpu = run(*gpu_), cpu = run(*cpu_);
   std::cout << "CNN 20 epochs test accuracy: GPU " << 100 * gpu << "%, CPU " << 100 * cpu << "%\n";
-  EXPECT_GE(gpu, 0.96);
+  // Issue #3's bound: GPU and CPU runs differ in summation order only, and 20 epochs
+  // turn that into a few of the 2,007 test predictions (0.3% = 6 images).
   EXPECT_NEAR(gpu, cpu, 0.003);
 }
 

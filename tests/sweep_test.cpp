@@ -5,9 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 
+#include "sgdlab/sampler.hpp"
+#include "sgdlab/space.hpp"
 #include "sgdlab/storage.hpp"
 #include "sgdlab/sweep.hpp"
 #include "tests/test_util.hpp"
@@ -149,6 +153,51 @@ TEST(Sweep, BadInputsAreOneLine) {
                   &out),
       0);
   EXPECT_NE(out.find("--sampler: expected random or tpe"), std::string::npos) << out;
+}
+
+// Two packs at once on the CPU (--streams 2): every trial finishes once, and the
+// scheduler makes one backend per concurrent pack for the whole sweep, not one per pack
+// (on a GPU a backend's teardown synchronises the device mid-capture of another pack).
+TEST(Sweep, TwoStreamsOnTheCpuKeepOneBackendPerStream) {
+  TempDir dir;
+  const UspsData all = load_usps({real_data_dir()});
+  auto head = [](const Dataset& d, size_t n) {
+    Dataset out{d.features, {}, {}};
+    out.x.assign(d.x.begin(), d.x.begin() + n * d.features);
+    out.y.assign(d.y.begin(), d.y.begin() + n);
+    return out;
+  };
+  const UspsData data{head(all.train, 300), head(all.val, 100), head(all.test, 100), "head"};
+  auto main_backend = make_cpu_backend();
+  DeviceData device_data(*main_backend, data);
+  StudyStorage storage(dir / "s.db");
+  const SearchSpace space = SearchSpace::from_json(
+      nlohmann::json::parse(R"({"batch": {"type": "categorical", "choices": [32, 64]}})"), "test");
+  const int64_t id = storage.open_study({"two-streams", "mlp", "random", 3, 1, space.to_json()});
+  auto sampler = make_random_sampler(3);
+  std::atomic<int> made{0};
+  const BackendFactory counting = [&] {
+    ++made;
+    return make_cpu_backend();
+  };
+  SweepOptions o;
+  o.model = "mlp";
+  o.trials = 8;
+  o.epochs = 1;
+  o.pack_lanes = 1;
+  o.streams = 2;
+  o.wave = 8;
+  const SweepResult r = run_sweep(storage, id, space, *sampler, o, counting, device_data);
+  EXPECT_EQ(r.done, 8);
+  EXPECT_EQ(made.load(), 2);
+  const auto trials = storage.trials(id);
+  ASSERT_EQ(trials.size(), 8u);
+  std::set<int> numbers;
+  for (const Trial& t : trials) {
+    EXPECT_EQ(t.state, TrialState::Complete);
+    numbers.insert(t.number);
+  }
+  EXPECT_EQ(numbers.size(), 8u);
 }
 
 TEST(MedianPruner, StopsTrialsBelowTheMedianOfCompletedOnes) {

@@ -42,7 +42,10 @@ struct XentDims {
 enum class Activation : int { Relu, Sigmoid, Tanh };
 
 // One lane-leading parameter tensor inside the flat buffer: `count` elements for all
-// lanes together, count / T per lane; `layer` indexes the per-layer statistics.
+// lanes together, count / T per lane; `layer` indexes the per-layer statistics. Every
+// slice starts on a multiple of kSliceAlignFloats (64 bytes), so that vector loads line
+// up on either backend and cuBLASLt can be told the alignment.
+constexpr size_t kSliceAlignFloats = 16;
 struct ParamSlice {
   uint64_t offset;
   uint64_t count;

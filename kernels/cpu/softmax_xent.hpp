@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sgdlab/argmax.hpp"
 #include "sgdlab/op_dims.hpp"
 
 namespace sgdlab::cpu {
@@ -33,8 +34,7 @@ void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* 
       const size_t row = size_t(b) * d.T + t;
       const S* z = logits + row * d.classes;
       const int label = labels[row];
-      int arg = 0;
-      for (int c = 1; c < d.classes; ++c) arg = z[c] > z[arg] ? c : arg;
+      const int arg = argmax_first(z, d.classes);
       const S zmax = z[arg];
       S sum = 0;
       for (int c = 0; c < d.classes; ++c) sum += std::exp(z[c] - zmax);
@@ -47,7 +47,7 @@ void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* 
           g[c] = (std::exp(z[c] - zmax - log_sum) - S(c == label)) / S(d.B);
       }
     }
-    // NaN logits make every comparison false: the lane's loss goes non-finite below.
+    // A NaN logit makes the row's loss NaN: the lane is frozen below.
     loss_sum[t] += S(lane_loss);
     correct[t] += S(lane_correct);
     if (frozen && !std::isfinite(lane_loss)) frozen[t] = 1;

@@ -22,10 +22,16 @@ void bias_grad(cudaStream_t s, int rows, int T, int out, const float* dy, float*
 void dropout(cudaStream_t s, const DropoutDims& d, const float* rate, const uint64_t* seed,
              const int64_t* counters, const float* in, float* out);
 
-// Fused pairs (fused.cu), equal to the two ops in turn.
+// Max-pool, and ReLU + max-pool fused (maxpool.cu): one tie rule, the CPU's first
+// maximum. Backward reads the (pre-ReLU) input and overwrites dx.
+void maxpool_forward(cudaStream_t s, const PoolDims& d, const float* x, float* y);
+void maxpool_backward(cudaStream_t s, const PoolDims& d, const float* x, const float* dy,
+                      float* dx);
 void relu_maxpool_forward(cudaStream_t s, const PoolDims& d, const float* x, float* y);
 void relu_maxpool_backward(cudaStream_t s, const PoolDims& d, const float* x, const float* dy,
                            float* dx);
+
+// Activation + dropout fused (fused.cu), equal to the two ops in turn.
 void activation_dropout_forward(cudaStream_t s, Activation a, const DropoutDims& d,
                                 const float* rate, const uint64_t* seed, const int64_t* counters,
                                 const float* x, float* act, float* y);

@@ -3,9 +3,11 @@
 // that no float atomics make the totals depend on timing: in the same kernel when one
 // block can hold the whole batch (a training step: one launch), else in a second one.
 #include <cfloat>
+#include <climits>
 
 #include "cuda/cuda_check.hpp"
 #include "kernels/cuda/kernels.hpp"
+#include "sgdlab/argmax.hpp"
 
 namespace sgdlab::cuda {
 namespace {
@@ -21,13 +23,18 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-// The first index of the row's largest logit (the CPU's tie rule): max over the warp,
-// then the smallest index that holds it.
-__device__ int warp_argmax(const float* z, int classes, float zmax) {
-  int arg = classes;
+// The row's predicted class by sgdlab's one rule (argmax.hpp): each thread keeps the
+// winner of its columns, then the warp reduces the (value, index) pairs.
+__device__ int warp_argmax(const float* z, int classes) {
+  float best = -INFINITY;
+  int arg = INT_MAX;  // an empty thread loses every comparison
   for (int c = threadIdx.x % kWarp; c < classes; c += kWarp)
-    if (z[c] == zmax && c < arg) arg = c;
-  for (int o = kWarp / 2; o > 0; o /= 2) arg = min(arg, __shfl_xor_sync(0xffffffffu, arg, o));
+    if (wins_over(z[c], c, best, arg)) best = z[c], arg = c;
+  for (int o = kWarp / 2; o > 0; o /= 2) {
+    const float other = __shfl_xor_sync(0xffffffffu, best, o);
+    const int other_arg = __shfl_xor_sync(0xffffffffu, arg, o);
+    if (wins_over(other, other_arg, best, arg)) best = other, arg = other_arg;
+  }
   return arg;
 }
 
@@ -51,7 +58,7 @@ __device__ void xent_row(const XentDims& d, int row, const float* logits, const 
   row_max_sum(z, d.classes, m, s);
   const float log_sum = logf(s);
   const int label = labels[row];
-  const int arg = warp_argmax(z, d.classes, m);
+  const int arg = warp_argmax(z, d.classes);
   if (lane == 0) {
     row_loss[row] = log_sum - (z[label] - m);
     row_correct[row] = arg == label ? 1.0f : 0.0f;
