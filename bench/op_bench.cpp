@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "sgdlab/backend.hpp"
-#include "sgdlab/buffer.hpp"
-#include "sgdlab/model.hpp"
+#include "sgdlab/core/backend.hpp"
+#include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/model.hpp"
 
 namespace sgdlab {
 namespace {
@@ -184,15 +184,15 @@ void register_ops(const std::string& name, Backend& be, bool conv_only) {
            grads = random_buffer(be, plan.param_count(), 2);
       Buffer<float> velocity(be, plan.param_count()), lr(be, size_t(T)), mu(be, size_t(T)),
           accum(be, size_t(T) * (plan.param_layers() + 1) * 2);
-      Buffer<int> frozen(be, size_t(T));
+      Buffer<LaneState> state(be, size_t(T));
       Buffer<ParamSlice> slices(be, plan.slices().size());
       velocity.zero();
       accum.zero();
-      frozen.zero();
+      state.zero();
       lr.upload(std::vector<float>(size_t(T), 0.01f));
       mu.upload(std::vector<float>(size_t(T), 0.9f));
       slices.upload(plan.raw_slices());
-      const LaneArrays lanes{lr.get(), mu.get(), nullptr, nullptr, frozen.get()};
+      const LaneArrays lanes{lr.get(), mu.get(), nullptr, nullptr, state.get()};
       run(
           s, be,
           [&] {

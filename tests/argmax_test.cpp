@@ -7,9 +7,9 @@
 #include <limits>
 #include <random>
 
-#include "kernels/cpu/softmax_xent.hpp"
-#include "sgdlab/argmax.hpp"
-#include "sgdlab/ensemble.hpp"
+#include "cpu/softmax_xent.hpp"
+#include "sgdlab/core/argmax.hpp"
+#include "sgdlab/study/ensemble.hpp"
 
 namespace sgdlab::test {
 namespace {
@@ -60,17 +60,17 @@ TEST(Argmax, TreeReductionGivesTheSequentialAnswer) {
   }
 }
 
-// All-NaN logits: the CPU counts class 0 as the prediction and freezes the lane.
+// All-NaN logits: the CPU counts class 0 as the prediction and marks the lane diverged.
 TEST(Argmax, SoftmaxXentPredictsClassZeroForNaNRows) {
   const XentDims d{2, 1, 4};
   const std::vector<float> logits = {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
   const std::vector<int32_t> labels = {0, 3};
   float loss = 0, correct = 0;
-  int frozen = 0;
+  LaneState state = LaneState::Training;
   cpu::softmax_xent(d, logits.data(), labels.data(), static_cast<float*>(nullptr), &loss, &correct,
-                    &frozen);
+                    &state);
   EXPECT_EQ(correct, 1.0f);
-  EXPECT_EQ(frozen, 1);
+  EXPECT_EQ(state, LaneState::Diverged);
 }
 
 TEST(Argmax, EnsembleVoteUsesTheSameRule) {

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "sgdlab/trainer.hpp"
+#include "sgdlab/engine/trainer.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {
@@ -120,9 +120,9 @@ class SpyBackend final : public Backend {
     if (seen("dropout_backward", d.B, d.T, d.F)) cpu_->dropout_backward(d, l, c, dy, dx);
   }
   void softmax_xent(const XentDims& d, const float* z, const int32_t* y, float* dz, float* loss,
-                    float* correct, int* frozen) override {
+                    float* correct, LaneState* state) override {
     if (seen("softmax_xent", d.B, d.T, d.classes, dz != nullptr))
-      cpu_->softmax_xent(d, z, y, dz, loss, correct, frozen);
+      cpu_->softmax_xent(d, z, y, dz, loss, correct, state);
   }
   void softmax(const XentDims& d, const float* z, float* p) override {
     if (seen("softmax", d.B, d.T, d.classes)) cpu_->softmax(d, z, p);

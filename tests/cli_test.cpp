@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "sgdlab/backend.hpp"
+#include "sgdlab/core/backend.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

@@ -6,9 +6,9 @@
 
 #include <cmath>
 
-#include "kernels/cuda/conv_gemm.hpp"
-#include "sgdlab/backend.hpp"
-#include "sgdlab/buffer.hpp"
+#include "cuda/conv_gemm.hpp"
+#include "sgdlab/core/backend.hpp"
+#include "sgdlab/core/buffer.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab {

@@ -2,7 +2,7 @@
 // against counts done by hand from the layer shapes of DESIGN §4.
 #include <gtest/gtest.h>
 
-#include "sgdlab/cost.hpp"
+#include "sgdlab/engine/cost.hpp"
 
 namespace sgdlab {
 namespace {

@@ -9,11 +9,11 @@
 #include <random>
 #include <stdexcept>
 
-#include "sgdlab/buffer.hpp"
-#include "sgdlab/sampler.hpp"
-#include "sgdlab/storage.hpp"
-#include "sgdlab/sweep.hpp"
-#include "sgdlab/trainer.hpp"
+#include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/search/sampler.hpp"
+#include "sgdlab/search/storage.hpp"
+#include "sgdlab/search/sweep.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {
@@ -261,14 +261,14 @@ TEST_F(CudaParity, SoftmaxCrossEntropy) {
       auto Z = up(be, z);
       auto L = up(be, labels);
       Buffer<float> G(be, z.size()), P(be, z.size()), loss(be, d.T), correct(be, d.T);
-      Buffer<int> frozen(be, d.T);
+      Buffer<LaneState> state(be, d.T);
       loss.zero();
       correct.zero();
-      frozen.zero();
-      be.softmax_xent(d, Z.get(), L.get(), G.get(), loss.get(), correct.get(), frozen.get());
+      state.zero();
+      be.softmax_xent(d, Z.get(), L.get(), G.get(), loss.get(), correct.get(), state.get());
       be.softmax(d, Z.get(), P.get());
       std::vector<float> f;
-      for (int v : frozen.download()) f.push_back(float(v));
+      for (LaneState v : state.download()) f.push_back(float(int(v)));
       return std::vector<std::vector<float>>{G.download(), loss.download(), correct.download(),
                                              P.download(), f};
     });
@@ -291,17 +291,18 @@ TEST_F(CudaParity, SoftmaxXentNaNRowsPredictTheSameClass) {
     auto Z = up(be, z);
     auto L = up(be, labels);
     Buffer<float> loss(be, d.T), correct(be, d.T);
-    Buffer<int> frozen(be, d.T);
+    Buffer<LaneState> state(be, d.T);
     loss.zero();
     correct.zero();
-    frozen.zero();
-    be.softmax_xent(d, Z.get(), L.get(), nullptr, loss.get(), correct.get(), frozen.get());
-    return std::make_pair(correct.download(), frozen.download());
+    state.zero();
+    be.softmax_xent(d, Z.get(), L.get(), nullptr, loss.get(), correct.get(), state.get());
+    return std::make_pair(correct.download(), state.download());
   };
   const auto g = run(*gpu_), c = run(*cpu_);
   EXPECT_EQ(g.first, c.first);
   EXPECT_EQ(g.second, c.second);
-  EXPECT_EQ(c.second, (std::vector<int>{1, 0, 1}));
+  EXPECT_EQ(c.second, (std::vector<LaneState>{LaneState::Diverged, LaneState::Training,
+                                              LaneState::Diverged}));
 }
 
 TEST_F(CudaParity, SgdMomentumAndGradStats) {
@@ -310,10 +311,11 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
   const auto g = random_floats(plan.param_count(), 15), p = random_floats(plan.param_count(), 16),
              v = random_floats(plan.param_count(), 17);
   const std::vector<float> lr = {0.1f, 0.01f, 0.5f}, mu = {0.9f, 0.5f, 0.0f};
-  const std::vector<int> frozen = {0, 1, 0};
+  const std::vector<LaneState> state = {LaneState::Training, LaneState::Pruned,
+                                        LaneState::Training};
   compare([&](Backend& be) {
     auto P = up(be, p), G = up(be, g), V = up(be, v), LR = up(be, lr), MU = up(be, mu);
-    auto F = up(be, frozen);
+    auto F = up(be, state);
     auto S = up(be, plan.raw_slices());
     Buffer<float> acc(be, size_t(T) * (plan.param_layers() + 1) * 2);
     acc.zero();

@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "sgdlab/data.hpp"
-#include "sgdlab/error.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/data.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cuda/lane_alignment.hpp"
-#include "sgdlab/model.hpp"
+#include "sgdlab/engine/model.hpp"
 
 namespace sgdlab::test {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "sgdlab/error.hpp"
-#include "sgdlab/narrow.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/search/narrow.hpp"
 
 namespace sgdlab {
 namespace {

@@ -2,13 +2,13 @@
 // and the lane-isolation check on each.
 #include <gtest/gtest.h>
 
-#include "kernels/cpu/activation.hpp"
-#include "kernels/cpu/conv2d.hpp"
-#include "kernels/cpu/dense.hpp"
-#include "kernels/cpu/dropout.hpp"
-#include "kernels/cpu/local2d.hpp"
-#include "kernels/cpu/maxpool.hpp"
-#include "kernels/cpu/softmax_xent.hpp"
+#include "cpu/activation.hpp"
+#include "cpu/conv2d.hpp"
+#include "cpu/dense.hpp"
+#include "cpu/dropout.hpp"
+#include "cpu/local2d.hpp"
+#include "cpu/maxpool.hpp"
+#include "cpu/softmax_xent.hpp"
 #include "tests/op_check.hpp"
 
 namespace sgdlab::test {

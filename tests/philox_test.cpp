@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sgdlab/philox.hpp"
+#include "sgdlab/core/philox.hpp"
 
 namespace sgdlab {
 

@@ -6,16 +6,16 @@
 #include <random>
 #include <set>
 
-#include "kernels/cpu/activation.hpp"
-#include "kernels/cpu/conv2d.hpp"
-#include "kernels/cpu/dropout.hpp"
-#include "kernels/cpu/gather.hpp"
-#include "kernels/cpu/grad_stats.hpp"
-#include "kernels/cpu/local2d.hpp"
-#include "kernels/cpu/maxpool.hpp"
-#include "kernels/cpu/relu_maxpool.hpp"
-#include "kernels/cpu/sgd.hpp"
-#include "kernels/cpu/shuffle.hpp"
+#include "cpu/activation.hpp"
+#include "cpu/conv2d.hpp"
+#include "cpu/dropout.hpp"
+#include "cpu/gather.hpp"
+#include "cpu/grad_stats.hpp"
+#include "cpu/local2d.hpp"
+#include "cpu/maxpool.hpp"
+#include "cpu/relu_maxpool.hpp"
+#include "cpu/sgd.hpp"
+#include "cpu/shuffle.hpp"
 #include "tests/op_check.hpp"
 #include "tests/test_util.hpp"
 
@@ -154,24 +154,24 @@ TEST(ReluMaxPool, EqualsReluThenMaxPool) {
 }
 
 TEST(SgdMomentum, MatchesHandComputedUpdate) {
-  // Two slices, T = 2 lanes; lane 1 frozen after the first step.
+  // Two slices, T = 2 lanes; lane 1 pruned after the first step.
   const ParamSlice slices[2] = {{0, 4, 0, 0}, {4, 2, 1, 0}};
   const float lr[2] = {0.1f, 0.5f}, mu[2] = {0.9f, 0.5f};
-  int frozen[2] = {0, 0};
+  LaneState state[2] = {LaneState::Training, LaneState::Training};
   std::vector<float> p = {1, 2, 3, 4, 5, 6}, v(6, 0.0f);
   const std::vector<float> g = {0.5f, -1, 2, 0.25f, 1, -2};
-  cpu::sgd_momentum(slices, 2, 2, lr, mu, frozen, p.data(), g.data(), v.data());
+  cpu::sgd_momentum(slices, 2, 2, lr, mu, state, p.data(), g.data(), v.data());
   // v = g; p -= lr * g. Slice 0 lanes: {0,1} lane 0, {2,3} lane 1; slice 1: {4} lane 0, {5} lane 1.
   EXPECT_FLOAT_EQ(p[0], 1 - 0.1f * 0.5f);
   EXPECT_FLOAT_EQ(p[2], 3 - 0.5f * 2);
   EXPECT_FLOAT_EQ(p[5], 6 - 0.5f * -2);
-  cpu::sgd_momentum(slices, 2, 2, lr, mu, frozen, p.data(), g.data(), v.data());
+  cpu::sgd_momentum(slices, 2, 2, lr, mu, state, p.data(), g.data(), v.data());
   // Second step: v = mu * g + g.
   EXPECT_FLOAT_EQ(p[0], 1 - 0.1f * 0.5f - 0.1f * (0.9f * 0.5f + 0.5f));
   EXPECT_FLOAT_EQ(p[3], 4 - 0.5f * 0.25f - 0.5f * (0.5f * 0.25f + 0.25f));
-  frozen[1] = 1;
+  state[1] = LaneState::Pruned;
   const std::vector<float> before = p;
-  cpu::sgd_momentum(slices, 2, 2, lr, mu, frozen, p.data(), g.data(), v.data());
+  cpu::sgd_momentum(slices, 2, 2, lr, mu, state, p.data(), g.data(), v.data());
   EXPECT_EQ(p[2], before[2]);
   EXPECT_EQ(p[3], before[3]);
   EXPECT_EQ(p[5], before[5]);

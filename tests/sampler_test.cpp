@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "host/parzen.hpp"
-#include "sgdlab/sampler.hpp"
+#include "host/search/parzen.hpp"
+#include "sgdlab/search/sampler.hpp"
 
 namespace sgdlab {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "sgdlab/error.hpp"
-#include "sgdlab/sampler.hpp"
-#include "sgdlab/storage.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/search/sampler.hpp"
+#include "sgdlab/search/storage.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

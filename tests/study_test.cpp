@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "sgdlab/storage.hpp"
+#include "sgdlab/search/storage.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

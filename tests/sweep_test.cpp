@@ -10,10 +10,10 @@
 #include <set>
 #include <thread>
 
-#include "sgdlab/sampler.hpp"
-#include "sgdlab/space.hpp"
-#include "sgdlab/storage.hpp"
-#include "sgdlab/sweep.hpp"
+#include "sgdlab/search/sampler.hpp"
+#include "sgdlab/search/space.hpp"
+#include "sgdlab/search/storage.hpp"
+#include "sgdlab/search/sweep.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

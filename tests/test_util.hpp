@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sgdlab/data.hpp"
+#include "sgdlab/engine/data.hpp"
 
 namespace sgdlab::test {
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "sgdlab/trainer.hpp"
+#include "sgdlab/engine/trainer.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {

@@ -12,12 +12,12 @@
 #include <sstream>
 #include <thread>
 
-#include "host/cli/common.hpp"
-#include "sgdlab/cost.hpp"
-#include "sgdlab/error.hpp"
-#include "sgdlab/files.hpp"
-#include "sgdlab/sweep.hpp"
-#include "sgdlab/trainer.hpp"
+#include "common.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/cost.hpp"
+#include "sgdlab/engine/devices.hpp"
+#include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "host/cli/common.hpp"
+#include "common.hpp"
 
 #include <charconv>
 #include <chrono>
@@ -6,7 +6,8 @@
 #include <ctime>
 #include <iostream>
 
-#include "sgdlab/error.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/devices.hpp"
 
 namespace sgdlab::cli {
 

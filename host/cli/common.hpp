@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sgdlab/backend.hpp"
+#include "sgdlab/core/backend.hpp"
 
 namespace sgdlab::cli {
 

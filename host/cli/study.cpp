@@ -2,8 +2,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "host/cli/common.hpp"
-#include "sgdlab/study.hpp"
+#include "common.hpp"
+#include "sgdlab/study/study.hpp"
 
 namespace sgdlab::cli {
 

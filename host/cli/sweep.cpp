@@ -5,11 +5,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "host/cli/common.hpp"
-#include "sgdlab/error.hpp"
-#include "sgdlab/files.hpp"
-#include "sgdlab/narrow.hpp"
-#include "sgdlab/sweep.hpp"
+#include "common.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/files.hpp"
+#include "sgdlab/search/narrow.hpp"
+#include "sgdlab/search/sweep.hpp"
 
 namespace sgdlab::cli {
 namespace {

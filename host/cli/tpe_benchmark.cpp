@@ -4,9 +4,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "host/cli/common.hpp"
-#include "sgdlab/error.hpp"
-#include "sgdlab/sampler.hpp"
+#include "common.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/search/sampler.hpp"
 
 namespace sgdlab::cli {
 namespace {

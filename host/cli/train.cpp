@@ -4,11 +4,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "host/cli/common.hpp"
-#include "sgdlab/error.hpp"
-#include "sgdlab/files.hpp"
-#include "sgdlab/metrics_io.hpp"
-#include "sgdlab/trainer.hpp"
+#include "common.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/build_info.hpp"
+#include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/metrics_io.hpp"
+#include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
 namespace {
@@ -92,7 +93,7 @@ void run_train(const TrainArgs& a) {
                            {"val_samples", data.val.size()},
                            {"test_samples", data.test.size()},
                            {"steps_per_epoch", trainer.steps_per_epoch()},
-                           {"version", SGDLAB_VERSION}};
+                           {"version", build_version()}};
   for (const auto& l : lanes)
     config["lanes"].push_back(
         {{"lr", l.lr}, {"momentum", l.momentum}, {"dropout", l.dropout}, {"seed", l.seed}});

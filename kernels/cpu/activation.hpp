@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

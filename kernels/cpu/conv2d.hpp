@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "kernels/cpu/blas.hpp"
-#include "kernels/cpu/fixed_sum.hpp"
-#include "sgdlab/op_dims.hpp"
+#include "cpu/blas.hpp"
+#include "cpu/fixed_sum.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

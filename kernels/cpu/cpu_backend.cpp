@@ -4,20 +4,20 @@
 #include <new>
 #include <vector>
 
-#include "kernels/cpu/activation.hpp"
-#include "kernels/cpu/conv2d.hpp"
-#include "kernels/cpu/dense.hpp"
-#include "kernels/cpu/dropout.hpp"
-#include "kernels/cpu/gather.hpp"
-#include "kernels/cpu/grad_stats.hpp"
-#include "kernels/cpu/local2d.hpp"
-#include "kernels/cpu/maxpool.hpp"
-#include "kernels/cpu/relu_maxpool.hpp"
-#include "kernels/cpu/sgd.hpp"
-#include "kernels/cpu/shuffle.hpp"
-#include "kernels/cpu/softmax_xent.hpp"
-#include "sgdlab/backend.hpp"
-#include "sgdlab/error.hpp"
+#include "cpu/activation.hpp"
+#include "cpu/conv2d.hpp"
+#include "cpu/dense.hpp"
+#include "cpu/dropout.hpp"
+#include "cpu/gather.hpp"
+#include "cpu/grad_stats.hpp"
+#include "cpu/local2d.hpp"
+#include "cpu/maxpool.hpp"
+#include "cpu/relu_maxpool.hpp"
+#include "cpu/sgd.hpp"
+#include "cpu/shuffle.hpp"
+#include "cpu/softmax_xent.hpp"
+#include "sgdlab/core/backend.hpp"
+#include "sgdlab/core/error.hpp"
 
 namespace sgdlab {
 namespace {
@@ -131,8 +131,8 @@ class CpuBackend final : public Backend {
   }
 
   void softmax_xent(const XentDims& d, const float* logits, const int32_t* labels, float* dlogits,
-                    float* loss_sum, float* correct, int* frozen) override {
-    cpu::softmax_xent(d, logits, labels, dlogits, loss_sum, correct, frozen);
+                    float* loss_sum, float* correct, LaneState* state) override {
+    cpu::softmax_xent(d, logits, labels, dlogits, loss_sum, correct, state);
   }
   void softmax(const XentDims& d, const float* logits, float* probs) override {
     cpu::softmax_rows(d, logits, probs);
@@ -141,7 +141,7 @@ class CpuBackend final : public Backend {
   void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t, const LaneArrays& lanes,
                     float* params, const float* grads, float* velocity,
                     int64_t* counters) override {
-    cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.frozen, params, grads,
+    cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.state, params, grads,
                       velocity);
     if (counters) {
       ++counters[kCounterGlobalStep];

@@ -1,8 +1,8 @@
 #pragma once
 // Dense layer on the lane-packed layout: lane t of x is the matrix x + t*in with
 // leading dimension T*in, so each lane is one GEMM with no copies or transposes.
-#include "kernels/cpu/blas.hpp"
-#include "sgdlab/op_dims.hpp"
+#include "cpu/blas.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sgdlab/op_dims.hpp"
-#include "sgdlab/philox.hpp"
+#include "sgdlab/core/op_dims.hpp"
+#include "sgdlab/core/philox.hpp"
 
 namespace sgdlab::cpu {
 
@@ -21,13 +21,11 @@ void dropout_apply(const DropoutDims& d, const float* rate, const uint64_t* seed
       const size_t base = (size_t(b) * d.T + t) * d.F;
       Philox4 draw{};
       for (int f = 0; f < d.F; ++f) {
-        // One Philox call serves four consecutive indices (see dropout_bits).
+        // One Philox call serves four consecutive indices: a new one at each fourth.
         const uint64_t index = uint64_t(b) * d.F + f;
         if (f == 0 || (index & 3) == 0)
-          draw = philox4x32_10(Philox4{{uint32_t(index >> 2), d.layer, uint32_t(step),
-                                        uint32_t(uint64_t(step) >> 32)}},
-                               uint32_t(seed[t]), uint32_t(seed[t] >> 32));
-        const bool keep = philox_unit_float(draw.v[index & 3]) >= p;
+          draw = dropout_block(seed[t], uint64_t(step), d.layer, index);
+        const bool keep = philox_unit_float(philox_word(draw, uint32_t(index & 3))) >= p;
         out[base + f] = keep ? in[base + f] * scale : S(0);
       }
     }

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

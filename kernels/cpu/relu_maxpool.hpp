@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "kernels/cpu/maxpool.hpp"
-#include "sgdlab/op_dims.hpp"
+#include "cpu/maxpool.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 

@@ -7,15 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "sgdlab/philox.hpp"
+#include "sgdlab/core/philox.hpp"
 
 namespace sgdlab::cpu {
-
-inline uint32_t shuffle_key(uint64_t seed, uint32_t epoch, uint32_t i) {
-  return philox4x32_10(Philox4{{i >> 2, epoch, 0u, kPhiloxTagShuffle}}, uint32_t(seed),
-                       uint32_t(seed >> 32))
-      .v[i & 3];
-}
 
 inline void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) {
   std::vector<std::pair<uint32_t, uint32_t>> keyed(n);

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "sgdlab/argmax.hpp"
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/argmax.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cpu {
 
@@ -26,7 +26,7 @@ void softmax_rows(const XentDims& d, const S* logits, S* probs) {
 
 template <class S>
 void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* dlogits,
-                  S* loss_sum, S* correct, int* frozen) {
+                  S* loss_sum, S* correct, LaneState* state) {
   for (int t = 0; t < d.T; ++t) {
     double lane_loss = 0;
     int lane_correct = 0;
@@ -47,10 +47,10 @@ void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* 
           g[c] = (std::exp(z[c] - zmax - log_sum) - S(c == label)) / S(d.B);
       }
     }
-    // A NaN logit makes the row's loss NaN: the lane is frozen below.
+    // A NaN logit makes the row's loss NaN: the lane is marked diverged below.
     loss_sum[t] += S(lane_loss);
     correct[t] += S(lane_correct);
-    if (frozen && !std::isfinite(lane_loss)) frozen[t] = 1;
+    if (state && !std::isfinite(lane_loss)) state[t] = LaneState::Diverged;
   }
 }
 

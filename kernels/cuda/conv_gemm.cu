@@ -6,9 +6,9 @@
 // (wmma, sm_80 and later) for the TF32 tile.
 #include <mma.h>
 
+#include "cuda/conv_gemm.hpp"
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/conv_gemm.hpp"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

@@ -7,8 +7,8 @@
 // against the CPU convolution on a machine without a GPU (tests/conv_gemm_test.cpp).
 #include <cstddef>
 
-#include "sgdlab/host_device.hpp"
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/host_device.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::conv_gemm {
 

@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sgdlab/op_dims.hpp"
-#include "sgdlab/philox.hpp"
+#include "sgdlab/core/op_dims.hpp"
+#include "sgdlab/core/philox.hpp"
 
 namespace sgdlab::cuda {
 

@@ -2,8 +2,8 @@
 // (b, f) of lane t is kept when philox(seed_t, step, layer, b*F + f) >= rate_t. The
 // step is read from device memory, so a replayed graph draws the next step's mask.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/device_ops.cuh"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/device_ops.cuh"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

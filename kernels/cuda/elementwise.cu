@@ -1,7 +1,7 @@
 // Activations, bias broadcast and bias gradient.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/device_ops.cuh"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/device_ops.cuh"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

@@ -2,8 +2,8 @@
 // launch and one pass over memory where the plain ops take two. ReLU + max-pool, the
 // other fused pair, lives with the max-pool kernels (maxpool.cu).
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/device_ops.cuh"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/device_ops.cuh"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

@@ -1,8 +1,8 @@
 // Minibatch gather from the device-resident data set through each lane's permutation,
 // and the Philox keys whose sort gives the per-epoch permutations.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
-#include "sgdlab/philox.hpp"
+#include "cuda/kernels.hpp"
+#include "sgdlab/core/philox.hpp"
 
 namespace sgdlab::cuda {
 namespace {
@@ -29,10 +29,7 @@ __global__ void shuffle_keys_kernel(int T, int n, const uint64_t* seeds, uint32_
   if (j >= size_t(T) * n) return;
   const int t = int(j / n);
   const uint32_t i = uint32_t(j % n);
-  const uint64_t seed = seeds[t];
-  keys[j] = philox_word(philox4x32_10(Philox4{{i >> 2, epoch, 0u, kPhiloxTagShuffle}},
-                                      uint32_t(seed), uint32_t(seed >> 32)),
-                        i & 3);
+  keys[j] = shuffle_key(seeds[t], epoch, i);
   values[j] = i;
 }
 

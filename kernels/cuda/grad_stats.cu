@@ -4,7 +4,7 @@
 // into layers and adds mean |g| and the L2 norm to the running sums, in a fixed order.
 // No float atomics: the same gradients give the same bits, in one launch.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sgdlab/op_dims.hpp"
+#include "sgdlab/core/op_dims.hpp"
 
 namespace sgdlab::cuda {
 
@@ -41,12 +41,12 @@ void activation_dropout_backward(cudaStream_t s, Activation a, const DropoutDims
 
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
                   float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
-                  float* correct, int* frozen);
+                  float* correct, LaneState* state);
 void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs);
 
 // Also advances the step counters when not null (block 0, thread 0).
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const float* lr, const float* momentum, const int* frozen, float* params,
+                  const float* lr, const float* momentum, const LaneState* state, float* params,
                   const float* grads, float* velocity, int64_t* counters);
 
 // partial: n_slices * T * 2 floats of scratch; done: a counter that is 0 between launches

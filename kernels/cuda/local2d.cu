@@ -3,7 +3,7 @@
 // atomics: the input gradient is a gather over the windows that cover each input pixel,
 // and the weight gradient is a per-thread sum over the batch in batch order.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

@@ -3,7 +3,7 @@
 // path routes a window's gradient by one tie rule, the CPU's: the first maximum, row by
 // row. USPS's -1 background ties most windows, and cuDNN leaves its rule unspecified.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {

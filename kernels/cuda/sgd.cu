@@ -1,14 +1,14 @@
 // SGD with momentum over the flat buffer in one kernel: each element finds its slice
-// (a handful of slices: a linear scan) and its lane, and frozen lanes are skipped.
+// (a handful of slices: a linear scan) and its lane, and lanes that are not Training are skipped.
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
+#include "cuda/kernels.hpp"
 
 namespace sgdlab::cuda {
 namespace {
 
 __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T,
-                           const float* lr, const float* momentum, const int* frozen, float* params,
-                           const float* grads, float* velocity, int64_t* counters) {
+                           const float* lr, const float* momentum, const LaneState* state,
+                           float* params, const float* grads, float* velocity, int64_t* counters) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   // The step's other kernels read the counters before this one starts (stream order).
   if (i == 0 && counters) {
@@ -20,7 +20,7 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
     const ParamSlice sl = slices[s];
     if (i < sl.offset || i >= sl.offset + sl.count) continue;
     const int t = int((i - sl.offset) / (sl.count / T));
-    if (frozen[t]) return;
+    if (state[t] != LaneState::Training) return;
     const float v = momentum[t] * velocity[i] + grads[i];
     velocity[i] = v;
     params[i] -= lr[t] * v;
@@ -31,11 +31,11 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
 }  // namespace
 
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const float* lr, const float* momentum, const int* frozen, float* params,
+                  const float* lr, const float* momentum, const LaneState* state, float* params,
                   const float* grads, float* velocity, int64_t* counters) {
   if (!total) return;
   sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(
-      slices, n_slices, total, T, lr, momentum, frozen, params, grads, velocity, counters);
+      slices, n_slices, total, T, lr, momentum, state, params, grads, velocity, counters);
   SGDLAB_LAUNCH_CHECK();
 }
 

@@ -6,8 +6,8 @@
 #include <climits>
 
 #include "cuda/cuda_check.hpp"
-#include "kernels/cuda/kernels.hpp"
-#include "sgdlab/argmax.hpp"
+#include "cuda/kernels.hpp"
+#include "sgdlab/core/argmax.hpp"
 
 namespace sgdlab::cuda {
 namespace {
@@ -77,7 +77,7 @@ __global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t*
 
 // Lane t's rows ([B, T] order) summed in batch order in double, like the CPU.
 __device__ void xent_lane(const XentDims& d, int t, const float* row_loss, const float* row_correct,
-                          float* loss_sum, float* correct, int* frozen) {
+                          float* loss_sum, float* correct, LaneState* state) {
   double loss = 0, hits = 0;
   for (int b = 0; b < d.B; ++b) {
     loss += double(row_loss[size_t(b) * d.T + t]);
@@ -85,26 +85,26 @@ __device__ void xent_lane(const XentDims& d, int t, const float* row_loss, const
   }
   loss_sum[t] += float(loss);
   correct[t] += float(hits);
-  if (frozen && !isfinite(loss)) frozen[t] = 1;
+  if (state && !isfinite(loss)) state[t] = LaneState::Diverged;
 }
 
 __global__ void xent_lanes_kernel(XentDims d, const float* row_loss, const float* row_correct,
-                                  float* loss_sum, float* correct, int* frozen) {
+                                  float* loss_sum, float* correct, LaneState* state) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t < d.T) xent_lane(d, t, row_loss, row_correct, loss_sum, correct, frozen);
+  if (t < d.T) xent_lane(d, t, row_loss, row_correct, loss_sum, correct, state);
 }
 
 // Both passes in one block: its warps take the rows in turn, then, once every row is
 // written (__syncthreads orders the block's global writes), its threads take the lanes.
 __global__ void xent_one_block_kernel(XentDims d, const float* logits, const int32_t* labels,
                                       float* dlogits, float* row_loss, float* row_correct,
-                                      float* loss_sum, float* correct, int* frozen) {
+                                      float* loss_sum, float* correct, LaneState* state) {
   const int warps = blockDim.x / kWarp;
   for (int row = threadIdx.x / kWarp; row < d.B * d.T; row += warps)
     xent_row(d, row, logits, labels, dlogits, row_loss, row_correct);
   __syncthreads();
   for (int t = threadIdx.x; t < d.T; t += blockDim.x)
-    xent_lane(d, t, row_loss, row_correct, loss_sum, correct, frozen);
+    xent_lane(d, t, row_loss, row_correct, loss_sum, correct, state);
 }
 
 __global__ void softmax_kernel(XentDims d, const float* logits, float* probs) {
@@ -124,14 +124,14 @@ constexpr int kRowsPerBlock = 8;
 
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
                   float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
-                  float* correct, int* frozen) {
+                  float* correct, LaneState* state) {
   const int rows = d.B * d.T;
   if (!rows) return;
   // Up to 8 rows per warp of one 1,024-thread block (a step of up to 8 lanes at batch
   // 32): one launch where the second would cost more than the rows themselves.
   if (rows <= 256) {
     xent_one_block_kernel<<<1, 1024, 0, s>>>(d, logits, labels, dlogits, row_loss, row_correct,
-                                             loss_sum, correct, frozen);
+                                             loss_sum, correct, state);
     SGDLAB_LAUNCH_CHECK();
     return;
   }
@@ -139,7 +139,7 @@ void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const 
       d, logits, labels, dlogits, row_loss, row_correct);
   SGDLAB_LAUNCH_CHECK();
   xent_lanes_kernel<<<(d.T + 127) / 128, 128, 0, s>>>(d, row_loss, row_correct, loss_sum, correct,
-                                                      frozen);
+                                                      state);
   SGDLAB_LAUNCH_CHECK();
 }
 

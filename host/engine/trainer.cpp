@@ -1,0 +1,570 @@
+#include "sgdlab/engine/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "sgdlab/core/error.hpp"
+
+namespace sgdlab {
+
+void validate(const LaneSettings& lane) {
+  if (!(lane.lr > 0) || !std::isfinite(lane.lr))
+    SGDLAB_INPUT_ERROR("--lr: expected a learning rate > 0, got ", lane.lr);
+  if (!(lane.momentum >= 0 && lane.momentum < 1))
+    SGDLAB_INPUT_ERROR("--momentum: expected a value in [0, 1), got ", lane.momentum);
+  if (!(lane.dropout >= 0 && lane.dropout < 1))
+    SGDLAB_INPUT_ERROR("--dropout: expected a rate in [0, 1), got ", lane.dropout);
+  if (lane.init == InitKind::Uniform && !(lane.init_low <= lane.init_high))
+    SGDLAB_INPUT_ERROR("--init uniform: expected low <= high, got ", lane.init_low, " > ",
+                       lane.init_high);
+}
+
+DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.train.features) {
+  auto upload = [&](Part& part, const Dataset& d) {
+    SGDLAB_CHECK(d.features == features_, "every split has ", features_, " features");
+    part.n = d.size();
+    part.x = Buffer<float>(backend, d.x.size());
+    part.x.upload(d.x);
+    part.y = Buffer<int32_t>(backend, d.y.size());
+    part.y.upload(d.y);
+  };
+  upload(train_, data.train);
+  upload(val_, data.val);
+  upload(test_, data.test);
+  std::vector<uint32_t> iota(std::max({train_.n, val_.n, test_.n}));
+  std::iota(iota.begin(), iota.end(), 0u);
+  identity_ = Buffer<uint32_t>(backend, iota.size());
+  identity_.upload(iota);
+}
+
+namespace {
+
+// Buffers of one batch size: the input, every layer's output, the labels, the
+// gradient of the logits and two ping-pong buffers for the backward pass.
+struct Activations {
+  int capacity = 0;
+  Buffer<float> x;
+  Buffer<int32_t> y;
+  std::vector<Buffer<float>> outs;
+  Buffer<float> dlogits, ping, pong;
+};
+
+}  // namespace
+
+// Samples times lanes in one evaluation batch, at most.
+constexpr int kEvalRowsPerPack = 4096;
+
+struct Trainer::Impl {
+  Backend& be;
+  const DeviceData& data;
+  NetworkPlan plan;
+  TrainerOptions opt;
+  std::vector<Stage> stages;
+  std::vector<LaneSettings> lanes;
+  int T, B, steps, full_steps, tail;
+  int epoch = 0;
+  int64_t global_step = 0;
+  bool warmed_up = false;  // the recorded step shapes have run once, eagerly
+
+  Buffer<float> params, grads, velocity;
+  Buffer<ParamSlice> slices;
+  Buffer<float> lr, momentum, dropout;
+  Buffer<uint64_t> seeds;
+  Buffer<LaneState> lane_state;
+  Buffer<int64_t> counters;
+  Buffer<uint32_t> perm;
+  // The per-epoch sums in one buffer, read back with one download (one wait for the
+  // device per epoch): train loss and correct count, evaluation loss and correct count
+  // (T each), the gradient statistics, then a copy of the lane states (T of them).
+  Buffer<float> sums, probs;
+  size_t stats_count = 0;
+  float* train_loss() { return sums.get(); }
+  float* train_correct() { return sums.get() + T; }
+  float* eval_loss() { return sums.get() + 2 * T; }
+  float* eval_correct() { return sums.get() + 3 * T; }
+  float* grad_accum() { return sums.get() + 4 * T; }
+  float* lane_state_copy() { return sums.get() + 4 * T + stats_count; }
+  Activations train_acts, eval_acts;
+  std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
+
+  Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
+       TrainerOptions o)
+      : be(backend),
+        data(d),
+        plan(model, int(l.size())),
+        opt(o),
+        stages(make_stages(plan, o.fuse)),
+        lanes(std::move(l)),
+        T(int(lanes.size())),
+        B(o.batch) {
+    if (opt.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", opt.batch);
+    if (opt.eval_batch <= 0) SGDLAB_INPUT_ERROR("evaluation batch must be > 0");
+    for (const auto& lane : lanes) validate(lane);
+    SGDLAB_CHECK(size_t(data.features()) == model.input.size(),
+                 "the model's input matches the data");
+    const size_t n_train = data.part(Split::Train).n;
+    // As PyTorch's DataLoader (drop_last=False): full steps, then one shorter step with
+    // the rest, so every sample is seen each epoch. Each shape is recorded once.
+    full_steps = int(n_train / size_t(B));
+    tail = int(n_train % size_t(B));
+    steps = full_steps + (tail > 0);
+    if (full_steps == 0)
+      SGDLAB_INPUT_ERROR("--batch ", B, ": larger than the training set (", n_train, " samples)");
+
+    params = Buffer<float>(be, plan.param_count());
+    grads = Buffer<float>(be, plan.param_count());
+    velocity = Buffer<float>(be, plan.param_count());
+    grads.zero();
+    velocity.zero();
+    std::vector<LaneInit> inits;
+    for (const auto& lane : lanes)
+      inits.push_back({lane.seed, lane.init, lane.init_low, lane.init_high});
+    params.upload(initial_parameters(plan, inits));
+    slices = Buffer<ParamSlice>(be, plan.slices().size());
+    slices.upload(plan.raw_slices());
+
+    std::vector<float> h_lr, h_mu, h_drop;
+    std::vector<uint64_t> h_seed;
+    for (const auto& lane : lanes) {
+      h_lr.push_back(lane.lr);
+      h_mu.push_back(lane.momentum);
+      h_drop.push_back(lane.dropout);
+      h_seed.push_back(lane.seed);
+    }
+    lr = upload_vector(h_lr);
+    momentum = upload_vector(h_mu);
+    dropout = upload_vector(h_drop);
+    seeds = upload_vector(h_seed);
+    lane_state = Buffer<LaneState>(be, T);
+    lane_state.zero();  // LaneState::Training
+    counters = Buffer<int64_t>(be, kCounterCount);
+    counters.zero();
+    perm = Buffer<uint32_t>(be, size_t(T) * n_train);
+    const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
+    static_assert(sizeof(LaneState) == sizeof(float), "the lane states travel in the float buffer");
+    stats_count = stats;
+    sums = Buffer<float>(be, 4 * size_t(T) + stats + T);
+    train_acts = make_activations(B);
+    // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
+    // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
+    // otherwise need 0.5 GB per activation).
+    eval_acts = make_activations(std::max(1, std::min(opt.eval_batch, kEvalRowsPerPack / T)));
+    // The recorded step shapes are planned now, where a backend may still time them.
+    for (const auto& l : plan.layers())
+      for (int rows : {B, tail}) {
+        if (rows == 0) continue;
+        if (l.spec.kind == LayerKind::Conv2d) be.plan_conv2d(conv_dims(l, rows));
+        if (l.spec.kind == LayerKind::Dense)
+          be.plan_dense({rows, T, int(l.in.size()), l.spec.units});
+      }
+  }
+
+  template <class V>
+  Buffer<V> upload_vector(const std::vector<V>& host) {
+    Buffer<V> buf(be, host.size());
+    buf.upload(host);
+    return buf;
+  }
+
+  Activations make_activations(int capacity) {
+    Activations a;
+    a.capacity = capacity;
+    const size_t rows = size_t(capacity) * T;
+    a.x = Buffer<float>(be, rows * plan.spec().input.size());
+    a.y = Buffer<int32_t>(be, rows);
+    size_t widest = plan.spec().input.size();
+    for (const auto& l : plan.layers()) {
+      a.outs.emplace_back(be, rows * l.out.size());
+      widest = std::max(widest, l.out.size());
+    }
+    a.dlogits = Buffer<float>(be, rows * plan.spec().classes);
+    a.ping = Buffer<float>(be, rows * widest);
+    a.pong = Buffer<float>(be, rows * widest);
+    return a;
+  }
+
+  LaneArrays lane_arrays() {
+    return LaneArrays{lr.get(), momentum.get(), dropout.get(), seeds.get(), lane_state.get()};
+  }
+  float* weight(const LayerPlan& l, Buffer<float>& buf) {
+    return buf.get() + plan.slices()[l.weight_slice].slice.offset;
+  }
+  float* bias(const LayerPlan& l, Buffer<float>& buf) {
+    return buf.get() + plan.slices()[l.bias_slice].slice.offset;
+  }
+  ConvDims conv_dims(const LayerPlan& l, int b) const {
+    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.units, l.spec.kernel, l.spec.stride, l.spec.pad};
+  }
+  PoolDims pool_dims(const LayerPlan& l, int b) const {
+    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.kernel, l.spec.stride};
+  }
+  static Activation activation_of(LayerKind k) {
+    return k == LayerKind::Relu      ? Activation::Relu
+           : k == LayerKind::Sigmoid ? Activation::Sigmoid
+                                     : Activation::Tanh;
+  }
+
+  // Runs layer i on `in` with batch b; returns its output.
+  const float* forward_layer(Activations& a, int i, int b, bool training, const float* in) {
+    const LayerPlan& l = plan.layers()[i];
+    float* out = a.outs[i].get();
+    switch (l.spec.kind) {
+      case LayerKind::Dense:
+        be.dense_forward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params),
+                         bias(l, params), out);
+        break;
+      case LayerKind::Conv2d:
+        be.conv2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+        break;
+      case LayerKind::Local2d:
+        be.local2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
+        break;
+      case LayerKind::MaxPool:
+        be.maxpool_forward(pool_dims(l, b), in, out);
+        break;
+      case LayerKind::Relu:
+      case LayerKind::Sigmoid:
+      case LayerKind::Tanh:
+        be.activation_forward(activation_of(l.spec.kind), size_t(b) * T * l.out.size(), in, out);
+        break;
+      case LayerKind::Dropout:
+        if (!training) return in;  // the identity outside training
+        be.dropout_forward(dropout_dims(l, b), lane_arrays(), counters.get(), in, out);
+        break;
+    }
+    return out;
+  }
+
+  DropoutDims dropout_dims(const LayerPlan& l, int b) const {
+    return {b, T, int(l.out.size()), l.dropout_id};
+  }
+
+  // Runs the stages on a.x with batch b; returns the logits.
+  const float* forward(Activations& a, int b, bool training) {
+    ScopedRange range(be, "forward");
+    const float* in = a.x.get();
+    for (const Stage& st : stages) {
+      const LayerPlan& first = plan.layers()[st.first];
+      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
+      float* first_out = a.outs[st.first].get();
+      float* second_out = a.outs[st.first + st.count - 1].get();
+      switch (st.kind) {
+        case Stage::Layer:
+          in = forward_layer(a, st.first, b, training, in);
+          break;
+        case Stage::ReluPool:  // the ReLU's own output is never stored
+          be.relu_maxpool_forward(pool_dims(second, b), in, second_out);
+          in = second_out;
+          break;
+        case Stage::ActivationDropout:
+          if (training) {
+            be.activation_dropout_forward(activation_of(first.spec.kind), dropout_dims(second, b),
+                                          lane_arrays(), counters.get(), in, first_out, second_out);
+            in = second_out;
+          } else {
+            be.activation_forward(activation_of(first.spec.kind), size_t(b) * T * first.out.size(),
+                                  in, first_out);
+            in = first_out;
+          }
+          break;
+      }
+    }
+    return in;
+  }
+
+  // The input of layer i as the forward pass left it.
+  const float* layer_input(Activations& a, int i) {
+    return i == 0 ? a.x.get() : a.outs[i - 1].get();
+  }
+
+  // Backpropagates dy through layer i into dx (null for the first layer).
+  void backward_layer(Activations& a, int i, int b, const float* dy, float* dx) {
+    const LayerPlan& l = plan.layers()[i];
+    const float* in = layer_input(a, i);
+    const float* out = a.outs[i].get();
+    const size_t n = size_t(b) * T * l.out.size();
+    switch (l.spec.kind) {
+      case LayerKind::Dense:
+        be.dense_backward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params), dy, dx,
+                          weight(l, grads), bias(l, grads));
+        break;
+      case LayerKind::Conv2d:
+        be.conv2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                           bias(l, grads));
+        break;
+      case LayerKind::Local2d:
+        be.local2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
+                            bias(l, grads));
+        break;
+      case LayerKind::MaxPool:
+        if (dx) be.maxpool_backward(pool_dims(l, b), in, out, dy, dx);
+        break;
+      case LayerKind::Relu:
+      case LayerKind::Sigmoid:
+      case LayerKind::Tanh:
+        if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
+        break;
+      case LayerKind::Dropout:
+        if (dx) be.dropout_backward(dropout_dims(l, b), lane_arrays(), counters.get(), dy, dx);
+        break;
+    }
+  }
+
+  // Backpropagates a.dlogits through the stages, writing every parameter gradient.
+  void backward(Activations& a, int b) {
+    ScopedRange range(be, "backward");
+    const float* dy = a.dlogits.get();
+    for (int s = int(stages.size()) - 1; s >= 0; --s) {
+      const Stage& st = stages[s];
+      float* dx = st.first == 0 ? nullptr : (dy == a.ping.get() ? a.pong.get() : a.ping.get());
+      const LayerPlan& first = plan.layers()[st.first];
+      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
+      switch (st.kind) {
+        case Stage::Layer:
+          backward_layer(a, st.first, b, dy, dx);
+          break;
+        case Stage::ReluPool:
+          if (dx) be.relu_maxpool_backward(pool_dims(second, b), layer_input(a, st.first), dy, dx);
+          break;
+        case Stage::ActivationDropout:
+          if (dx)
+            be.activation_dropout_backward(activation_of(first.spec.kind), dropout_dims(second, b),
+                                           lane_arrays(), counters.get(), a.outs[st.first].get(),
+                                           dy, dx);
+          break;
+      }
+      dy = dx;
+    }
+  }
+
+  // One training step; every value that changes between steps is read from backend
+  // memory (counters, lane arrays), so the step can be recorded once and replayed.
+  // `rows` is B, or the tail's size on the last step of an epoch; the gather still
+  // starts at counters[kCounterEpochStep] * B.
+  void step(int rows) {
+    const auto& train = data.part(Split::Train);
+    Activations& a = train_acts;
+    be.gather(rows, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
+              counters.get(), size_t(B), 0, a.x.get(), a.y.get());
+    const float* logits = forward(a, rows, true);
+    be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
+                    train_loss(), train_correct(), lane_state.get());
+    backward(a, rows);
+    ScopedRange range(be, "update");
+    auto raw = slices.get();
+    be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
+    be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
+                    grads.get(), velocity.get(), counters.get());
+  }
+
+  // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches.
+  template <class Body>
+  void for_each_eval_batch(Split split, Body body) {
+    const auto& part = data.part(split);
+    Activations& a = eval_acts;
+    for (size_t off = 0; off < part.n; off += size_t(a.capacity)) {
+      const int rows = int(std::min(part.n - off, size_t(a.capacity)));
+      // Every lane sees the same samples: a shared identity permutation (stride 0).
+      be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
+                0, off, a.x.get(), a.y.get());
+      body(rows, off, forward(a, rows, false));
+    }
+  }
+
+  // Enqueues the evaluation of a split into eval_loss() and eval_correct().
+  void run_evaluation(Split split) {
+    ScopedRange range(be, "evaluate");
+    be.fill_zero(eval_loss(), 2 * size_t(T) * sizeof(float));
+    for_each_eval_batch(split, [&](int rows, size_t, const float* logits) {
+      be.softmax_xent({rows, T, plan.spec().classes}, logits, eval_acts.y.get(), nullptr,
+                      eval_loss(), eval_correct(), nullptr);
+    });
+  }
+
+  // Loss and accuracy per lane from the evaluation sums (`host` holds the whole buffer).
+  std::vector<EvalStats> eval_stats(const std::vector<float>& host, Split split) const {
+    const double n = double(data.part(split).n);
+    std::vector<EvalStats> out(T);
+    for (int t = 0; t < T; ++t) out[t] = {host[2 * T + t] / n, host[3 * T + t] / n};
+    return out;
+  }
+
+  std::vector<EvalStats> evaluate(Split split) {
+    run_evaluation(split);
+    return eval_stats(sums.download(), split);
+  }
+
+  // Every step of an epoch: the full ones, then the shorter tail.
+  void run_steps() {
+    for (int s = 0; s < full_steps; ++s) {
+      ScopedRange step_range(be, "step");
+      step(B);
+    }
+    if (tail) {
+      ScopedRange step_range(be, "step");
+      step(tail);
+    }
+  }
+
+  // Runs the step shapes about to be recorded once, eagerly, then puts back every value
+  // they changed (parameters, momentum, lane states, counters, sums). Libraries set up
+  // on their first call (cuDNN and cuBLAS load kernels and may synchronise) and scratch
+  // areas take their size; neither may happen inside a capture, where an implicit
+  // synchronisation invalidates it. The epoch then trains exactly as without this.
+  void warm_up_before_recording(const int64_t* counters_now) {
+    ScopedRange range(be, "warm-up");
+    Buffer<float> saved_params(be, params.size()), saved_velocity(be, velocity.size());
+    Buffer<LaneState> saved_state(be, lane_state.size());
+    be.copy(saved_params.get(), params.get(), params.size() * sizeof(float));
+    be.copy(saved_velocity.get(), velocity.get(), velocity.size() * sizeof(float));
+    be.copy(saved_state.get(), lane_state.get(), lane_state.size() * sizeof(LaneState));
+    step(B);
+    if (tail) step(tail);
+    be.copy(params.get(), saved_params.get(), params.size() * sizeof(float));
+    be.copy(velocity.get(), saved_velocity.get(), velocity.size() * sizeof(float));
+    be.copy(lane_state.get(), saved_state.get(), lane_state.size() * sizeof(LaneState));
+    counters.upload(counters_now, kCounterCount);
+    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    be.synchronize();  // the saved copies are read before they are freed
+    warmed_up = true;
+  }
+
+  std::vector<EpochStats> train_epoch() {
+    ScopedRange range(be, "epoch");
+    const auto start = std::chrono::steady_clock::now();
+    const auto& train = data.part(Split::Train);
+    be.shuffle(T, int(train.n), seeds.get(), uint32_t(epoch), perm.get());
+    const int64_t counters_now[kCounterCount] = {global_step, 0};
+    counters.upload(counters_now, kCounterCount);
+    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    if (opt.capture != Capture::None && !warmed_up) warm_up_before_recording(counters_now);
+    // Inside a replayed graph the forward/backward/update ranges are not seen again: each
+    // replay is one "step" (or "steps") range.
+    switch (opt.capture) {
+      case Capture::Epoch: {
+        if (!epoch_recording) epoch_recording = be.record([this] { run_steps(); });
+        ScopedRange steps_range(be, "steps");
+        epoch_recording->replay();
+        break;
+      }
+      case Capture::Step:
+        if (!step_recording) step_recording = be.record([this] { step(B); });
+        if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
+        for (int s = 0; s < full_steps; ++s) {
+          ScopedRange step_range(be, "step");
+          step_recording->replay();
+        }
+        if (tail) {
+          ScopedRange step_range(be, "step");
+          tail_recording->replay();
+        }
+        break;
+      case Capture::None:
+        run_steps();
+        break;
+    }
+    global_step += steps;
+    run_evaluation(Split::Val);
+    be.copy(lane_state_copy(), lane_state.get(), size_t(T) * sizeof(LaneState));
+    const std::vector<float> host = sums.download();
+    const auto val = eval_stats(host, Split::Val);
+    const float* loss = host.data();
+    const float* correct = host.data() + T;
+    std::vector<LaneState> state(T);
+    std::memcpy(state.data(), host.data() + 4 * T + stats_count, size_t(T) * sizeof(LaneState));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int layers = plan.param_layers();
+    const double samples = double(train.n);
+    std::vector<EpochStats> rows(T);
+    for (int t = 0; t < T; ++t) {
+      EpochStats& r = rows[t];
+      r.lane = t;
+      r.epoch = epoch + 1;
+      r.train_loss = loss[t] / samples;
+      r.train_acc = correct[t] / samples;
+      r.val_loss = val[t].loss;
+      r.val_acc = val[t].acc;
+      const float* g = host.data() + 4 * T + size_t(t) * (layers + 1) * 2;
+      for (int l = 0; l < layers; ++l) {
+        r.layer_grad_mean_abs.push_back(g[2 * l] / steps);
+        r.layer_grad_l2.push_back(g[2 * l + 1] / steps);
+      }
+      r.grad_mean_abs = g[2 * layers] / steps;
+      r.grad_l2 = g[2 * layers + 1] / steps;
+      r.seconds = seconds;
+      r.diverged = state[t] == LaneState::Diverged;
+      r.pruned = state[t] == LaneState::Pruned;
+    }
+    ++epoch;
+    return rows;
+  }
+
+  std::vector<float> probabilities(Split split) {
+    const int classes = plan.spec().classes;
+    const size_t n = data.part(split).n;
+    std::vector<float> out(n * T * classes);
+    if (!probs.size()) probs = Buffer<float>(be, size_t(eval_acts.capacity) * T * classes);
+    for_each_eval_batch(split, [&](int rows, size_t off, const float* logits) {
+      be.softmax({rows, T, classes}, logits, probs.get());
+      be.download(out.data() + off * T * classes, probs.get(),
+                  size_t(rows) * T * classes * sizeof(float));
+    });
+    return out;
+  }
+};
+
+Trainer::Trainer(Backend& backend, const DeviceData& data, const ModelSpec& model,
+                 std::vector<LaneSettings> lanes, TrainerOptions options)
+    : impl_(std::make_unique<Impl>(backend, data, model, std::move(lanes), options)) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+const NetworkPlan& Trainer::plan() const {
+  return impl_->plan;
+}
+int Trainer::lanes() const {
+  return impl_->T;
+}
+int Trainer::steps_per_epoch() const {
+  return impl_->steps;
+}
+int Trainer::epochs_done() const {
+  return impl_->epoch;
+}
+std::vector<EpochStats> Trainer::train_epoch() {
+  return impl_->train_epoch();
+}
+std::vector<EvalStats> Trainer::evaluate(Split split) {
+  return impl_->evaluate(split);
+}
+std::vector<float> Trainer::probabilities(Split split) {
+  return impl_->probabilities(split);
+}
+
+void Trainer::prune(int lane) {
+  SGDLAB_CHECK(lane >= 0 && lane < impl_->T, "a lane of this pack");
+  const LaneState pruned = LaneState::Pruned;
+  impl_->be.upload(impl_->lane_state.get() + lane, &pruned, sizeof(LaneState));
+}
+
+std::vector<bool> Trainer::diverged() const {
+  const auto state = impl_->lane_state.download();
+  std::vector<bool> out;
+  for (LaneState s : state) out.push_back(s == LaneState::Diverged);
+  return out;
+}
+
+std::vector<float> Trainer::parameters() const {
+  return impl_->params.download();
+}
+void Trainer::set_parameters(const std::vector<float>& flat) {
+  SGDLAB_CHECK(flat.size() == impl_->params.size(), "a flat buffer of ", impl_->params.size());
+  impl_->params.upload(flat);
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,247 @@
+#include "sgdlab/search/sweep.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "sgdlab/core/error.hpp"
+
+namespace sgdlab {
+
+SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& sampler) {
+  const bool gpu = device == Device::Cuda;
+  if (o.pack_lanes <= 0) o.pack_lanes = gpu ? 32 : 4;
+  if (o.streams <= 0) o.streams = gpu ? 4 : 1;
+  if (o.wave <= 0) {
+    // Random trials do not depend on each other: ask enough that each of the four
+    // batch sizes can fill its packs. TPE learns from finished trials, and asking many
+    // at once makes it mostly random.
+    o.wave =
+        sampler == "tpe" ? std::min(o.pack_lanes * o.streams, 8) : 4 * o.pack_lanes * o.streams;
+  }
+  if (o.trials <= 0) SGDLAB_INPUT_ERROR("--trials: expected a number > 0, got ", o.trials);
+  if (o.epochs <= 0) SGDLAB_INPUT_ERROR("--epochs: expected a number > 0, got ", o.epochs);
+  return o;
+}
+
+uint64_t trial_seed(uint64_t study_seed, int number) {
+  return trial_rng(study_seed ^ 0x5EEDF00Dull, number)() >> 1;
+}
+
+std::optional<Trial> best_trial(const std::vector<Trial>& trials) {
+  std::optional<Trial> best;
+  auto rank = [](const Trial& t) { return t.state == TrialState::Complete ? 1 : 0; };
+  for (const Trial& t : trials) {
+    if (!t.finished_ok() || !t.value || !std::isfinite(*t.value)) continue;
+    if (!best || rank(t) > rank(*best) || (rank(t) == rank(*best) && *t.value > *best->value))
+      best = t;
+  }
+  return best;
+}
+
+bool median_prune(const std::vector<Trial>& history, int epoch, double value, int startup_trials,
+                  int warmup_epochs) {
+  if (epoch <= warmup_epochs) return false;
+  std::vector<double> at_epoch;
+  for (const Trial& t : history)
+    if (t.state == TrialState::Complete && int(t.intermediate.size()) >= epoch &&
+        std::isfinite(t.intermediate[epoch - 1]))
+      at_epoch.push_back(t.intermediate[epoch - 1]);
+  if (int(at_epoch.size()) < startup_trials) return false;
+  std::sort(at_epoch.begin(), at_epoch.end());
+  const size_t m = at_epoch.size();
+  const double median = m % 2 ? at_epoch[m / 2] : 0.5 * (at_epoch[m / 2 - 1] + at_epoch[m / 2]);
+  return value < median;
+}
+
+namespace {
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
+
+class Scheduler {
+ public:
+  Scheduler(StudyStorage& storage, int64_t study, const SearchSpace& space, Sampler& sampler,
+            const SweepOptions& o, const BackendFactory& backends, const DeviceData& data,
+            const std::function<void(const SweepProgress&)>& on_progress)
+      : storage_(storage),
+        study_(study),
+        space_(space),
+        sampler_(sampler),
+        o_(o),
+        make_backend_(backends),
+        data_(data),
+        on_progress_(on_progress),
+        start_(std::chrono::steady_clock::now()) {}
+
+  SweepResult run() {
+    SweepResult result;
+    result.recovered = storage_.recover_stale(study_);
+    for (;;) {
+      const auto trials = storage_.trials(study_);
+      int done = 0, running = 0;
+      for (const Trial& t : trials) {
+        done += t.finished_ok();
+        running += t.state == TrialState::Running;
+      }
+      // Trials running in other processes count: they will finish there.
+      const int missing = o_.trials - done - running;
+      if (missing <= 0) break;
+      std::vector<Trial> wave;
+      for (int i = 0; i < std::min(missing, o_.wave); ++i)
+        wave.push_back(storage_.ask(study_, [&](const std::vector<Trial>& history, int number) {
+          return sampler_.sample(space_, history, number);
+        }));
+      run_wave(wave);
+      result.ran_here += int(wave.size());
+    }
+    const auto trials = storage_.trials(study_);
+    for (const Trial& t : trials) result.done += t.finished_ok();
+    result.best = best_trial(trials);
+    result.seconds = elapsed();
+    return result;
+  }
+
+ private:
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  // Packs of one batch size and at most pack_lanes lanes, run streams at a time.
+  void run_wave(const std::vector<Trial>& wave) {
+    std::map<int, std::vector<Trial>> by_batch;
+    for (const Trial& t : wave) by_batch[int(t.params.at("batch"))].push_back(t);
+    std::vector<std::pair<int, std::vector<Trial>>> packs;
+    for (auto& [batch, trials] : by_batch)
+      for (size_t i = 0; i < trials.size(); i += size_t(o_.pack_lanes))
+        packs.emplace_back(
+            batch, std::vector<Trial>(
+                       trials.begin() + i,
+                       trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
+    for (size_t first = 0; first < packs.size(); first += size_t(o_.streams)) {
+      const size_t last = std::min(packs.size(), first + size_t(o_.streams));
+      while (backends_.size() < last - first) backends_.push_back(make_backend_());
+      if (last - first == 1) {
+        run_pack(*backends_[0], packs[first].first, packs[first].second);
+        continue;
+      }
+      std::vector<std::thread> threads;
+      std::vector<std::exception_ptr> errors(last - first);
+      for (size_t p = first; p < last; ++p)
+        threads.emplace_back([&, p] {
+          try {
+            run_pack(*backends_[p - first], packs[p].first, packs[p].second);
+          } catch (...) {
+            errors[p - first] = std::current_exception();
+          }
+        });
+      for (auto& t : threads) t.join();
+      for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    }
+  }
+
+  void run_pack(Backend& backend, int batch, const std::vector<Trial>& trials) {
+    ScopedRange range(backend, "pack");
+    std::vector<LaneSettings> lanes;
+    for (const Trial& t : trials)
+      lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),
+                       float(t.params.at("dropout")), trial_seed(o_.seed, t.number)});
+    const auto pack_start = std::chrono::steady_clock::now();
+    Trainer trainer(backend, data_, model_preset(o_.model), lanes, {batch, o_.eval_batch});
+    const int T = int(trials.size());
+    std::vector<int> pruned_at(T, 0), diverged_at(T, 0);
+    std::vector<EpochStats> last(T);
+    for (int e = 1; e <= o_.epochs; ++e) {
+      const auto rows = trainer.train_epoch();
+      std::vector<std::tuple<int64_t, int, double>> report;
+      for (int t = 0; t < T; ++t) {
+        if (pruned_at[t] || diverged_at[t]) continue;
+        last[t] = rows[t];
+        report.emplace_back(trials[t].id, e, rows[t].val_acc);
+        if (rows[t].diverged) diverged_at[t] = e;
+      }
+      storage_.report(report);
+      if (o_.prune && e < o_.epochs) {
+        const auto history = storage_.trials(study_);
+        for (int t = 0; t < T; ++t)
+          if (!pruned_at[t] && !diverged_at[t] &&
+              median_prune(history, e, rows[t].val_acc, o_.prune_startup_trials,
+                           o_.prune_warmup_epochs)) {
+            trainer.prune(t);
+            pruned_at[t] = e;
+          }
+      }
+      bool all_frozen = true;
+      for (int t = 0; t < T; ++t) all_frozen = all_frozen && (pruned_at[t] || diverged_at[t]);
+      if (all_frozen) break;
+    }
+    const auto test = trainer.evaluate(Split::Test);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
+    for (int t = 0; t < T; ++t) {
+      const TrialState state = diverged_at[t] ? TrialState::Diverged
+                               : pruned_at[t] ? TrialState::Pruned
+                                              : TrialState::Complete;
+      std::map<std::string, std::string> attrs = {
+          {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last[t].val_loss)},
+          {"train_loss", fmt(last[t].train_loss)}, {"grad_mean_abs", fmt(last[t].grad_mean_abs)},
+          {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
+          {"pack_seconds", fmt(seconds)},          {"device", backend.describe()}};
+      if (diverged_at[t]) attrs["diverged_epoch"] = std::to_string(diverged_at[t]);
+      if (pruned_at[t]) attrs["pruned_epoch"] = std::to_string(pruned_at[t]);
+      storage_.finish(trials[t].id, state, last[t].val_acc, attrs);
+    }
+    if (on_progress_) {
+      std::lock_guard lock(progress_mutex_);
+      const auto all = storage_.trials(study_);
+      SweepProgress p;
+      for (const Trial& t : all) p.done += t.finished_ok();
+      p.total = o_.trials;
+      p.best = best_trial(all);
+      finished_here_ += T;
+      p.trials_per_second = finished_here_ / std::max(elapsed(), 1e-9);
+      std::ostringstream ev;
+      ev << "pack batch " << batch << " x " << T << " lanes, " << fmt(seconds) << " s";
+      p.event = ev.str();
+      on_progress_(p);
+    }
+  }
+
+  StudyStorage& storage_;
+  int64_t study_;
+  const SearchSpace& space_;
+  Sampler& sampler_;
+  SweepOptions o_;
+  const BackendFactory& make_backend_;
+  // One backend per concurrent pack, kept for the whole sweep: on a GPU, destroying a
+  // backend (cublasDestroy, cudaFree) synchronises the device, which would invalidate a
+  // graph that another pack is capturing at that moment.
+  std::vector<std::unique_ptr<Backend>> backends_;
+  const DeviceData& data_;
+  const std::function<void(const SweepProgress&)>& on_progress_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex progress_mutex_;
+  int finished_here_ = 0;
+};
+
+}  // namespace
+
+SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& space,
+                      Sampler& sampler, const SweepOptions& options, const BackendFactory& backends,
+                      const DeviceData& data,
+                      const std::function<void(const SweepProgress&)>& on_progress) {
+  model_preset(options.model);  // an unknown model fails before any trial is asked
+  return Scheduler(storage, study, space, sampler, options, backends, data, on_progress).run();
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,65 @@
+#include "sgdlab/study/ensemble.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "sgdlab/core/argmax.hpp"
+#include "sgdlab/core/error.hpp"
+
+namespace sgdlab {
+
+std::vector<int> vote(const std::vector<std::vector<float>>& probs,
+                      const std::vector<double>& weights, int classes) {
+  SGDLAB_CHECK(!probs.empty() && probs.size() == weights.size(), "one weight per model");
+  const size_t n = probs[0].size() / size_t(classes);
+  std::vector<int> out(n);
+  std::vector<double> score(classes);
+  for (size_t i = 0; i < n; ++i) {
+    std::fill(score.begin(), score.end(), 0.0);
+    for (size_t m = 0; m < probs.size(); ++m)
+      for (int c = 0; c < classes; ++c) score[c] += weights[m] * probs[m][i * classes + c];
+    out[i] = argmax_first(score.data(), classes);
+  }
+  return out;
+}
+
+double accuracy(const std::vector<int>& predicted, const std::vector<int32_t>& labels) {
+  SGDLAB_CHECK(predicted.size() == labels.size(), "one prediction per label");
+  size_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) correct += predicted[i] == labels[i];
+  return double(correct) / double(labels.size());
+}
+
+std::vector<std::vector<int>> confusion_matrix(const std::vector<int>& predicted,
+                                               const std::vector<int32_t>& labels, int classes) {
+  std::vector<std::vector<int>> m(classes, std::vector<int>(classes, 0));
+  for (size_t i = 0; i < labels.size(); ++i) ++m[labels[i]][predicted[i]];
+  return m;
+}
+
+WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
+                            const std::vector<int32_t>& val_labels,
+                            const std::vector<std::vector<float>>& test_probs,
+                            const std::vector<int32_t>& test_labels, int classes, int draws,
+                            uint64_t seed) {
+  SGDLAB_CHECK(val_probs.size() == 3 && test_probs.size() == 3, "three models: mlp, cnn, lcnn");
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> mlp(0, 0.2), lcnn(0, 0.8);
+  WeightSearch best;
+  best.val_acc = -1;
+  while (int(best.draws.size()) < draws) {
+    const double wm = mlp(rng), wl = lcnn(rng), wc = 1 - wm - wl;
+    if (wc < 0) continue;  // rejected, drawn again
+    const std::vector<double> w = {wm, wc, wl};
+    best.draws.push_back(w);
+    const double v = accuracy(vote(val_probs, w, classes), val_labels);
+    if (v > best.val_acc) {
+      best.val_acc = v;
+      best.weights = w;
+    }
+  }
+  best.test_acc = accuracy(vote(test_probs, best.weights, classes), test_labels);
+  return best;
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,73 @@
+#pragma once
+// Shapes of the lane-packed ops. Activations are [B, T, C, H, W] (batch outermost,
+// lanes inside); every parameter tensor is lane-leading [T, ...].
+#include <cstddef>
+#include <cstdint>
+
+#include "sgdlab/core/lane_state.hpp"
+
+namespace sgdlab {
+
+// y[b, t, :] = x[b, t, :] * W[t] + bias[t];  W is [T, in, out], bias [T, out].
+struct DenseDims {
+  int B, T, in, out;
+};
+
+// conv2d: W [T, Cout, Cin, k, k], bias [T, Cout].
+// local2d: W [T, L, Cout, Cin*k*k], bias [T, L, Cout] with L = Ho*Wo (unshared weights).
+struct ConvDims {
+  int B, T, Cin, H, W, Cout, k, stride, pad;
+  constexpr int Ho() const { return (H + 2 * pad - k) / stride + 1; }
+  constexpr int Wo() const { return (W + 2 * pad - k) / stride + 1; }
+  constexpr int L() const { return Ho() * Wo(); }
+  constexpr int patch() const { return Cin * k * k; }
+};
+
+// Max-pool without padding over [B, T, C, H, W].
+struct PoolDims {
+  int B, T, C, H, W, k, stride;
+  constexpr int Ho() const { return (H - k) / stride + 1; }
+  constexpr int Wo() const { return (W - k) / stride + 1; }
+};
+
+// Dropout over [B, T, F]; `layer` keys the mask so that two dropout layers differ.
+struct DropoutDims {
+  int B, T, F;
+  uint32_t layer;
+};
+
+// Softmax cross-entropy over logits [B, T, classes] with labels [B, T].
+struct XentDims {
+  int B, T, classes;
+};
+
+enum class Activation : int { Relu, Sigmoid, Tanh };
+
+// One lane-leading parameter tensor inside the flat buffer: `count` elements for all
+// lanes together, count / T per lane; `layer` indexes the per-layer statistics. Every
+// slice starts on a multiple of kSliceAlignFloats (64 bytes), so that vector loads line
+// up on either backend and cuBLASLt can be told the alignment.
+constexpr size_t kSliceAlignFloats = 16;
+struct ParamSlice {
+  uint64_t offset;
+  uint64_t count;
+  int32_t layer;
+  int32_t reserved;
+};
+
+// Per-lane hyperparameters and state, in backend memory. Changing a value never
+// changes the shape of the work, so a captured step stays valid.
+struct LaneArrays {
+  const float* lr;        // [T]
+  const float* momentum;  // [T]
+  const float* dropout;   // [T], the drop probability
+  const uint64_t* seed;   // [T]
+  LaneState* state;       // [T]: only Training lanes take updates
+};
+
+// Step counters in backend memory, advanced by an op so that a replayed step sees
+// the next step: [0] the lane-independent global step (keys dropout), [1] the step
+// inside the epoch (selects the minibatch).
+enum : int { kCounterGlobalStep = 0, kCounterEpochStep = 1, kCounterCount = 2 };
+
+}  // namespace sgdlab

@@ -1,0 +1,112 @@
+#pragma once
+// Trains a pack of T lanes of one model and one batch size: minibatch SGD with
+// momentum and cross-entropy, each lane with its own lr, momentum, dropout, seed,
+// initialisation and shuffles. A single run is a pack with T = 1.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sgdlab/core/backend.hpp"
+#include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/data.hpp"
+#include "sgdlab/engine/model.hpp"
+
+namespace sgdlab {
+
+struct LaneSettings {
+  float lr = 0.01f;
+  float momentum = 0.9f;
+  float dropout = 0.0f;
+  uint64_t seed = 1;
+  InitKind init = InitKind::Xavier;
+  float init_low = 0, init_high = 0;  // for InitKind::Uniform
+};
+
+// Throws InputError when a value is outside what training accepts.
+void validate(const LaneSettings& lane);
+
+enum class Split { Train, Val, Test };
+
+// The data set in backend memory, uploaded once and then only read, so that every pack
+// on the device may read it from its own backend (backend.hpp: upload() returns once
+// the data is in place).
+class DeviceData {
+ public:
+  DeviceData(Backend& backend, const UspsData& data);
+  struct Part {
+    Buffer<float> x;
+    Buffer<int32_t> y;
+    size_t n = 0;
+  };
+  const Part& part(Split s) const {
+    return s == Split::Train ? train_ : s == Split::Val ? val_ : test_;
+  }
+  int features() const { return features_; }
+  // 0, 1, ..., n-1 for the largest part: the order in which evaluation reads.
+  const uint32_t* identity() const { return identity_.get(); }
+
+ private:
+  int features_;
+  Part train_, val_, test_;
+  Buffer<uint32_t> identity_;
+};
+
+// What the trainer records once and replays (a CUDA graph on the GPU): nothing, one
+// training step, or a whole epoch's steps (one launch per epoch).
+enum class Capture { None, Step, Epoch };
+
+struct TrainerOptions {
+  int batch = 32;
+  int eval_batch = 512;  // samples per lane in an evaluation batch (fewer in wide packs)
+  Capture capture = Capture::Step;
+  // Run ReLU + max-pool and activation + dropout as fused ops (the same numbers in
+  // fewer passes and launches); off runs every layer as its own op.
+  bool fuse = true;
+};
+
+struct EpochStats {
+  int lane = 0, epoch = 0;
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
+  double grad_mean_abs = 0, grad_l2 = 0;  // averaged over the epoch's steps
+  std::vector<double> layer_grad_mean_abs, layer_grad_l2;
+  double seconds = 0;
+  bool diverged = false;  // the lane's loss turned NaN/Inf; it is frozen
+  bool pruned = false;
+};
+
+struct EvalStats {
+  double loss = 0, acc = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(Backend& backend, const DeviceData& data, const ModelSpec& model,
+          std::vector<LaneSettings> lanes, TrainerOptions options = {});
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+
+  const NetworkPlan& plan() const;
+  int lanes() const;
+  int steps_per_epoch() const;
+  int epochs_done() const;
+
+  // One epoch of training, then the validation pass; one row per lane.
+  std::vector<EpochStats> train_epoch();
+  std::vector<EvalStats> evaluate(Split split);
+  // Softmax outputs [n, T, classes] over a split, in file order.
+  std::vector<float> probabilities(Split split);
+
+  // Stops a lane's updates (pruning); its metrics keep being reported.
+  void prune(int lane);
+  std::vector<bool> diverged() const;
+
+  std::vector<float> parameters() const;
+  void set_parameters(const std::vector<float>& flat);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sgdlab

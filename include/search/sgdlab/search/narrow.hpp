@@ -1,0 +1,58 @@
+#pragma once
+// Coarse-to-fine narrowing (paper §4.2): from the top fraction of completed trials,
+// each numeric parameter's mean +- std (in log space for log parameters, clipped to
+// the original bounds), the most frequent batch size, and Gaussian KDE curves of all
+// trials and of the top trials (Scott's bandwidth) for the figures.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sgdlab/search/space.hpp"
+#include "sgdlab/search/trial.hpp"
+
+namespace sgdlab {
+
+struct ParamInterval {
+  std::string name;
+  bool log_scale = false;
+  double mean = 0, std = 0;  // in log space (natural log) for log parameters
+  double low = 0, high = 0;  // the narrowed interval, natural units, clipped
+  bool clipped_low = false, clipped_high = false;
+};
+
+// Densities on a grid in plotting units: log10 for log parameters, log2 for the
+// batch size, natural units otherwise.
+struct KdeCurve {
+  std::string name;
+  std::string axis;  // "log10(lr)", "log2(batch)", "momentum", ...
+  std::vector<double> grid, all, top;
+  std::vector<double> all_values, top_values;  // the samples, in plotting units
+  double bandwidth_all = 0, bandwidth_top = 0;
+};
+
+struct Narrowing {
+  int n_trials = 0, n_top = 0;
+  double top_fraction = 0.2;
+  std::vector<ParamInterval> intervals;
+  std::string categorical_name;  // "batch"
+  double categorical_mode = 0;
+  SearchSpace space;  // the narrowed space for the next sweep
+  std::vector<KdeCurve> kde;
+  nlohmann::json to_json() const;
+};
+
+// The trials used are the COMPLETE ones with a value. Throws InputError with none.
+Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
+                 double top_fraction = 0.2);
+
+// Gaussian KDE of `samples` on `grid` with Scott's rule (bandwidth = sample std *
+// n^(-1/5), as scipy.stats.gaussian_kde in one dimension); `fallback` when the
+// samples have no spread.
+std::vector<double> gaussian_kde(const std::vector<double>& samples,
+                                 const std::vector<double>& grid, double fallback,
+                                 double* bandwidth);
+
+// Count of the top `fraction` of n, rounded up (20% of 30 is 6).
+int top_count(int n, double fraction);
+
+}  // namespace sgdlab

@@ -1,0 +1,64 @@
+#pragma once
+// The pack scheduler: asks the sampler for trials, groups them by batch size into
+// packs of up to pack_lanes lanes, runs the packs (concurrently, one backend and
+// stream each, on a GPU; one after another on the CPU) and stores each trial's
+// result as soon as its pack ends.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sgdlab/core/backend.hpp"
+#include "sgdlab/engine/devices.hpp"
+#include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/search/sampler.hpp"
+#include "sgdlab/search/storage.hpp"
+
+namespace sgdlab {
+
+struct SweepOptions {
+  std::string model;
+  int trials = 30;  // the study's target: a resumed study runs only what is missing
+  int epochs = 20;
+  int pack_lanes = 0;  // 0: CPU 4, GPU 32
+  int streams = 0;     // packs at once; 0: CPU 1, GPU 4
+  int wave = 0;        // trials asked together; 0: random 4 * lanes * streams, tpe 8
+  uint64_t seed = 0;   // with the trial number, seeds each trial's weights and shuffles
+  bool prune = false;  // median pruner on per-epoch validation accuracy
+  int prune_startup_trials = 5;
+  int prune_warmup_epochs = 1;
+  int eval_batch = 512;
+};
+
+struct SweepProgress {
+  int done = 0, total = 0;
+  std::optional<Trial> best;
+  double trials_per_second = 0;
+  std::string event;  // what just happened
+};
+
+struct SweepResult {
+  int done = 0, ran_here = 0, recovered = 0;
+  double seconds = 0;
+  std::optional<Trial> best;
+};
+
+// The defaults of SweepOptions for a device.
+SweepOptions resolve_defaults(SweepOptions options, Device device, const std::string& sampler);
+
+// The lane seed of a trial: a function of the study seed and the trial number.
+uint64_t trial_seed(uint64_t study_seed, int number);
+
+SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& space,
+                      Sampler& sampler, const SweepOptions& options, const BackendFactory& backends,
+                      const DeviceData& data,
+                      const std::function<void(const SweepProgress&)>& on_progress = {});
+
+// The best finished trial by value (COMPLETE first), if any.
+std::optional<Trial> best_trial(const std::vector<Trial>& trials);
+
+// Whether the median pruner stops a trial at `epoch` (1-based) with this value.
+bool median_prune(const std::vector<Trial>& history, int epoch, double value, int startup_trials,
+                  int warmup_epochs);
+
+}  // namespace sgdlab
