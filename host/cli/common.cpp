@@ -74,6 +74,14 @@ void add_device_option(CLI::App& app, std::string& device) {
       ->default_val("auto");
 }
 
+UspsData load_data(const DataOptions& options) {
+  UspsData data = load_usps(options);
+  if (data.downloaded)
+    std::cerr << "sgdlab: downloaded the USPS data into " << data.source
+              << " (checked against data/usps.sha256)" << std::endl;
+  return data;
+}
+
 std::string default_out_dir(const std::string& what) {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char stamp[32];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sgdlab/core/backend.hpp"
+#include "sgdlab/engine/data.hpp"
 
 namespace sgdlab::cli {
 
@@ -23,6 +24,9 @@ void add_device_option(CLI::App& app, std::string& device);
 void add_gpu_math_options(CLI::App& app, BackendOptions& options);
 // Prints what the backend chose not to do (Backend::take_warnings) to stderr.
 void print_warnings(Backend& backend);
+
+// The USPS data as load_usps finds it, saying on stderr when it was downloaded just now.
+UspsData load_data(const DataOptions& options);
 
 // A default run folder under runs/ named after the command and the time.
 std::string default_out_dir(const std::string& what);

@@ -1,8 +1,10 @@
-// sgdlab study: the paper's whole pipeline; see include/sgdlab/study.hpp.
+// sgdlab study: the paper's whole pipeline (include/study/sgdlab/study/study.hpp), then
+// its figures (figures.hpp).
 #include <iostream>
 #include <sstream>
 
 #include "common.hpp"
+#include "figures.hpp"
 #include "sgdlab/study/study.hpp"
 
 namespace sgdlab::cli {
@@ -10,6 +12,8 @@ namespace sgdlab::cli {
 void register_study(CLI::App& app) {
   auto o = std::make_shared<StudyOptions>();
   auto models = std::make_shared<std::string>("mlp,cnn,lcnn");
+  auto figures = std::make_shared<bool>(true);
+  auto python = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
       "study",
       "the paper's pipeline: coarse search, narrowing, TPE, final seeds, ensemble, effect "
@@ -28,12 +32,16 @@ void register_study(CLI::App& app) {
   cmd->add_option("--data", o->data, "folder with zip.train.gz and zip.test.gz");
   cmd->add_option("--out", o->out, "the study folder (created; an existing one is resumed)")
       ->required();
-  cmd->add_flag("!--no-figures", o->figures, "skip the matplotlib figures");
-  cmd->callback([o, models] {
+  cmd->add_flag("!--no-figures", *figures, "skip the matplotlib figures");
+  cmd->add_option("--python", *python,
+                  "the Python that draws the figures (default: the first python3 on PATH with "
+                  "matplotlib)");
+  cmd->callback([o, models, figures, python] {
     o->models.clear();
     std::stringstream in(*models);
     for (std::string m; std::getline(in, m, ',');) o->models.push_back(m);
     run_study(*o, std::cout);
+    if (*figures) make_figures(*python, o->out, std::cout);
   });
 }
 

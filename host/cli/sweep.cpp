@@ -38,7 +38,7 @@ void run_sweep_command(const SweepArgs& a) {
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, a.seed, tpe);
-  const UspsData data = load_usps({a.data});
+  const UspsData data = load_data({a.data});
   auto main_backend = make_backend(a.device, a.gpu);
   const Device device = main_backend->device();
   SweepOptions o;

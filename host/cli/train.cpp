@@ -74,7 +74,7 @@ void run_train(const TrainArgs& a) {
   if (a.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", a.batch);
   const std::vector<LaneSettings> lanes = lanes_from(a);
   // Everything the run reads is checked before anything is written.
-  const UspsData data = load_usps({a.data, a.split_seed});
+  const UspsData data = load_data({a.data, a.split_seed});
   auto backend = make_backend(a.device, a.gpu);
   DeviceData device_data(*backend, data);
   Trainer trainer(*backend, device_data, model, lanes, {a.batch});

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <memory>
 #include <numeric>
 
@@ -198,7 +197,8 @@ void download_usps(const std::string& dir_name) {
   }
 }
 
-std::string locate_usps(const DataOptions& options) {
+std::string locate_usps(const DataOptions& options, bool* downloaded) {
+  if (downloaded) *downloaded = false;
   if (!options.dir.empty()) {
     if (!has_files(options.dir))
       SGDLAB_INPUT_ERROR("--data ", options.dir, ": expected ", kTrainFile, " and ", kTestFile,
@@ -218,8 +218,8 @@ std::string locate_usps(const DataOptions& options) {
   if (!options.allow_download)
     SGDLAB_INPUT_ERROR("no USPS data: pass --data DIR, set $SGDLAB_DATA, or put ", kTrainFile,
                        " and ", kTestFile, " in ", local.string());
-  std::cerr << "sgdlab: downloading the USPS data into " << local.string() << "\n";
   download_usps(local.string());
+  if (downloaded) *downloaded = true;
   return local.string();
 }
 
@@ -248,7 +248,7 @@ void split_validation(const Dataset& all, double fraction, uint64_t seed, Datase
 
 UspsData load_usps(const DataOptions& options) {
   UspsData d;
-  d.source = locate_usps(options);
+  d.source = locate_usps(options, &d.downloaded);
   const Dataset all = read_usps_file((fs::path(d.source) / kTrainFile).string());
   d.test = read_usps_file((fs::path(d.source) / kTestFile).string());
   split_validation(all, options.val_fraction, options.split_seed, d.train, d.val);

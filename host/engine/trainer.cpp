@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
+#include "network_pass.hpp"
 #include "sgdlab/core/error.hpp"
 
 namespace sgdlab {
@@ -22,38 +24,6 @@ void validate(const LaneSettings& lane) {
                        lane.init_high);
 }
 
-DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.train.features) {
-  auto upload = [&](Part& part, const Dataset& d) {
-    SGDLAB_CHECK(d.features == features_, "every split has ", features_, " features");
-    part.n = d.size();
-    part.x = Buffer<float>(backend, d.x.size());
-    part.x.upload(d.x);
-    part.y = Buffer<int32_t>(backend, d.y.size());
-    part.y.upload(d.y);
-  };
-  upload(train_, data.train);
-  upload(val_, data.val);
-  upload(test_, data.test);
-  std::vector<uint32_t> iota(std::max({train_.n, val_.n, test_.n}));
-  std::iota(iota.begin(), iota.end(), 0u);
-  identity_ = Buffer<uint32_t>(backend, iota.size());
-  identity_.upload(iota);
-}
-
-namespace {
-
-// Buffers of one batch size: the input, every layer's output, the labels, the
-// gradient of the logits and two ping-pong buffers for the backward pass.
-struct Activations {
-  int capacity = 0;
-  Buffer<float> x;
-  Buffer<int32_t> y;
-  std::vector<Buffer<float>> outs;
-  Buffer<float> dlogits, ping, pong;
-};
-
-}  // namespace
-
 // Samples times lanes in one evaluation batch, at most.
 constexpr int kEvalRowsPerPack = 4096;
 
@@ -62,7 +32,6 @@ struct Trainer::Impl {
   const DeviceData& data;
   NetworkPlan plan;
   TrainerOptions opt;
-  std::vector<Stage> stages;
   std::vector<LaneSettings> lanes;
   int T, B, steps, full_steps, tail;
   int epoch = 0;
@@ -88,6 +57,7 @@ struct Trainer::Impl {
   float* grad_accum() { return sums.get() + 4 * T; }
   float* lane_state_copy() { return sums.get() + 4 * T + stats_count; }
   Activations train_acts, eval_acts;
+  std::unique_ptr<NetworkPass> pass;  // made once the buffers it points into exist
   std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
 
   Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
@@ -96,7 +66,6 @@ struct Trainer::Impl {
         data(d),
         plan(model, int(l.size())),
         opt(o),
-        stages(make_stages(plan, o.fuse)),
         lanes(std::move(l)),
         T(int(lanes.size())),
         B(o.batch) {
@@ -156,10 +125,12 @@ struct Trainer::Impl {
     for (const auto& l : plan.layers())
       for (int rows : {B, tail}) {
         if (rows == 0) continue;
-        if (l.spec.kind == LayerKind::Conv2d) be.plan_conv2d(conv_dims(l, rows));
+        if (l.spec.kind == LayerKind::Conv2d) be.plan_conv2d(conv_dims(l, rows, T));
         if (l.spec.kind == LayerKind::Dense)
           be.plan_dense({rows, T, int(l.in.size()), l.spec.units});
       }
+    pass = std::make_unique<NetworkPass>(be, plan, make_stages(plan, opt.fuse), T, params.get(),
+                                         grads.get(), lane_arrays(), counters.get());
   }
 
   template <class V>
@@ -167,6 +138,10 @@ struct Trainer::Impl {
     Buffer<V> buf(be, host.size());
     buf.upload(host);
     return buf;
+  }
+
+  LaneArrays lane_arrays() {
+    return LaneArrays{lr.get(), momentum.get(), dropout.get(), seeds.get(), lane_state.get()};
   }
 
   Activations make_activations(int capacity) {
@@ -186,160 +161,6 @@ struct Trainer::Impl {
     return a;
   }
 
-  LaneArrays lane_arrays() {
-    return LaneArrays{lr.get(), momentum.get(), dropout.get(), seeds.get(), lane_state.get()};
-  }
-  float* weight(const LayerPlan& l, Buffer<float>& buf) {
-    return buf.get() + plan.slices()[l.weight_slice].slice.offset;
-  }
-  float* bias(const LayerPlan& l, Buffer<float>& buf) {
-    return buf.get() + plan.slices()[l.bias_slice].slice.offset;
-  }
-  ConvDims conv_dims(const LayerPlan& l, int b) const {
-    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.units, l.spec.kernel, l.spec.stride, l.spec.pad};
-  }
-  PoolDims pool_dims(const LayerPlan& l, int b) const {
-    return {b, T, l.in.C, l.in.H, l.in.W, l.spec.kernel, l.spec.stride};
-  }
-  static Activation activation_of(LayerKind k) {
-    return k == LayerKind::Relu      ? Activation::Relu
-           : k == LayerKind::Sigmoid ? Activation::Sigmoid
-                                     : Activation::Tanh;
-  }
-
-  // Runs layer i on `in` with batch b; returns its output.
-  const float* forward_layer(Activations& a, int i, int b, bool training, const float* in) {
-    const LayerPlan& l = plan.layers()[i];
-    float* out = a.outs[i].get();
-    switch (l.spec.kind) {
-      case LayerKind::Dense:
-        be.dense_forward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params),
-                         bias(l, params), out);
-        break;
-      case LayerKind::Conv2d:
-        be.conv2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
-        break;
-      case LayerKind::Local2d:
-        be.local2d_forward(conv_dims(l, b), in, weight(l, params), bias(l, params), out);
-        break;
-      case LayerKind::MaxPool:
-        be.maxpool_forward(pool_dims(l, b), in, out);
-        break;
-      case LayerKind::Relu:
-      case LayerKind::Sigmoid:
-      case LayerKind::Tanh:
-        be.activation_forward(activation_of(l.spec.kind), size_t(b) * T * l.out.size(), in, out);
-        break;
-      case LayerKind::Dropout:
-        if (!training) return in;  // the identity outside training
-        be.dropout_forward(dropout_dims(l, b), lane_arrays(), counters.get(), in, out);
-        break;
-    }
-    return out;
-  }
-
-  DropoutDims dropout_dims(const LayerPlan& l, int b) const {
-    return {b, T, int(l.out.size()), l.dropout_id};
-  }
-
-  // Runs the stages on a.x with batch b; returns the logits.
-  const float* forward(Activations& a, int b, bool training) {
-    ScopedRange range(be, "forward");
-    const float* in = a.x.get();
-    for (const Stage& st : stages) {
-      const LayerPlan& first = plan.layers()[st.first];
-      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
-      float* first_out = a.outs[st.first].get();
-      float* second_out = a.outs[st.first + st.count - 1].get();
-      switch (st.kind) {
-        case Stage::Layer:
-          in = forward_layer(a, st.first, b, training, in);
-          break;
-        case Stage::ReluPool:  // the ReLU's own output is never stored
-          be.relu_maxpool_forward(pool_dims(second, b), in, second_out);
-          in = second_out;
-          break;
-        case Stage::ActivationDropout:
-          if (training) {
-            be.activation_dropout_forward(activation_of(first.spec.kind), dropout_dims(second, b),
-                                          lane_arrays(), counters.get(), in, first_out, second_out);
-            in = second_out;
-          } else {
-            be.activation_forward(activation_of(first.spec.kind), size_t(b) * T * first.out.size(),
-                                  in, first_out);
-            in = first_out;
-          }
-          break;
-      }
-    }
-    return in;
-  }
-
-  // The input of layer i as the forward pass left it.
-  const float* layer_input(Activations& a, int i) {
-    return i == 0 ? a.x.get() : a.outs[i - 1].get();
-  }
-
-  // Backpropagates dy through layer i into dx (null for the first layer).
-  void backward_layer(Activations& a, int i, int b, const float* dy, float* dx) {
-    const LayerPlan& l = plan.layers()[i];
-    const float* in = layer_input(a, i);
-    const float* out = a.outs[i].get();
-    const size_t n = size_t(b) * T * l.out.size();
-    switch (l.spec.kind) {
-      case LayerKind::Dense:
-        be.dense_backward({b, T, int(l.in.size()), l.spec.units}, in, weight(l, params), dy, dx,
-                          weight(l, grads), bias(l, grads));
-        break;
-      case LayerKind::Conv2d:
-        be.conv2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
-                           bias(l, grads));
-        break;
-      case LayerKind::Local2d:
-        be.local2d_backward(conv_dims(l, b), in, weight(l, params), dy, dx, weight(l, grads),
-                            bias(l, grads));
-        break;
-      case LayerKind::MaxPool:
-        if (dx) be.maxpool_backward(pool_dims(l, b), in, out, dy, dx);
-        break;
-      case LayerKind::Relu:
-      case LayerKind::Sigmoid:
-      case LayerKind::Tanh:
-        if (dx) be.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
-        break;
-      case LayerKind::Dropout:
-        if (dx) be.dropout_backward(dropout_dims(l, b), lane_arrays(), counters.get(), dy, dx);
-        break;
-    }
-  }
-
-  // Backpropagates a.dlogits through the stages, writing every parameter gradient.
-  void backward(Activations& a, int b) {
-    ScopedRange range(be, "backward");
-    const float* dy = a.dlogits.get();
-    for (int s = int(stages.size()) - 1; s >= 0; --s) {
-      const Stage& st = stages[s];
-      float* dx = st.first == 0 ? nullptr : (dy == a.ping.get() ? a.pong.get() : a.ping.get());
-      const LayerPlan& first = plan.layers()[st.first];
-      const LayerPlan& second = plan.layers()[st.first + st.count - 1];
-      switch (st.kind) {
-        case Stage::Layer:
-          backward_layer(a, st.first, b, dy, dx);
-          break;
-        case Stage::ReluPool:
-          if (dx) be.relu_maxpool_backward(pool_dims(second, b), layer_input(a, st.first), dy, dx);
-          break;
-        case Stage::ActivationDropout:
-          if (dx)
-            be.activation_dropout_backward(activation_of(first.spec.kind), dropout_dims(second, b),
-                                           lane_arrays(), counters.get(), a.outs[st.first].get(),
-                                           dy, dx);
-          break;
-      }
-      dy = dx;
-    }
-  }
-
   // One training step; every value that changes between steps is read from backend
   // memory (counters, lane arrays), so the step can be recorded once and replayed.
   // `rows` is B, or the tail's size on the last step of an epoch; the gather still
@@ -349,10 +170,10 @@ struct Trainer::Impl {
     Activations& a = train_acts;
     be.gather(rows, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
               counters.get(), size_t(B), 0, a.x.get(), a.y.get());
-    const float* logits = forward(a, rows, true);
+    const float* logits = pass->forward(a, rows, true);
     be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
                     train_loss(), train_correct(), lane_state.get());
-    backward(a, rows);
+    pass->backward(a, rows);
     ScopedRange range(be, "update");
     auto raw = slices.get();
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
@@ -370,7 +191,7 @@ struct Trainer::Impl {
       // Every lane sees the same samples: a shared identity permutation (stride 0).
       be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
                 0, off, a.x.get(), a.y.get());
-      body(rows, off, forward(a, rows, false));
+      body(rows, off, pass->forward(a, rows, false));
     }
   }
 

@@ -19,7 +19,8 @@ Dataset read_usps_file(const std::string& path, int features = 256);
 
 struct UspsData {
   Dataset train, val, test;
-  std::string source;  // the folder the files came from
+  std::string source;       // the folder the files came from
+  bool downloaded = false;  // they were downloaded there just now (the caller says so)
 };
 
 struct DataOptions {
@@ -35,8 +36,9 @@ struct DataOptions {
 // the training set.
 UspsData load_usps(const DataOptions& options);
 
-// The folder that holds zip.train.gz and zip.test.gz, by the lookup order above.
-std::string locate_usps(const DataOptions& options);
+// The folder that holds zip.train.gz and zip.test.gz, by the lookup order above. Prints
+// nothing: *downloaded (when given) says whether it downloaded them just now.
+std::string locate_usps(const DataOptions& options, bool* downloaded = nullptr);
 
 // Splits a seeded `fraction` of `all` off as validation; both keep the file's order.
 void split_validation(const Dataset& all, double fraction, uint64_t seed, Dataset& train,
@@ -44,7 +46,8 @@ void split_validation(const Dataset& all, double fraction, uint64_t seed, Datase
 
 // Downloads zip.train.gz and zip.test.gz into `dir` unless present, each verified
 // against the published SHA-256 before it takes its final name. The base address can
-// be replaced with $SGDLAB_USPS_MIRROR (any URL libcurl reads, file:// included).
+// be replaced with $SGDLAB_USPS_MIRROR (any URL the curl program reads, file://
+// included).
 void download_usps(const std::string& dir);
 
 // Hex SHA-256 of a file's bytes.

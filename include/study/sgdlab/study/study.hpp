@@ -2,8 +2,9 @@
 // sgdlab study: the paper's whole pipeline in one call. Per model: coarse random
 // search, narrowing from the top 20%, TPE in the narrowed space, the better of the two
 // retrained with several seeds. Then the ensemble, the effect experiments, and a report
-// (report.json, report.md, figures). Every finished stage is stored under the output
-// folder, so running the same command again continues where it stopped.
+// (report.json, report.md; the figures are drawn from report.json by tools/figures.py,
+// which the CLI runs). Every finished stage is stored under the output folder, so
+// running the same command again continues where it stopped.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -21,7 +22,6 @@ struct StudyOptions {
   std::string out;
   uint64_t seed = 0;
   int ensemble_draws = 100;
-  bool figures = true;
 };
 
 // Fills the counts the preset sets; throws InputError for a bad preset or count.

@@ -1,0 +1,28 @@
+// The data set uploaded once to a backend (trainer.hpp: DeviceData).
+#include <algorithm>
+#include <numeric>
+
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/trainer.hpp"
+
+namespace sgdlab {
+
+DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.train.features) {
+  auto upload = [&](Part& part, const Dataset& d) {
+    SGDLAB_CHECK(d.features == features_, "every split has ", features_, " features");
+    part.n = d.size();
+    part.x = Buffer<float>(backend, d.x.size());
+    part.x.upload(d.x);
+    part.y = Buffer<int32_t>(backend, d.y.size());
+    part.y.upload(d.y);
+  };
+  upload(train_, data.train);
+  upload(val_, data.val);
+  upload(test_, data.test);
+  std::vector<uint32_t> iota(std::max({train_.n, val_.n, test_.n}));
+  std::iota(iota.begin(), iota.end(), 0u);
+  identity_ = Buffer<uint32_t>(backend, iota.size());
+  identity_.upload(iota);
+}
+
+}  // namespace sgdlab

@@ -1,0 +1,61 @@
+// The final models of one model: the chosen hyperparameters retrained with several
+// seeds as one pack, their validation and test probabilities kept for the ensemble.
+// Cached: a rerun with the same parameters reads final.json instead of training.
+#include <filesystem>
+
+#include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/stats.hpp"
+#include "study_run.hpp"
+
+namespace sgdlab::study {
+namespace fs = std::filesystem;
+
+nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamValues& params,
+                            const std::string& source) {
+  const std::string dir = c.o.out + "/" + m;
+  const std::string path = dir + "/final.json";
+  if (fs::exists(path) && fs::exists(dir + "/final_val_probs.f32")) {
+    nlohmann::json j = read_json(path);
+    if (j["params"].get<ParamValues>() == params) {
+      c.log << "== " << m << ": final models already trained" << std::endl;
+      return j;
+    }
+  }
+  c.log << "== " << m << ": final " << source << " hyperparameters, " << c.o.seeds << " seeds"
+        << std::endl;
+  std::vector<LaneSettings> lanes;
+  nlohmann::json seeds = nlohmann::json::array();
+  for (int i = 0; i < c.o.seeds; ++i) {
+    lanes.push_back(settings_from(params, 1 + uint64_t(i)));
+    seeds.push_back(1 + i);
+  }
+  const auto t0 = c.seconds();
+  Trainer trainer(*c.backend, *c.device_data, model_preset(m), lanes, {int(params.at("batch"))});
+  std::vector<std::vector<EpochStats>> epochs;
+  for (int e = 0; e < c.o.epochs; ++e) epochs.push_back(trainer.train_epoch());
+  const auto test = trainer.evaluate(Split::Test);
+  write_floats(dir + "/final_val_probs.f32", trainer.probabilities(Split::Val));
+  write_floats(dir + "/final_test_probs.f32", trainer.probabilities(Split::Test));
+  std::vector<double> val_acc, test_acc;
+  nlohmann::json lanes_json = nlohmann::json::array();
+  for (int i = 0; i < c.o.seeds; ++i) {
+    val_acc.push_back(epochs.back()[i].val_acc);
+    test_acc.push_back(test[i].acc);
+    lanes_json.push_back(lane_rows_json(epochs, i));
+  }
+  nlohmann::json j = {{"source", source},
+                      {"params", params},
+                      {"seeds", seeds},
+                      {"val_acc", val_acc},
+                      {"test_acc", test_acc},
+                      {"val_mean", mean(val_acc)},
+                      {"val_std", sample_std(val_acc)},
+                      {"test_mean", mean(test_acc)},
+                      {"test_std", sample_std(test_acc)},
+                      {"lanes", lanes_json},
+                      {"seconds", c.seconds() - t0}};
+  write_json(path, j);
+  return j;
+}
+
+}  // namespace sgdlab::study

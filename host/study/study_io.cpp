@@ -1,0 +1,48 @@
+// The small pieces every stage of the study uses: lane settings from trial parameters,
+// per-epoch rows as JSON, and the files a stage caches its results in.
+#include <cstring>
+
+#include "sgdlab/engine/files.hpp"
+#include "study_run.hpp"
+
+namespace sgdlab::study {
+
+LaneSettings settings_from(const ParamValues& p, uint64_t seed) {
+  return {float(p.at("lr")), float(p.at("momentum")), float(p.at("dropout")), seed};
+}
+
+nlohmann::json lane_rows_json(const std::vector<std::vector<EpochStats>>& epochs, int lane) {
+  nlohmann::json j;
+  for (const auto& rows : epochs) {
+    const EpochStats& r = rows[lane];
+    j["train_loss"].push_back(r.train_loss);
+    j["val_acc"].push_back(r.val_acc);
+    j["val_loss"].push_back(r.val_loss);
+    j["grad_mean_abs"].push_back(r.grad_mean_abs);
+    j["grad_l2"].push_back(r.grad_l2);
+    j["seconds"].push_back(r.seconds);
+  }
+  return j;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  return nlohmann::json::parse(read_text_file(path));
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+void write_floats(const std::string& path, const std::vector<float>& v) {
+  write_file_atomic(path,
+                    std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+}
+
+std::vector<float> read_floats(const std::string& path) {
+  const std::string bytes = read_text_file(path);
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+}  // namespace sgdlab::study

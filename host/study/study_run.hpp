@@ -1,0 +1,65 @@
+#pragma once
+// What one run of the study shares between its stages, and the stages themselves, one
+// file each: the searches of a model (stage_search.cpp), its final models
+// (stage_final.cpp), the ensemble (stage_ensemble.cpp) and the effect experiments
+// (stage_effects.cpp). study.cpp runs them in order. Private to host/study.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sgdlab/engine/data.hpp"
+#include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/search/space.hpp"
+#include "sgdlab/search/storage.hpp"
+#include "sgdlab/study/study.hpp"
+
+namespace sgdlab::study {
+
+struct StudyContext {
+  using clock = std::chrono::steady_clock;
+
+  StudyContext(const StudyOptions& options, std::ostream& log_stream)
+      : o(options), log(log_stream), start(clock::now()) {}
+  // Seconds since the run started.
+  double seconds() const { return std::chrono::duration<double>(clock::now() - start).count(); }
+
+  StudyOptions o;
+  std::ostream& log;
+  clock::time_point start;
+  UspsData data;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<DeviceData> device_data;
+  std::unique_ptr<StudyStorage> storage;
+  nlohmann::json report;
+  std::map<std::string, double> stage_seconds;  // per sweep name, over every run of it
+};
+
+// Coarse random search, narrowing, TPE in the narrowed space, then the final models of
+// the better of the two best trials; fills report["models"][model].
+void run_searches(StudyContext& c, const std::string& model);
+// The chosen hyperparameters retrained with o.seeds seeds as one pack (cached on disk).
+nlohmann::json final_models(StudyContext& c, const std::string& model, const ParamValues& params,
+                            const std::string& source);
+// Per seed index, the three models' final probabilities combined with weights chosen on
+// validation; fills report["ensemble"].
+void run_ensemble(StudyContext& c);
+// Initialisation, learning-rate scaling, batch size, momentum and dropout experiments
+// around a model's tuned settings; fills report["effects"].
+void run_effects(StudyContext& c, const std::string& model);
+
+// Shared by the stages.
+LaneSettings settings_from(const ParamValues& p, uint64_t seed);
+// One lane's per-epoch train loss, validation accuracy and loss, gradient statistics
+// and seconds.
+nlohmann::json lane_rows_json(const std::vector<std::vector<EpochStats>>& epochs, int lane);
+nlohmann::json read_json(const std::string& path);
+void write_json(const std::string& path, const nlohmann::json& j);
+// Raw float32 files for the final models' probabilities.
+void write_floats(const std::string& path, const std::vector<float>& v);
+std::vector<float> read_floats(const std::string& path);
+
+}  // namespace sgdlab::study
