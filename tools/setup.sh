@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libopenblas-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev
+  libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl libssl-dev
   python3-matplotlib python3-numpy

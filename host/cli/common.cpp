@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
 
 namespace sgdlab::cli {
@@ -74,8 +75,28 @@ void add_device_option(CLI::App& app, std::string& device) {
       ->default_val("auto");
 }
 
+void add_data_options(CLI::App& app, DataOptions& options) {
+  app.add_option("--data", options.dir,
+                 "the data: a folder with USPS files (zip.train.gz, zip.test.gz) or IDX files "
+                 "(train-images-idx3-ubyte, ...), or a .npz file (default: the shipped USPS)");
+  app.add_option("--format", options.format, "auto (recognised from --data), usps, idx or npz")
+      ->check(CLI::IsMember({"auto", "usps", "idx", "npz"}))
+      ->default_val("auto");
+  app.add_option_function<std::string>(
+         "--layout", [&options](const std::string& v) { options.nhwc = v == "nhwc"; },
+         "npz images with channels: nchw ([N, C, H, W]) or nhwc ([N, H, W, C])")
+      ->check(CLI::IsMember({"nchw", "nhwc"}))
+      ->default_str("nchw");
+  app.add_option_function<std::string>(
+         "--normalize", [&options](const std::string& v) { options.standard = v == "standard"; },
+         "none (uint8 pixels scaled to [0, 1]; USPS as it is) or standard (minus the training "
+         "set's mean, over its standard deviation, per channel)")
+      ->check(CLI::IsMember({"none", "standard"}))
+      ->default_str("none");
+}
+
 UspsData load_data(const DataOptions& options) {
-  UspsData data = load_usps(options);
+  UspsData data = load_dataset(options);
   if (data.downloaded)
     std::cerr << "sgdlab: downloaded the USPS data into " << data.source
               << " (checked against data/usps.sha256)" << std::endl;

@@ -25,7 +25,9 @@ void add_gpu_math_options(CLI::App& app, BackendOptions& options);
 // Prints what the backend chose not to do (Backend::take_warnings) to stderr.
 void print_warnings(Backend& backend);
 
-// The USPS data as load_usps finds it, saying on stderr when it was downloaded just now.
+// --data, --format, --layout and --normalize.
+void add_data_options(CLI::App& app, DataOptions& options);
+// The data as load_dataset reads it, saying on stderr when it was downloaded just now.
 UspsData load_data(const DataOptions& options);
 
 // A default run folder under runs/ named after the command and the time.

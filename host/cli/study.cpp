@@ -18,7 +18,8 @@ void register_study(CLI::App& app) {
       "study",
       "the paper's pipeline: coarse search, narrowing, TPE, final seeds, ensemble, effect "
       "experiments, report (re-running resumes)");
-  cmd->add_option("--models", *models, "comma list of mlp, cnn, lcnn")->default_val("mlp,cnn,lcnn");
+  cmd->add_option("--models", *models, "comma list of presets (mlp, cnn, lcnn) or model files")
+      ->default_val("mlp,cnn,lcnn");
   cmd->add_option("--preset", o->preset,
                   "paper (30 coarse, 20 fine, 20 epochs, 5 seeds) or quick (8, 6, 5, 2)")
       ->default_val("paper");
@@ -29,7 +30,7 @@ void register_study(CLI::App& app) {
   cmd->add_option("--seeds", o->seeds, "seeds of the final models (0: preset)")->default_val(0);
   cmd->add_option("--seed", o->seed, "sampler and trial seed")->default_val(0);
   add_device_option(*cmd, o->device);
-  cmd->add_option("--data", o->data, "folder with zip.train.gz and zip.test.gz");
+  add_data_options(*cmd, o->data_options);
   cmd->add_option("--out", o->out, "the study folder (created; an existing one is resumed)")
       ->required();
   cmd->add_flag("!--no-figures", *figures, "skip the matplotlib figures");

@@ -8,6 +8,7 @@
 #include "common.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/narrow.hpp"
 #include "sgdlab/search/sweep.hpp"
 
@@ -15,7 +16,8 @@ namespace sgdlab::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model = "cnn", sampler = "random", study, name, space, device = "auto", data;
+  std::string model = "cnn", sampler = "random", study, name, space, device = "auto";
+  DataOptions data;
   BackendOptions gpu;
   int trials = 30, epochs = 20, pack_lanes = 0, streams = 0, wave = 0;
   uint64_t seed = 0;
@@ -30,7 +32,7 @@ std::string percent(std::optional<double> v) {
 }
 
 void run_sweep_command(const SweepArgs& a) {
-  model_preset(a.model);
+  load_model(a.model);  // a bad model fails before anything is read or written
   if (a.study.empty() || a.name.empty())
     SGDLAB_INPUT_ERROR("--study FILE and --name NAME are required");
   const SearchSpace space =
@@ -38,7 +40,7 @@ void run_sweep_command(const SweepArgs& a) {
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, a.seed, tpe);
-  const UspsData data = load_data({a.data});
+  const UspsData data = load_data(a.data);
   auto main_backend = make_backend(a.device, a.gpu);
   const Device device = main_backend->device();
   SweepOptions o;
@@ -180,7 +182,8 @@ void register_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
   CLI::App* cmd = app.add_subcommand(
       "sweep", "random or TPE search, trials packed into lanes, stored in SQLite");
-  cmd->add_option("--model", a->model, "mlp, cnn or lcnn")->default_val("cnn");
+  cmd->add_option("--model", a->model, "a preset (mlp, cnn, lcnn) or a model file (.json)")
+      ->default_val("cnn");
   cmd->add_option("--sampler", a->sampler, "random or tpe")->default_val("random");
   cmd->add_option("--trials", a->trials,
                   "trials in the study (a resumed study runs what is missing)")
@@ -192,7 +195,7 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "sampler and trial seed")->default_val(0);
   add_device_option(*cmd, a->device);
   add_gpu_math_options(*cmd, a->gpu);
-  cmd->add_option("--data", a->data, "folder with zip.train.gz and zip.test.gz");
+  add_data_options(*cmd, a->data);
   cmd->add_flag("--prune", a->prune, "median pruner on per-epoch validation accuracy");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");
   cmd->add_option("--pack-lanes", a->pack_lanes, "most lanes per pack (0: CPU 4, GPU 32)")

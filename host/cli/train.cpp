@@ -9,6 +9,7 @@
 #include "sgdlab/engine/build_info.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/metrics_io.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
@@ -22,9 +23,8 @@ struct TrainArgs {
   std::string init = "xavier";
   std::string device = "auto";
   BackendOptions gpu;
-  std::string data;
+  DataOptions data;
   std::string out;
-  uint64_t split_seed = 0;
   bool quiet = false;
 };
 
@@ -69,12 +69,12 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
 }
 
 void run_train(const TrainArgs& a) {
-  const ModelSpec model = model_preset(a.model);
+  const ModelSpec model = load_model(a.model);
   if (a.epochs <= 0) SGDLAB_INPUT_ERROR("--epochs: expected a number > 0, got ", a.epochs);
   if (a.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", a.batch);
   const std::vector<LaneSettings> lanes = lanes_from(a);
   // Everything the run reads is checked before anything is written.
-  const UspsData data = load_data({a.data, a.split_seed});
+  const UspsData data = load_data(a.data);
   auto backend = make_backend(a.device, a.gpu);
   DeviceData device_data(*backend, data);
   Trainer trainer(*backend, device_data, model, lanes, {a.batch});
@@ -87,8 +87,11 @@ void run_train(const TrainArgs& a) {
                            {"epochs", a.epochs},
                            {"batch", a.batch},
                            {"init", a.init},
+                           {"model_file", model_to_json(model)},
                            {"data", data.source},
-                           {"split_seed", a.split_seed},
+                           {"data_format", data.format},
+                           {"scaling", data.scaling.to_json()},
+                           {"split_seed", a.data.split_seed},
                            {"train_samples", data.train.size()},
                            {"val_samples", data.val.size()},
                            {"test_samples", data.test.size()},
@@ -119,7 +122,8 @@ void run_train(const TrainArgs& a) {
   }
   print_warnings(*backend);
   const auto test = trainer.evaluate(Split::Test);
-  nlohmann::json result = {{"model", a.model}, {"device", backend->describe()}};
+  nlohmann::json result = {
+      {"model", a.model}, {"device", backend->describe()}, {"scaling", data.scaling.to_json()}};
   for (size_t t = 0; t < lanes.size(); ++t) {
     result["lanes"].push_back({{"lane", t},
                                {"lr", lanes[t].lr},
@@ -144,7 +148,8 @@ void run_train(const TrainArgs& a) {
 void register_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "train one pack of lanes (a single run is T = 1)");
-  cmd->add_option("--model", args->model, "mlp, cnn or lcnn")->default_val("cnn");
+  cmd->add_option("--model", args->model, "a preset (mlp, cnn, lcnn) or a model file (.json)")
+      ->default_val("cnn");
   cmd->add_option("--epochs", args->epochs, "training epochs")->default_val(20);
   cmd->add_option("--batch", args->batch, "minibatch size (shared by the pack)")->default_val(32);
   cmd->add_option("--lr", args->lr, "learning rate; a comma list makes a pack")
@@ -156,8 +161,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--init", args->init, "xavier, or uniform:LOW:HIGH")->default_val("xavier");
   add_device_option(*cmd, args->device);
   add_gpu_math_options(*cmd, args->gpu);
-  cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
-  cmd->add_option("--split-seed", args->split_seed, "seed of the 20% validation split")
+  add_data_options(*cmd, args->data);
+  cmd->add_option("--split-seed", args->data.split_seed, "seed of the 20% validation split")
       ->default_val(0);
   cmd->add_option("--out", args->out, "output folder (default runs/train-MODEL-TIME)");
   cmd->add_flag("--quiet", args->quiet, "no model summary");

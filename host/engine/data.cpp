@@ -18,6 +18,7 @@
 #include <numeric>
 
 #include "download.hpp"
+#include "read_file.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/core/philox.hpp"
 
@@ -42,7 +43,9 @@ constexpr std::array<const char*, 2> kMirrors{{
     "https://web.stanford.edu/~hastie/ElemStatLearn/datasets/",
 }};
 
-std::string read_gzip(const std::string& path) {
+}  // namespace
+
+std::string read_maybe_gzip(const std::string& path) {
   if (!fs::is_regular_file(path)) SGDLAB_INPUT_ERROR(path, ": no such file");
   struct Closer {
     void operator()(gzFile f) const noexcept { gzclose(f); }
@@ -69,6 +72,8 @@ std::string read_gzip(const std::string& path) {
   return text;
 }
 
+namespace {
+
 bool parse_number(std::string_view token, double& value) {
   const char* end = token.data() + token.size();
   auto [ptr, ec] = std::from_chars(token.data(), end, value);
@@ -78,7 +83,7 @@ bool parse_number(std::string_view token, double& value) {
 }  // namespace
 
 Dataset read_usps_file(const std::string& path, int features) {
-  const std::string text = read_gzip(path);
+  const std::string text = read_maybe_gzip(path);
   Dataset data;
   data.features = features;
   size_t line_no = 0, pos = 0;
@@ -236,8 +241,8 @@ void split_validation(const Dataset& all, double fraction, uint64_t seed, Datase
   std::sort(keyed.begin(), keyed.end());
   std::vector<char> is_val(n, 0);
   for (size_t i = 0; i < n_val; ++i) is_val[keyed[i].second] = 1;
-  train = Dataset{all.features, {}, {}};
-  val = Dataset{all.features, {}, {}};
+  train = Dataset{all.features, {}, {}, all.image, all.from_uint8};
+  val = Dataset{all.features, {}, {}, all.image, all.from_uint8};
   for (size_t i = 0; i < n; ++i) {
     Dataset& dst = is_val[i] ? val : train;
     dst.y.push_back(all.y[i]);

@@ -7,7 +7,8 @@
 
 namespace sgdlab {
 
-DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.train.features) {
+DeviceData::DeviceData(Backend& backend, const UspsData& data)
+    : features_(data.train.features), image_(data.train.image) {
   auto upload = [&](Part& part, const Dataset& d) {
     SGDLAB_CHECK(d.features == features_, "every split has ", features_, " features");
     part.n = d.size();
@@ -15,6 +16,7 @@ DeviceData::DeviceData(Backend& backend, const UspsData& data) : features_(data.
     part.x.upload(d.x);
     part.y = Buffer<int32_t>(backend, d.y.size());
     part.y.upload(d.y);
+    for (int32_t label : d.y) max_label_ = std::max(max_label_, label);
   };
   upload(train_, data.train);
   upload(val_, data.val);

@@ -24,6 +24,24 @@ void validate(const LaneSettings& lane) {
                        lane.init_high);
 }
 
+namespace {
+
+std::string shape_text(const Shape3& s) {
+  return std::to_string(s.C) + "x" + std::to_string(s.H) + "x" + std::to_string(s.W);
+}
+
+}  // namespace
+
+void check_data_fits(const DeviceData& data, const ModelSpec& model) {
+  const Shape3& in = data.image();
+  if (in.C != model.input.C || in.H != model.input.H || in.W != model.input.W)
+    SGDLAB_INPUT_ERROR("--data: the images are ", shape_text(in), " (channels x height x width) ",
+                       "but model ", model.name, " expects ", shape_text(model.input));
+  if (data.max_label() >= model.classes)
+    SGDLAB_INPUT_ERROR("--data: label ", data.max_label(), " is not a class of model ", model.name,
+                       " (", model.classes, " classes)");
+}
+
 // Samples times lanes in one evaluation batch, at most.
 constexpr int kEvalRowsPerPack = 4096;
 
@@ -72,8 +90,7 @@ struct Trainer::Impl {
     if (opt.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", opt.batch);
     if (opt.eval_batch <= 0) SGDLAB_INPUT_ERROR("evaluation batch must be > 0");
     for (const auto& lane : lanes) validate(lane);
-    SGDLAB_CHECK(size_t(data.features()) == model.input.size(),
-                 "the model's input matches the data");
+    check_data_fits(data, model);
     const size_t n_train = data.part(Split::Train).n;
     // As PyTorch's DataLoader (drop_last=False): full steps, then one shorter step with
     // the rest, so every sample is seen each epoch. Each shape is recorded once.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/model_file.hpp"
 
 namespace sgdlab {
 
@@ -71,13 +72,14 @@ std::string fmt(double v) {
 class Scheduler {
  public:
   Scheduler(StudyStorage& storage, int64_t study, const SearchSpace& space, Sampler& sampler,
-            const SweepOptions& o, const BackendFactory& backends, const DeviceData& data,
-            const std::function<void(const SweepProgress&)>& on_progress)
+            const SweepOptions& o, const ModelSpec& model, const BackendFactory& backends,
+            const DeviceData& data, const std::function<void(const SweepProgress&)>& on_progress)
       : storage_(storage),
         study_(study),
         space_(space),
         sampler_(sampler),
         o_(o),
+        model_(model),
         make_backend_(backends),
         data_(data),
         on_progress_(on_progress),
@@ -157,7 +159,7 @@ class Scheduler {
       lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),
                        float(t.params.at("dropout")), trial_seed(o_.seed, t.number)});
     const auto pack_start = std::chrono::steady_clock::now();
-    Trainer trainer(backend, data_, model_preset(o_.model), lanes, {batch, o_.eval_batch});
+    Trainer trainer(backend, data_, model_, lanes, {batch, o_.eval_batch});
     const int T = int(trials.size());
     std::vector<int> pruned_at(T, 0), diverged_at(T, 0);
     std::vector<EpochStats> last(T);
@@ -222,6 +224,7 @@ class Scheduler {
   const SearchSpace& space_;
   Sampler& sampler_;
   SweepOptions o_;
+  ModelSpec model_;
   const BackendFactory& make_backend_;
   // One backend per concurrent pack, kept for the whole sweep: on a GPU, destroying a
   // backend (cublasDestroy, cudaFree) synchronises the device, which would invalidate a
@@ -240,8 +243,11 @@ SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& s
                       Sampler& sampler, const SweepOptions& options, const BackendFactory& backends,
                       const DeviceData& data,
                       const std::function<void(const SweepProgress&)>& on_progress) {
-  model_preset(options.model);  // an unknown model fails before any trial is asked
-  return Scheduler(storage, study, space, sampler, options, backends, data, on_progress).run();
+  // An unknown model or a bad model file fails before any trial is asked.
+  const ModelSpec model = load_model(options.model);
+  check_data_fits(data, model);
+  return Scheduler(storage, study, space, sampler, options, model, backends, data, on_progress)
+      .run();
 }
 
 }  // namespace sgdlab

@@ -3,7 +3,7 @@
 // Cached: a rerun with the same parameters reads final.json instead of training.
 #include <filesystem>
 
-#include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/stats.hpp"
 #include "study_run.hpp"
 
@@ -30,7 +30,7 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
     seeds.push_back(1 + i);
   }
   const auto t0 = c.seconds();
-  Trainer trainer(*c.backend, *c.device_data, model_preset(m), lanes, {int(params.at("batch"))});
+  Trainer trainer(*c.backend, *c.device_data, load_model(m), lanes, {int(params.at("batch"))});
   std::vector<std::vector<EpochStats>> epochs;
   for (int e = 0; e < c.o.epochs; ++e) epochs.push_back(trainer.train_epoch());
   const auto test = trainer.evaluate(Split::Test);

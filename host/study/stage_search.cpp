@@ -30,8 +30,15 @@ nlohmann::json trial_summary(const Trial& t) {
 
 // Each model draws its own trials: the sweep seed depends on the model.
 uint64_t sweep_seed(const StudyContext& c, const std::string& model) {
-  const std::vector<std::string> all = model_preset_names();
-  return c.o.seed * 1000 + uint64_t(std::find(all.begin(), all.end(), model) - all.begin());
+  // A preset keeps its place whatever the list; a model file comes after the presets.
+  const std::vector<std::string> presets = model_preset_names();
+  const auto preset = std::find(presets.begin(), presets.end(), model);
+  const size_t index =
+      preset != presets.end()
+          ? size_t(preset - presets.begin())
+          : presets.size() +
+                size_t(std::find(c.o.models.begin(), c.o.models.end(), model) - c.o.models.begin());
+  return c.o.seed * 1000 + uint64_t(index);
 }
 
 SweepResult sweep(StudyContext& c, const std::string& model, const std::string& name,

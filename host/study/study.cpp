@@ -7,8 +7,10 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
+#include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab {
@@ -30,7 +32,7 @@ StudyOptions resolve_preset(StudyOptions o) {
   for (int v : {o.coarse, o.fine, o.epochs, o.seeds})
     if (v <= 0) SGDLAB_INPUT_ERROR("--coarse, --fine, --epochs and --seeds must be > 0");
   if (o.models.empty()) SGDLAB_INPUT_ERROR("--models: expected at least one of mlp, cnn, lcnn");
-  for (const auto& m : o.models) model_preset(m);
+  for (const auto& m : o.models) load_model(m);
   if (o.out.empty()) SGDLAB_INPUT_ERROR("--out DIR is required");
   return o;
 }
@@ -70,7 +72,7 @@ void check_config(const StudyOptions& o, std::ostream& log) {
 // Bad data, a missing GPU or a folder holding another study stop the study before
 // anything is written.
 void set_up(study::StudyContext& c) {
-  c.data = load_usps({c.o.data});
+  c.data = load_dataset(c.o.data_options);
   if (c.data.downloaded) c.log << "downloaded the USPS data into " << c.data.source << std::endl;
   c.backend = make_backend(c.o.device, &c.log);
   check_config(c.o, c.log);

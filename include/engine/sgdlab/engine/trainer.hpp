@@ -27,6 +27,11 @@ void validate(const LaneSettings& lane);
 
 enum class Split { Train, Val, Test };
 
+class DeviceData;
+// Throws InputError, giving both shapes, when the data's images are not the model's
+// input, or naming the label when one is not a class of the model.
+void check_data_fits(const DeviceData& data, const ModelSpec& model);
+
 // The data set in backend memory, uploaded once and then only read, so that every pack
 // on the device may read it from its own backend (backend.hpp: upload() returns once
 // the data is in place).
@@ -42,11 +47,15 @@ class DeviceData {
     return s == Split::Train ? train_ : s == Split::Val ? val_ : test_;
   }
   int features() const { return features_; }
+  const Shape3& image() const { return image_; }
+  int32_t max_label() const { return max_label_; }
   // 0, 1, ..., n-1 for the largest part: the order in which evaluation reads.
   const uint32_t* identity() const { return identity_.get(); }
 
  private:
   int features_;
+  Shape3 image_;
+  int32_t max_label_ = 0;
   Part train_, val_, test_;
   Buffer<uint32_t> identity_;
 };

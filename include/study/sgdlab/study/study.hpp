@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sgdlab/engine/data.hpp"
+
 namespace sgdlab {
 
 struct StudyOptions {
@@ -18,7 +20,7 @@ struct StudyOptions {
   std::string preset = "paper";  // paper: 30 coarse, 20 fine, 20 epochs, 5 seeds; quick: 8, 6, 5, 2
   int coarse = 0, fine = 0, epochs = 0, seeds = 0;  // 0: from the preset
   std::string device = "auto";
-  std::string data;
+  DataOptions data_options;  // --data and how to read it
   std::string out;
   uint64_t seed = 0;
   int ensemble_draws = 100;
