@@ -1,7 +1,10 @@
 // The USPS reader on good input and on each kind of bad input; the split; the download.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/data.hpp"
@@ -156,13 +159,44 @@ TEST(Checksum, KnownSums) {
             "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f");
 }
 
+// Sets (or with nullptr unsets) an environment variable for one scope, then puts back
+// what was there, so that the tests after this one see the environment they started with.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_ ? setenv(name_.c_str(), old_->c_str(), 1) : unsetenv(name_.c_str()); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+TEST(ScopedEnv, RestoresTheFormerValueOrAbsence) {
+  setenv("SGDLAB_TEST_SCOPED", "before", 1);
+  {
+    ScopedEnv unset("SGDLAB_TEST_SCOPED", nullptr);
+    EXPECT_EQ(std::getenv("SGDLAB_TEST_SCOPED"), nullptr);
+    ScopedEnv set("SGDLAB_TEST_SCOPED_NEW", "x");
+    EXPECT_STREQ(std::getenv("SGDLAB_TEST_SCOPED_NEW"), "x");
+  }
+  EXPECT_STREQ(std::getenv("SGDLAB_TEST_SCOPED"), "before");
+  EXPECT_EQ(std::getenv("SGDLAB_TEST_SCOPED_NEW"), nullptr);
+  unsetenv("SGDLAB_TEST_SCOPED");
+}
+
 // The download path end to end, with a local mirror read through libcurl's file://.
 TEST(Download, VerifiesChecksumsAndKeepsNothingBad) {
   TempDir mirror, good_target, bad_target;
   std::filesystem::copy(real_data_dir() + "/zip.train.gz", mirror / "zip.train.gz");
   std::filesystem::copy(real_data_dir() + "/zip.test.gz", mirror / "zip.test.gz");
-  setenv("SGDLAB_USPS_MIRROR", ("file://" + mirror.path()).c_str(), 1);
-  unsetenv("SGDLAB_DATA");
+  const ScopedEnv use_mirror("SGDLAB_USPS_MIRROR", ("file://" + mirror.path()).c_str());
+  const ScopedEnv no_data("SGDLAB_DATA", nullptr);
   DataOptions opts;
   opts.download_dir = good_target.path();
   EXPECT_EQ(locate_usps(opts), good_target.path());
@@ -174,7 +208,6 @@ TEST(Download, VerifiesChecksumsAndKeepsNothingBad) {
   write_bytes(mirror / "zip.test.gz", bytes);
   opts.download_dir = bad_target.path();
   const std::string msg = input_error([&] { locate_usps(opts); });
-  unsetenv("SGDLAB_USPS_MIRROR");
   EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
   EXPECT_FALSE(std::filesystem::exists(bad_target / "zip.test.gz"));
   EXPECT_FALSE(std::filesystem::exists(bad_target / "zip.test.gz.part"));

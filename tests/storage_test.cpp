@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "sgdlab/core/error.hpp"
@@ -164,6 +165,82 @@ TEST(Storage, TwoProcessesAskTenEachAndGetTwentyDistinctTrials) {
   EXPECT_EQ(*numbers.rbegin(), 19);
   EXPECT_EQ(per_worker["0"], 10);
   EXPECT_EQ(per_worker["1"], 10);
+}
+
+// Exit codes of a child that opens a study.
+enum OpenResult { kOpened = 0, kOtherSettings = 2, kOtherError = 3 };
+
+// Forks `n` children that each wait at a common start, then open study `name`: the even
+// ones with `a`, the odd ones with `b`. Returns each child's OpenResult.
+std::vector<int> open_concurrently(const std::string& path, int n, const StudyInfo& a,
+                                   const StudyInfo& b) {
+  int start[2];
+  if (pipe(start) != 0) ADD_FAILURE() << "pipe";
+  std::vector<pid_t> children;
+  for (int c = 0; c < n; ++c) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(start[1]);
+      int code = kOtherError;
+      try {
+        StudyStorage s(path);
+        char byte;
+        // Blocks until the parent closes the write end, so that the children open at once.
+        while (read(start[0], &byte, 1) > 0) {
+        }
+        s.open_study(c % 2 == 0 ? a : b);
+        code = kOpened;
+      } catch (const InputError& e) {
+        const std::string msg = e.what();
+        if (msg.find("exists with") != std::string::npos &&
+            msg.find("resume it with the same settings") != std::string::npos)
+          code = kOtherSettings;
+      } catch (...) {
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  close(start[0]);
+  usleep(200000);  // let the children connect and block on the pipe
+  close(start[1]);
+  std::vector<int> codes;
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  return codes;
+}
+
+// Processes that create the same study at once with different settings: one settings
+// wins, every process with the other settings is refused as a later sequential open
+// would be, and there is one study of that name.
+TEST(Storage, ConcurrentOpensWithOtherSettingsAreRefused) {
+  TempDir dir;
+  const std::string path = dir / "study.db";
+  { StudyStorage s(path); }
+  for (int round = 0; round < 4; ++round) {
+    const std::string name = "race" + std::to_string(round);
+    StudyInfo a = info(name), b = info(name);
+    b.space["lr"]["low"] = 1e-3;
+    const int n = 8;
+    const std::vector<int> codes = open_concurrently(path, n, a, b);
+    StudyStorage s(path);
+    const auto stored = s.find_study(name);
+    ASSERT_TRUE(stored.has_value());
+    const bool a_won = stored->second.space == a.space;
+    EXPECT_TRUE(a_won || stored->second.space == b.space);
+    for (int c = 0; c < n; ++c) {
+      const bool matches = (c % 2 == 0) == a_won;
+      EXPECT_EQ(codes[c], matches ? kOpened : kOtherSettings)
+          << "round " << round << ", child " << c << " with space " << (c % 2 == 0 ? "a" : "b")
+          << ", stored " << (a_won ? "a" : "b");
+    }
+    const auto names = s.study_names();
+    EXPECT_EQ(std::count(names.begin(), names.end(), name), 1);
+    EXPECT_EQ(names.size(), size_t(round + 1));
+  }
 }
 
 }  // namespace

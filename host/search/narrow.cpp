@@ -38,8 +38,11 @@ std::vector<double> gaussian_kde(const std::vector<double>& samples,
   return out;
 }
 
-Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
-                 double top_fraction) {
+namespace {
+
+// The COMPLETE trials with a value in the original space, best first (stable on ties).
+std::vector<const Trial*> completed_best_first(const SearchSpace& original,
+                                               const std::vector<Trial>& trials) {
   std::vector<const Trial*> done;
   for (const Trial& t : trials)
     if (t.state == TrialState::Complete && t.value && original.contains(t.params))
@@ -47,6 +50,87 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
   if (done.empty()) SGDLAB_INPUT_ERROR("no completed trials to narrow from");
   std::stable_sort(done.begin(), done.end(),
                    [](const Trial* a, const Trial* b) { return *a->value > *b->value; });
+  return done;
+}
+
+// The most frequent value among the top trials; a tie goes to the value whose top
+// trials have the higher mean accuracy.
+double top_mode(const ParamSpec& p, const std::vector<const Trial*>& top) {
+  std::map<double, std::pair<int, double>> tally;
+  for (const Trial* t : top) {
+    auto& [count, sum] = tally[t->params.at(p.name)];
+    ++count;
+    sum += *t->value;
+  }
+  auto best = tally.begin();
+  for (auto it = tally.begin(); it != tally.end(); ++it) {
+    const auto& [c, s] = it->second;
+    const auto& [bc, bs] = best->second;
+    if (c > bc || (c == bc && s / c > bs / bc)) best = it;
+  }
+  return best->first;
+}
+
+// Mean +- std of the top trials in the internal space, clipped to the original bounds.
+ParamInterval top_interval(const ParamSpec& p, const std::vector<const Trial*>& top) {
+  std::vector<double> top_internal;
+  for (const Trial* t : top) top_internal.push_back(p.to_internal(t->params.at(p.name)));
+  ParamInterval iv;
+  iv.name = p.name;
+  iv.log_scale = p.is_log();
+  iv.mean = mean(top_internal);
+  iv.std = sample_std(top_internal);
+  double lo = iv.mean - iv.std, hi = iv.mean + iv.std;
+  // A single top trial (or identical ones) would leave a point: keep 1% of the range.
+  const double min_half = 0.005 * (p.internal_high() - p.internal_low());
+  if (hi - lo < 2 * min_half) {
+    lo = iv.mean - min_half;
+    hi = iv.mean + min_half;
+  }
+  iv.clipped_low = lo < p.internal_low();
+  iv.clipped_high = hi > p.internal_high();
+  // Clipped in natural units: exp(log(1e-7)) is 9.9999999999999943e-08, which would put
+  // the narrowed space outside the one it came from.
+  const auto natural = [&p](double v) {
+    return std::clamp(p.is_log() ? std::exp(v) : v, p.low, p.high);
+  };
+  iv.low = natural(lo);
+  iv.high = natural(hi);
+  return iv;
+}
+
+// KDE curves of all the trials and of the top ones, over the original range padded by
+// 15% on each side, in plotting units.
+KdeCurve kde_curve(const ParamSpec& p, const std::vector<const Trial*>& done,
+                   const std::vector<const Trial*>& top) {
+  KdeCurve curve;
+  curve.name = p.name;
+  curve.axis = p.dist == Dist::Categorical ? "log2(" + p.name + ")"
+               : p.is_log()                ? "log10(" + p.name + ")"
+                                           : p.name;
+  double lo, hi;
+  if (p.dist == Dist::Categorical) {
+    lo = std::log2(*std::min_element(p.choices.begin(), p.choices.end()));
+    hi = std::log2(*std::max_element(p.choices.begin(), p.choices.end()));
+  } else {
+    lo = plot_unit(p, p.low);
+    hi = plot_unit(p, p.high);
+  }
+  const double pad = 0.15 * std::max(hi - lo, 1e-9);
+  for (int i = 0; i < 200; ++i) curve.grid.push_back(lo - pad + (hi - lo + 2 * pad) * i / 199.0);
+  for (const Trial* t : done) curve.all_values.push_back(plot_unit(p, t->params.at(p.name)));
+  for (const Trial* t : top) curve.top_values.push_back(plot_unit(p, t->params.at(p.name)));
+  const double fallback = 0.05 * std::max(hi - lo, 1e-9);
+  curve.all = gaussian_kde(curve.all_values, curve.grid, fallback, &curve.bandwidth_all);
+  curve.top = gaussian_kde(curve.top_values, curve.grid, fallback, &curve.bandwidth_top);
+  return curve;
+}
+
+}  // namespace
+
+Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
+                 double top_fraction) {
+  const std::vector<const Trial*> done = completed_best_first(original, trials);
   Narrowing n;
   n.n_trials = int(done.size());
   n.top_fraction = top_fraction;
@@ -55,75 +139,19 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
 
   std::vector<ParamSpec> narrowed;
   for (const ParamSpec& p : original.params()) {
-    std::vector<double> top_internal;
-    for (const Trial* t : top)
-      top_internal.push_back(p.dist == Dist::Categorical ? t->params.at(p.name)
-                                                         : p.to_internal(t->params.at(p.name)));
     ParamSpec q = p;
     if (p.dist == Dist::Categorical) {
-      // The most frequent value among the top trials; a tie goes to the value whose
-      // top trials have the higher mean accuracy.
-      std::map<double, std::pair<int, double>> tally;
-      for (const Trial* t : top) {
-        auto& [count, sum] = tally[t->params.at(p.name)];
-        ++count;
-        sum += *t->value;
-      }
-      auto best = tally.begin();
-      for (auto it = tally.begin(); it != tally.end(); ++it) {
-        const auto& [c, s] = it->second;
-        const auto& [bc, bs] = best->second;
-        if (c > bc || (c == bc && s / c > bs / bc)) best = it;
-      }
       n.categorical_name = p.name;
-      n.categorical_mode = best->first;
-      q.choices = {best->first};
+      n.categorical_mode = top_mode(p, top);
+      q.choices = {n.categorical_mode};
     } else {
-      ParamInterval iv;
-      iv.name = p.name;
-      iv.log_scale = p.is_log();
-      iv.mean = mean(top_internal);
-      iv.std = sample_std(top_internal);
-      double lo = iv.mean - iv.std, hi = iv.mean + iv.std;
-      // A single top trial (or identical ones) would leave a point: keep 1% of the range.
-      const double min_half = 0.005 * (p.internal_high() - p.internal_low());
-      if (hi - lo < 2 * min_half) {
-        lo = iv.mean - min_half;
-        hi = iv.mean + min_half;
-      }
-      iv.clipped_low = lo < p.internal_low();
-      iv.clipped_high = hi > p.internal_high();
-      lo = std::max(lo, p.internal_low());
-      hi = std::min(hi, p.internal_high());
-      iv.low = p.is_log() ? std::exp(lo) : lo;
-      iv.high = p.is_log() ? std::exp(hi) : hi;
+      const ParamInterval iv = top_interval(p, top);
       q.low = iv.low;
       q.high = iv.high;
       n.intervals.push_back(iv);
     }
     narrowed.push_back(q);
-
-    KdeCurve curve;
-    curve.name = p.name;
-    curve.axis = p.dist == Dist::Categorical ? "log2(" + p.name + ")"
-                 : p.is_log()                ? "log10(" + p.name + ")"
-                                             : p.name;
-    double lo, hi;
-    if (p.dist == Dist::Categorical) {
-      lo = std::log2(*std::min_element(p.choices.begin(), p.choices.end()));
-      hi = std::log2(*std::max_element(p.choices.begin(), p.choices.end()));
-    } else {
-      lo = plot_unit(p, p.low);
-      hi = plot_unit(p, p.high);
-    }
-    const double pad = 0.15 * std::max(hi - lo, 1e-9);
-    for (int i = 0; i < 200; ++i) curve.grid.push_back(lo - pad + (hi - lo + 2 * pad) * i / 199.0);
-    for (const Trial* t : done) curve.all_values.push_back(plot_unit(p, t->params.at(p.name)));
-    for (const Trial* t : top) curve.top_values.push_back(plot_unit(p, t->params.at(p.name)));
-    const double fallback = 0.05 * std::max(hi - lo, 1e-9);
-    curve.all = gaussian_kde(curve.all_values, curve.grid, fallback, &curve.bandwidth_all);
-    curve.top = gaussian_kde(curve.top_values, curve.grid, fallback, &curve.bandwidth_top);
-    n.kde.push_back(std::move(curve));
+    n.kde.push_back(kde_curve(p, done, top));
   }
   n.space = SearchSpace(narrowed);
   return n;

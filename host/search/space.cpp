@@ -71,6 +71,53 @@ void check_trainable(const ParamSpec& p, const std::string& source) {
   }
 }
 
+// Fields are checked one by one rather than left to the JSON library, whose messages do
+// not say which field is wrong and which would take true for 1.
+double number_field(const nlohmann::json& v, const char* key, const std::string& where) {
+  if (!v.contains(key)) SGDLAB_INPUT_ERROR(where, ": expected \"", key, "\": a number");
+  const auto& x = v[key];
+  if (!x.is_number()) SGDLAB_INPUT_ERROR(where, ": \"", key, "\" must be a number, got ", x.dump());
+  return x.get<double>();
+}
+
+std::vector<double> choices_field(const nlohmann::json& v, const std::string& where) {
+  const auto it = v.find("choices");
+  if (it == v.end()) SGDLAB_INPUT_ERROR(where, ": expected \"choices\": an array of numbers");
+  if (!it->is_array() ||
+      !std::all_of(it->begin(), it->end(), [](const nlohmann::json& c) { return c.is_number(); }))
+    SGDLAB_INPUT_ERROR(where, ": \"choices\" must be an array of numbers, got ", it->dump());
+  if (it->empty()) SGDLAB_INPUT_ERROR(where, ": expected at least one choice");
+  return it->get<std::vector<double>>();
+}
+
+// One parameter's object; `where` is "source: name".
+ParamSpec param_from_json(const std::string& name, const nlohmann::json& v,
+                          const std::string& where) {
+  if (!v.is_object())
+    SGDLAB_INPUT_ERROR(where, ": expected an object with a \"type\", got ", v.dump());
+  const auto type_it = v.find("type");
+  const std::string type =
+      type_it != v.end() && type_it->is_string() ? type_it->get<std::string>() : "";
+  ParamSpec p;
+  p.name = name;
+  if (type == "uniform" || type == "log_uniform") {
+    p.dist = type == "uniform" ? Dist::Uniform : Dist::LogUniform;
+    p.low = number_field(v, "low", where);
+    p.high = number_field(v, "high", where);
+    if (!(p.low <= p.high))
+      SGDLAB_INPUT_ERROR(where, ": expected low <= high, got ", p.low, " > ", p.high);
+    if (p.dist == Dist::LogUniform && !(p.low > 0))
+      SGDLAB_INPUT_ERROR(where, ": a log_uniform range needs low > 0");
+  } else if (type == "categorical") {
+    p.dist = Dist::Categorical;
+    p.choices = choices_field(v, where);
+  } else {
+    SGDLAB_INPUT_ERROR(where,
+                       ": expected \"type\": \"uniform\", \"log_uniform\" or \"categorical\"");
+  }
+  return p;
+}
+
 }  // namespace
 
 SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& source) {
@@ -83,32 +130,7 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
     if (found == space.params_.end())
       SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
                          "' (expected lr, batch, momentum, dropout)");
-    const auto& v = it.value();
-    const std::string type = v.value("type", "");
-    ParamSpec p;
-    p.name = name;
-    try {
-      if (type == "uniform" || type == "log_uniform") {
-        p.dist = type == "uniform" ? Dist::Uniform : Dist::LogUniform;
-        p.low = v.at("low").get<double>();
-        p.high = v.at("high").get<double>();
-        if (!(p.low <= p.high))
-          SGDLAB_INPUT_ERROR(source, ": ", name, ": expected low <= high, got ", p.low, " > ",
-                             p.high);
-        if (p.dist == Dist::LogUniform && !(p.low > 0))
-          SGDLAB_INPUT_ERROR(source, ": ", name, ": a log_uniform range needs low > 0");
-      } else if (type == "categorical") {
-        p.dist = Dist::Categorical;
-        p.choices = v.at("choices").get<std::vector<double>>();
-        if (p.choices.empty())
-          SGDLAB_INPUT_ERROR(source, ": ", name, ": expected at least one choice");
-      } else {
-        SGDLAB_INPUT_ERROR(source, ": ", name,
-                           ": expected \"type\": \"uniform\", \"log_uniform\" or \"categorical\"");
-      }
-    } catch (const nlohmann::json::exception& e) {
-      SGDLAB_INPUT_ERROR(source, ": ", name, ": ", e.what());
-    }
+    const ParamSpec p = param_from_json(name, it.value(), source + ": " + name);
     check_trainable(p, source);
     *found = p;
   }

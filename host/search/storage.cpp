@@ -176,6 +176,20 @@ bool worker_alive(const std::string& worker, double heartbeat) {
   return f == start;
 }
 
+// The study of that name, read through the caller's connection (and lock).
+std::optional<std::pair<int64_t, StudyInfo>> read_study(sqlite3* db, const std::string& name) {
+  Stmt q(db, "SELECT study_id, model, sampler, seed, epochs, space FROM studies WHERE name = ?");
+  q.bind(1, name);
+  if (!q.step()) return std::nullopt;
+  StudyInfo info{name,
+                 q.text_at(1),
+                 q.text_at(2),
+                 uint64_t(q.int_at(3)),
+                 int(q.int_at(4)),
+                 nlohmann::json::parse(q.text_at(5))};
+  return std::make_pair(q.int_at(0), info);
+}
+
 }  // namespace
 
 std::string StudyStorage::worker_id() {
@@ -243,16 +257,7 @@ void StudyStorage::exec(const char* sql) {
 
 std::optional<std::pair<int64_t, StudyInfo>> StudyStorage::find_study(const std::string& name) {
   std::lock_guard lock(mutex_);
-  Stmt q(db_, "SELECT study_id, model, sampler, seed, epochs, space FROM studies WHERE name = ?");
-  q.bind(1, name);
-  if (!q.step()) return std::nullopt;
-  StudyInfo info{name,
-                 q.text_at(1),
-                 q.text_at(2),
-                 uint64_t(q.int_at(3)),
-                 int(q.int_at(4)),
-                 nlohmann::json::parse(q.text_at(5))};
-  return std::make_pair(q.int_at(0), info);
+  return read_study(db_, name);
 }
 
 std::vector<std::string> StudyStorage::study_names() {
@@ -264,38 +269,37 @@ std::vector<std::string> StudyStorage::study_names() {
 }
 
 int64_t StudyStorage::open_study(const StudyInfo& info, bool* created) {
-  if (auto found = find_study(info.name)) {
-    const StudyInfo& s = found->second;
-    if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
-        s.epochs != info.epochs || s.seed != info.seed)
-      SGDLAB_INPUT_ERROR(path_, ": study '", info.name, "' exists with model ", s.model,
-                         ", sampler ", s.sampler, ", ", s.epochs, " epochs, seed ", s.seed,
-                         " and space ", s.space.dump(),
-                         "; resume it with the same settings or choose another --name");
-    if (created) *created = false;
-    return found->first;
-  }
   std::lock_guard lock(mutex_);
+  // The lookup and the insert share one write lock: apart, two processes creating the
+  // same name at once could both miss it, and the later one would join the earlier's
+  // study without its settings ever being compared.
   Transaction tx(db_);
-  Stmt(db_,
-       "INSERT OR IGNORE INTO studies(name, model, sampler, seed, epochs, space, created) "
-       "VALUES(?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, info.name)
-      .bind(2, info.model)
-      .bind(3, info.sampler)
-      .bind(4, int64_t(info.seed))
-      .bind(5, info.epochs)
-      .bind(6, info.space.dump())
-      .bind(7, now_iso())
-      .run();
-  const bool inserted = sqlite3_changes(db_) > 0;
-  Stmt q(db_, "SELECT study_id FROM studies WHERE name = ?");
-  q.bind(1, info.name);
-  q.step();
-  const int64_t id = q.int_at(0);
+  auto found = read_study(db_, info.name);
+  const bool inserted = !found;
+  if (inserted) {
+    Stmt(db_,
+         "INSERT INTO studies(name, model, sampler, seed, epochs, space, created) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, info.name)
+        .bind(2, info.model)
+        .bind(3, info.sampler)
+        .bind(4, int64_t(info.seed))
+        .bind(5, info.epochs)
+        .bind(6, info.space.dump())
+        .bind(7, now_iso())
+        .run();
+    found = std::make_pair(int64_t(sqlite3_last_insert_rowid(db_)), info);
+  }
   tx.commit();
+  const StudyInfo& s = found->second;
+  if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
+      s.epochs != info.epochs || s.seed != info.seed)
+    SGDLAB_INPUT_ERROR(path_, ": study '", info.name, "' exists with model ", s.model, ", sampler ",
+                       s.sampler, ", ", s.epochs, " epochs, seed ", s.seed, " and space ",
+                       s.space.dump(),
+                       "; resume it with the same settings or choose another --name");
   if (created) *created = inserted;
-  return id;
+  return found->first;
 }
 
 std::vector<Trial> StudyStorage::trials(int64_t study) {

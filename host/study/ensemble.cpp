@@ -32,8 +32,14 @@ double accuracy(const std::vector<int>& predicted, const std::vector<int32_t>& l
 
 std::vector<std::vector<int>> confusion_matrix(const std::vector<int>& predicted,
                                                const std::vector<int32_t>& labels, int classes) {
+  SGDLAB_CHECK(predicted.size() == labels.size(), "one prediction per label");
   std::vector<std::vector<int>> m(classes, std::vector<int>(classes, 0));
-  for (size_t i = 0; i < labels.size(); ++i) ++m[labels[i]][predicted[i]];
+  for (size_t i = 0; i < labels.size(); ++i) {
+    SGDLAB_CHECK(
+        labels[i] >= 0 && labels[i] < classes && predicted[i] >= 0 && predicted[i] < classes,
+        "classes in [0, ", classes, "), got label ", labels[i], " predicted ", predicted[i]);
+    ++m[labels[i]][predicted[i]];
+  }
   return m;
 }
 
@@ -47,9 +53,10 @@ WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
   std::uniform_real_distribution<double> mlp(0, 0.2), lcnn(0, 0.8);
   WeightSearch best;
   best.val_acc = -1;
-  while (int(best.draws.size()) < draws) {
+  for (int d = 0; d < draws; ++d) {
+    // wm <= 0.2 and wl <= 0.8 as doubles, and 1 - 0.2 rounds to exactly 0.8, so the
+    // cnn weight is never negative: every draw is kept.
     const double wm = mlp(rng), wl = lcnn(rng), wc = 1 - wm - wl;
-    if (wc < 0) continue;  // rejected, drawn again
     const std::vector<double> w = {wm, wc, wl};
     best.draws.push_back(w);
     const double v = accuracy(vote(val_probs, w, classes), val_labels);

@@ -21,8 +21,8 @@ struct WeightSearch {
 };
 
 // The paper's search for (mlp, cnn, lcnn): mlp ~ U(0, 0.2), lcnn ~ U(0, 0.8), cnn = 1 -
-// both; a draw with a negative cnn weight is rejected and drawn again. `draws` kept
-// draws; the best on validation wins (the first on ties).
+// both (never negative); `draws` draws, and the best on validation wins (the first on
+// ties).
 WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
                             const std::vector<int32_t>& val_labels,
                             const std::vector<std::vector<float>>& test_probs,
