@@ -122,54 +122,71 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
   return m;
 }
 
-void run_bench(const BenchArgs& a) {
+void check_args(const BenchArgs& a) {
   if (a.epochs < 1) SGDLAB_INPUT_ERROR("--epochs: expected at least 1 timed epoch");
   if (a.warmup < 0) SGDLAB_INPUT_ERROR("--warmup: expected 0 or more epochs");
   if (a.streams < 1) SGDLAB_INPUT_ERROR("--streams: expected 1 or more packs at once");
   if (a.peak_tflops < 0 || a.peak_gbs < 0) SGDLAB_INPUT_ERROR("--peak-*: expected rates >= 0");
-  const auto models = split_names(a.models);
-  for (const auto& m : models) model_preset(m);  // check the names before loading anything
-  const UspsData data = load_usps({a.data});
-  auto backend = make_backend(a.device, a.gpu);
-  const auto lanes = lane_counts(a.lanes, backend->device());
-  DeviceData device_data(*backend, data);
-  PeakRates peak = backend->peak_rates();
+}
+
+// The device's own rates unless --peak-* overrides them.
+PeakRates resolve_peak_rates(const BenchArgs& a, const Backend& backend) {
+  PeakRates peak = backend.peak_rates();
   if (a.peak_tflops > 0) peak.fp32_flops_per_s = a.peak_tflops * 1e12;
   if (a.peak_gbs > 0) peak.bytes_per_s = a.peak_gbs * 1e9;
-  const size_t samples = device_data.part(Split::Train).n;
+  return peak;
+}
 
-  nlohmann::json report = {{"device", backend->describe()},
-                           {"batch", a.batch},
-                           {"epochs", a.epochs},
-                           {"warmup", a.warmup},
-                           {"tf32", a.gpu.tf32},
-                           {"autotune", a.gpu.autotune},
-                           {"capture", a.capture == Capture::Epoch  ? "epoch"
-                                       : a.capture == Capture::None ? "none"
-                                                                    : "step"},
-                           {"peak_fp32_tflops", peak.fp32_flops_per_s / 1e12},
-                           {"peak_gbs", peak.bytes_per_s / 1e9},
-                           {"train_samples", samples},
-                           {"floors", nlohmann::json::object()},
-                           {"runs", nlohmann::json::array()}};
-  std::cout << "device " << backend->describe() << "; peak FP32 "
-            << fixed(peak.fp32_flops_per_s / 1e12, 1) << " TFLOP/s, memory "
-            << fixed(peak.bytes_per_s / 1e9, 0) << " GB/s\n"
-            << "batch " << a.batch << ", " << samples << " training samples, " << a.epochs
+// What the tables of one bench run share, once the arguments are resolved.
+struct BenchPlan {
+  const BenchArgs& args;
+  std::vector<std::string> models;
+  std::vector<int> lanes;
+  PeakRates peak;
+  size_t samples = 0;
+};
+
+// The --json report's settings, with empty floors and runs for the tables to fill.
+nlohmann::json report_settings(const BenchPlan& p, const Backend& backend) {
+  const BenchArgs& a = p.args;
+  return {{"device", backend.describe()},
+          {"batch", a.batch},
+          {"epochs", a.epochs},
+          {"warmup", a.warmup},
+          {"tf32", a.gpu.tf32},
+          {"autotune", a.gpu.autotune},
+          {"capture", a.capture == Capture::Epoch  ? "epoch"
+                      : a.capture == Capture::None ? "none"
+                                                   : "step"},
+          {"peak_fp32_tflops", p.peak.fp32_flops_per_s / 1e12},
+          {"peak_gbs", p.peak.bytes_per_s / 1e9},
+          {"train_samples", p.samples},
+          {"floors", nlohmann::json::object()},
+          {"runs", nlohmann::json::array()}};
+}
+
+void print_preamble(const BenchPlan& p, const Backend& backend) {
+  const BenchArgs& a = p.args;
+  std::cout << "device " << backend.describe() << "; peak FP32 "
+            << fixed(p.peak.fp32_flops_per_s / 1e12, 1) << " TFLOP/s, memory "
+            << fixed(p.peak.bytes_per_s / 1e9, 0) << " GB/s\n"
+            << "batch " << a.batch << ", " << p.samples << " training samples, " << a.epochs
             << " timed epochs after " << a.warmup
             << " (training + validation pass); trial-epochs/s = packs x lanes x epochs / seconds"
             << (a.streams > 1 ? ", " + std::to_string(a.streams) + " packs at once on streams" : "")
             << "\n\n";
+}
 
+void print_floors(const BenchPlan& p, nlohmann::json& report) {
   std::cout << "floors per trial-epoch (training only; docs/perf.md)\n"
             << std::left << std::setw(6) << "model" << std::right << std::setw(10) << "params"
             << std::setw(14) << "MFLOP/sample" << std::setw(12) << "GFLOP" << std::setw(10) << "GB"
             << std::setw(19) << "FLOP floor t-e/s" << std::setw(19) << "byte floor t-e/s"
             << "\n";
-  for (const auto& m : models) {
+  for (const auto& m : p.models) {
     const TrainingCost cost = training_cost(model_preset(m));
     const EpochFloor f =
-        epoch_floor(cost, samples, a.batch, peak.fp32_flops_per_s, peak.bytes_per_s);
+        epoch_floor(cost, p.samples, p.args.batch, p.peak.fp32_flops_per_s, p.peak.bytes_per_s);
     std::cout << std::left << std::setw(6) << m << std::right << std::setw(10) << cost.params
               << std::setw(14) << fixed(cost.train_flops_per_sample / 1e6, 3) << std::setw(12)
               << fixed(f.flops / 1e9, 2) << std::setw(10) << fixed(f.bytes / 1e9, 3)
@@ -185,39 +202,61 @@ void run_bench(const BenchArgs& a) {
         {"flop_floor_trial_epochs_per_s", f.flop_seconds > 0 ? 1 / f.flop_seconds : 0.0},
         {"byte_floor_trial_epochs_per_s", f.byte_seconds > 0 ? 1 / f.byte_seconds : 0.0}};
   }
+}
 
+// Measures packs of T lanes of one model; prints its row and adds it to the report.
+void measure_row(const BenchPlan& p, const std::string& m, int T, Backend& backend,
+                 const DeviceData& device_data, nlohmann::json& report) {
+  const BenchArgs& a = p.args;
+  const TrainingCost cost = training_cost(model_preset(m));
+  const Measured run = measure(a, m, T, backend, device_data);
+  const double rate = double(a.streams) * T * a.epochs / run.wall;
+  std::vector<double> sorted = run.epoch_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double val = run.val;
+  const double flops = cost.train_flops_per_sample * double(p.samples) * rate;
+  const double percent = p.peak.fp32_flops_per_s > 0 ? 100 * flops / p.peak.fp32_flops_per_s : 0;
+  std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T << std::setw(12)
+            << fixed(sorted[sorted.size() / 2], 4) << std::setw(16) << fixed(rate, 1)
+            << std::setw(12) << fixed(percent, 1) << std::setw(14)
+            << fixed(working_set_bytes(cost, T, a.batch) * a.streams / 1e6, 1) << std::setw(9)
+            << fixed(100 * val, 2) << "%" << std::endl;
+  report["runs"].push_back({{"model", m},
+                            {"lanes", T},
+                            {"epoch_seconds", sorted[sorted.size() / 2]},
+                            {"epoch_seconds_all", run.epoch_seconds},
+                            {"streams", a.streams},
+                            {"trial_epochs_per_s", rate},
+                            {"percent_fp32_peak", percent},
+                            {"working_set_bytes", working_set_bytes(cost, T, a.batch) * a.streams},
+                            {"val_acc_lane0", val}});
+}
+
+void print_runs(const BenchPlan& p, Backend& backend, const DeviceData& device_data,
+                nlohmann::json& report) {
   std::cout << "\n"
             << std::left << std::setw(6) << "model" << std::right << std::setw(7) << "lanes"
             << std::setw(12) << "epoch s" << std::setw(16) << "trial-epochs/s" << std::setw(12)
             << "% FP32 peak" << std::setw(14) << "working MB" << std::setw(10) << "val acc"
             << "\n";
-  for (const auto& m : models) {
-    const TrainingCost cost = training_cost(model_preset(m));
-    for (int T : lanes) {
-      const Measured run = measure(a, m, T, *backend, device_data);
-      const double rate = double(a.streams) * T * a.epochs / run.wall;
-      std::vector<double> sorted = run.epoch_seconds;
-      std::sort(sorted.begin(), sorted.end());
-      const double val = run.val;
-      const double flops = cost.train_flops_per_sample * double(samples) * rate;
-      const double percent = peak.fp32_flops_per_s > 0 ? 100 * flops / peak.fp32_flops_per_s : 0;
-      std::cout << std::left << std::setw(6) << m << std::right << std::setw(7) << T
-                << std::setw(12) << fixed(sorted[sorted.size() / 2], 4) << std::setw(16)
-                << fixed(rate, 1) << std::setw(12) << fixed(percent, 1) << std::setw(14)
-                << fixed(working_set_bytes(cost, T, a.batch) * a.streams / 1e6, 1) << std::setw(9)
-                << fixed(100 * val, 2) << "%" << std::endl;
-      report["runs"].push_back(
-          {{"model", m},
-           {"lanes", T},
-           {"epoch_seconds", sorted[sorted.size() / 2]},
-           {"epoch_seconds_all", run.epoch_seconds},
-           {"streams", a.streams},
-           {"trial_epochs_per_s", rate},
-           {"percent_fp32_peak", percent},
-           {"working_set_bytes", working_set_bytes(cost, T, a.batch) * a.streams},
-           {"val_acc_lane0", val}});
-    }
-  }
+  for (const auto& m : p.models)
+    for (int T : p.lanes) measure_row(p, m, T, backend, device_data, report);
+}
+
+void run_bench(const BenchArgs& a) {
+  check_args(a);
+  BenchPlan p{a, split_names(a.models), {}, {}};
+  for (const auto& m : p.models) model_preset(m);  // check the names before loading anything
+  const UspsData data = load_usps({a.data});
+  auto backend = make_backend(a.device, a.gpu);
+  p.lanes = lane_counts(a.lanes, backend->device());
+  DeviceData device_data(*backend, data);
+  p.peak = resolve_peak_rates(a, *backend);
+  p.samples = device_data.part(Split::Train).n;
+  nlohmann::json report = report_settings(p, *backend);
+  print_preamble(p, *backend);
+  print_floors(p, report);
+  print_runs(p, *backend, device_data, report);
   if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");
 }
 
