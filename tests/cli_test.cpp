@@ -89,13 +89,15 @@ TEST(Cli, BadDataFileNamesTheLine) {
 TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
   TempDir dir;
   write_bytes(dir / "broken.json", "{\"input\": [1, 16, 16], \"classes\": 10, \"layers\": [");
-  write_bytes(dir / "typo.json",
-              R"({"input": [1, 16, 16], "classes": 10, "layers": [{"type": "dense", "units": 10}]})");
+  write_bytes(
+      dir / "typo.json",
+      R"({"input": [1, 16, 16], "classes": 10, "layers": [{"type": "dense", "units": 10}]})");
   write_bytes(dir / "small.json",
               R"({"input": [1, 28, 28], "classes": 10, "layers": [{"type": "dense", "out": 10}]})");
   write_bytes(dir / "x.npz", "not a zip");
   std::filesystem::create_directories(dir / "idx");
   write_bytes(dir / "idx/train-images-idx3-ubyte", std::string("\x07\x07\x08\x03", 4));
+  write_bytes(dir / "idx/train-labels-idx1-ubyte", std::string("\0\0\x08\x01\0\0\0\x01\x03", 9));
   const std::string data = " --data " + real_data_dir();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--model " + (dir / "broken.json") + data, "broken.json: invalid JSON"},
@@ -106,13 +108,25 @@ TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
   };
   for (const auto& [args, expect] : cases) {
     std::string out;
-    const int code =
-        run_command(binary() + " train --quiet --epochs 1 --out " + (dir / "run") + " " + args, &out);
+    const int code = run_command(
+        binary() + " train --quiet --device cpu --epochs 1 --out " + (dir / "run") + " " + args,
+        &out);
     EXPECT_EQ(code, 2) << args << "\n" << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
     EXPECT_NE(out.find(expect), std::string::npos) << out;
     EXPECT_FALSE(std::filesystem::exists(dir / "run")) << args;
   }
+}
+
+// #14: a batch of 0 divided by zero in the cost model (SIGFPE, exit 136, no message).
+TEST(Cli, BenchRefusesABatchOfZero) {
+  std::string out;
+  const int code = run_command(binary() + " bench --models mlp --device cpu --epochs 1 " +
+                                   "--warmup 0 --batch 0 --data " + real_data_dir(),
+                               &out);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--batch: expected a batch size > 0"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST(Cli, CudaWithoutGpuIsOneClearLine) {

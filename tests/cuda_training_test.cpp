@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
 #include "sgdlab/search/sampler.hpp"
 #include "sgdlab/search/storage.hpp"
@@ -176,6 +177,32 @@ TEST_F(CudaTraining, SweepOnThreeStreamsFinishesEveryTrial) {
   const SweepResult r = run_sweep(storage, id, space, *sampler, o, backends_of(Device::Cuda), dd);
   EXPECT_EQ(r.done, 12);
   for (const Trial& t : storage.trials(id)) EXPECT_EQ(t.state, TrialState::Complete) << t.number;
+}
+
+// A model file with every layer type (conv2d with stride and pad, local2d, max-pool,
+// relu, sigmoid, tanh, dropout, dense) trains on the GPU as on the CPU: one epoch of
+// two lanes, losses and weights within the FP32-order tolerance above.
+TEST_F(CudaTraining, ModelFileWithEveryLayerTypeMatchesTheCpu) {
+  const ModelSpec spec = model_from_json(nlohmann::json::parse(R"({
+      "name": "every-layer", "input": [1, 16, 16], "classes": 10, "layers": [
+        {"type": "conv2d", "out": 6, "kernel": 3, "pad": 1}, {"type": "relu"},
+        {"type": "max-pool", "kernel": 2},
+        {"type": "local2d", "out": 4, "kernel": 3}, {"type": "sigmoid"},
+        {"type": "conv2d", "out": 8, "kernel": 3, "stride": 2, "pad": 1}, {"type": "tanh"},
+        {"type": "dropout"}, {"type": "dense", "out": 32}, {"type": "relu"},
+        {"type": "dense", "out": 10}]})"),
+                                         "every-layer");
+  auto run = [&](Backend& be) {
+    DeviceData dd(be, small_data());
+    Trainer t(be, dd, spec, {{0.05f, 0.9f, 0.3f, 3}, {0.02f, 0.5f, 0.1f, 4}}, {32});
+    const auto rows = t.train_epoch();
+    return std::make_tuple(rows[0].train_loss, rows[1].val_loss, lane_parameters(t, 0),
+                           lane_parameters(t, 1));
+  };
+  const auto g = run(*gpu_), c = run(*cpu_);
+  EXPECT_NEAR(std::get<0>(g), std::get<0>(c), 1e-4 * std::max(1.0, std::get<0>(c)));
+  EXPECT_NEAR(std::get<1>(g), std::get<1>(c), 1e-4 * std::max(1.0, std::get<1>(c)));
+  expect_rel({std::get<2>(g), std::get<3>(g)}, {std::get<2>(c), std::get<3>(c)}, 1e-4);
 }
 
 TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {

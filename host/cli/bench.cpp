@@ -17,6 +17,7 @@
 #include "sgdlab/engine/cost.hpp"
 #include "sgdlab/engine/devices.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
@@ -33,7 +34,7 @@ struct BenchArgs {
   std::string device = "auto";
   BackendOptions gpu;
   double peak_tflops = 0, peak_gbs = 0;
-  std::string data;
+  DataOptions data;
   std::string json;
 };
 
@@ -84,7 +85,7 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
     TrainerOptions options;
     options.batch = a.batch;
     options.capture = a.capture;
-    Trainer trainer(backend, data, model_preset(model), settings, options);
+    Trainer trainer(backend, data, load_model(model), settings, options);
     for (int e = 0; e < a.warmup; ++e) trainer.train_epoch();
     backend.synchronize();
     warmed.arrive_and_wait();
@@ -123,6 +124,7 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
 }
 
 void check_args(const BenchArgs& a) {
+  if (a.batch < 1) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", a.batch);
   if (a.epochs < 1) SGDLAB_INPUT_ERROR("--epochs: expected at least 1 timed epoch");
   if (a.warmup < 0) SGDLAB_INPUT_ERROR("--warmup: expected 0 or more epochs");
   if (a.streams < 1) SGDLAB_INPUT_ERROR("--streams: expected 1 or more packs at once");
@@ -184,7 +186,7 @@ void print_floors(const BenchPlan& p, nlohmann::json& report) {
             << std::setw(19) << "FLOP floor t-e/s" << std::setw(19) << "byte floor t-e/s"
             << "\n";
   for (const auto& m : p.models) {
-    const TrainingCost cost = training_cost(model_preset(m));
+    const TrainingCost cost = training_cost(load_model(m));
     const EpochFloor f =
         epoch_floor(cost, p.samples, p.args.batch, p.peak.fp32_flops_per_s, p.peak.bytes_per_s);
     std::cout << std::left << std::setw(6) << m << std::right << std::setw(10) << cost.params
@@ -208,7 +210,7 @@ void print_floors(const BenchPlan& p, nlohmann::json& report) {
 void measure_row(const BenchPlan& p, const std::string& m, int T, Backend& backend,
                  const DeviceData& device_data, nlohmann::json& report) {
   const BenchArgs& a = p.args;
-  const TrainingCost cost = training_cost(model_preset(m));
+  const TrainingCost cost = training_cost(load_model(m));
   const Measured run = measure(a, m, T, backend, device_data);
   const double rate = double(a.streams) * T * a.epochs / run.wall;
   std::vector<double> sorted = run.epoch_seconds;
@@ -246,8 +248,8 @@ void print_runs(const BenchPlan& p, Backend& backend, const DeviceData& device_d
 void run_bench(const BenchArgs& a) {
   check_args(a);
   BenchPlan p{a, split_names(a.models), {}, {}};
-  for (const auto& m : p.models) model_preset(m);  // check the names before loading anything
-  const UspsData data = load_usps({a.data});
+  for (const auto& m : p.models) load_model(m);  // check the models before loading anything
+  const UspsData data = load_data(a.data);
   auto backend = make_backend(a.device, a.gpu);
   p.lanes = lane_counts(a.lanes, backend->device());
   DeviceData device_data(*backend, data);
@@ -266,7 +268,8 @@ void register_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd =
       app.add_subcommand("bench", "trial-epochs per second per model and pack size, with floors");
-  cmd->add_option("--models", args->models, "comma list of models")->default_val("mlp,lcnn,cnn");
+  cmd->add_option("--models", args->models, "comma list of presets (mlp, cnn, lcnn) or model files")
+      ->default_val("mlp,lcnn,cnn");
   cmd->add_option("--lanes", args->lanes,
                   "comma list of pack sizes (auto: GPU 1,8,32,128; CPU 1,8)")
       ->default_val("auto");
@@ -293,7 +296,7 @@ void register_bench(CLI::App& app) {
                   "FP32 peak for the floors (default: from the GPU's properties; none on a CPU)");
   cmd->add_option("--peak-gbs", args->peak_gbs,
                   "memory bandwidth in GB/s for the floors (default: from the GPU's properties)");
-  cmd->add_option("--data", args->data, "folder with zip.train.gz and zip.test.gz");
+  add_data_options(*cmd, args->data);
   cmd->add_option("--json", args->json, "also write the figures to this JSON file");
   cmd->callback([args] { run_bench(*args); });
 }

@@ -1,5 +1,7 @@
 #include "sgdlab/engine/cost.hpp"
 
+#include "sgdlab/core/error.hpp"
+
 namespace sgdlab {
 
 TrainingCost training_cost(const ModelSpec& spec, bool fused) {
@@ -65,6 +67,7 @@ double working_set_bytes(const TrainingCost& cost, int lanes, int batch) {
 
 EpochFloor epoch_floor(const TrainingCost& cost, size_t samples, int batch, double flops_per_s,
                        double bytes_per_s) {
+  SGDLAB_CHECK(batch > 0, "a batch of at least one sample, got ", batch);
   EpochFloor f;
   const double steps = double((samples + size_t(batch) - 1) / size_t(batch));
   f.flops = cost.train_flops_per_sample * double(samples);
