@@ -30,11 +30,69 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
   return out;
 }
 
-std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes) {
+std::vector<uint64_t> parse_uint_list(const std::string& flag, const std::string& text) {
+  std::vector<uint64_t> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(pos, comma - pos);
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || item[0] == '-' || item[0] == '+' || ec == std::errc::result_out_of_range ||
+        ec != std::errc() || ptr != item.data() + item.size())
+      SGDLAB_INPUT_ERROR(flag, ": expected ",
+                         ec == std::errc::result_out_of_range ? "at most 18446744073709551615"
+                                                              : "non-negative integers",
+                         " (a comma-separated list), got '", text, "'");
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+uint64_t parse_uint(const std::string& flag, const std::string& text) {
+  const auto v = parse_uint_list(flag, text);
+  if (v.size() != 1)
+    SGDLAB_INPUT_ERROR(flag, ": expected one non-negative integer, got '", text, "'");
+  return v[0];
+}
+
+template <class T>
+std::vector<T> broadcast_list(const std::string& flag, const std::vector<T>& v, size_t lanes) {
   if (v.size() == lanes) return v;
-  if (v.size() == 1) return std::vector<double>(lanes, v[0]);
+  if (v.size() == 1) return std::vector<T>(lanes, v[0]);
   SGDLAB_INPUT_ERROR(flag, ": has ", v.size(), " values but the pack has ", lanes,
                      " lanes (give one value or one per lane)");
+}
+template std::vector<uint64_t> broadcast_list(const std::string&, const std::vector<uint64_t>&,
+                                              size_t);
+
+std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes) {
+  return broadcast_list(flag, v, lanes);
+}
+
+void parse_init(const std::string& text, LaneSettings& lane) {
+  if (text == "xavier") {
+    lane.init = InitKind::Xavier;
+    return;
+  }
+  // uniform:LOW:HIGH
+  if (text.rfind("uniform:", 0) == 0) {
+    const auto rest = text.substr(8);
+    const auto colon = rest.find(':');
+    if (colon != std::string::npos) {
+      const auto low = parse_list("--init", rest.substr(0, colon));
+      const auto high = parse_list("--init", rest.substr(colon + 1));
+      if (low.size() == 1 && high.size() == 1) {
+        lane.init = InitKind::Uniform;
+        lane.init_low = float(low[0]);
+        lane.init_high = float(high[0]);
+        return;
+      }
+    }
+  }
+  SGDLAB_INPUT_ERROR("--init: expected 'xavier' or 'uniform:LOW:HIGH', got '", text, "'");
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, const BackendOptions& options) {

@@ -8,13 +8,23 @@
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/engine/data.hpp"
+#include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
 
 // Parses "a,b,c" into numbers; throws InputError naming the flag.
 std::vector<double> parse_list(const std::string& flag, const std::string& text);
+// Parses "a,b,c" into unsigned integers (decimal digits only: no sign, fraction or
+// exponent, at most 2^64 - 1); throws InputError naming the flag.
+std::vector<uint64_t> parse_uint_list(const std::string& flag, const std::string& text);
+uint64_t parse_uint(const std::string& flag, const std::string& text);
 // Lists of length 1 broadcast to `lanes`; any other length must equal it.
 std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes);
+template <class T>
+std::vector<T> broadcast_list(const std::string& flag, const std::vector<T>& v, size_t lanes);
+
+// --init: "xavier" or "uniform:LOW:HIGH" into the lane's initialisation.
+void parse_init(const std::string& text, LaneSettings& lane);
 
 // "cpu", "cuda" or "auto": auto picks CUDA when a GPU is usable and says when it falls back.
 std::unique_ptr<Backend> make_backend(const std::string& device,
@@ -38,5 +48,6 @@ void register_bench(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_tpe_benchmark(CLI::App& app);
 void register_study(CLI::App& app);
+void register_predict(CLI::App& app);  // predict and evaluate
 
 }  // namespace sgdlab::cli

@@ -128,6 +128,20 @@ void check_splits(const UspsData& d) {
 
 }  // namespace
 
+Dataset load_test_split(const DataOptions& options) {
+  if (options.dir.empty()) SGDLAB_INPUT_ERROR("--data: expected a folder or .npz file");
+  DataFormat format = parse_data_format(options.format);
+  if (format == DataFormat::Auto) format = detect_data_format(options.dir);
+  switch (format) {
+    case DataFormat::Idx:
+      return read_idx_split(options.dir, "test");
+    case DataFormat::Npz:
+      return read_npz_split(options.dir, "test", options.nhwc);
+    default:
+      return read_usps_file((fs::path(options.dir) / "zip.test.gz").string());
+  }
+}
+
 UspsData load_dataset(const DataOptions& options) {
   DataFormat format = parse_data_format(options.format);
   if (format == DataFormat::Auto)

@@ -400,6 +400,25 @@ std::vector<bool> Trainer::diverged() const {
 std::vector<float> Trainer::parameters() const {
   return impl_->params.download();
 }
+TrainerState Trainer::state() const {
+  return {impl_->params.download(), impl_->velocity.download(), impl_->lane_state.download(),
+          impl_->epoch, impl_->global_step};
+}
+
+void Trainer::restore(const TrainerState& s) {
+  Impl& m = *impl_;
+  if (s.params.size() != m.params.size() || s.velocity.size() != m.velocity.size() ||
+      s.lanes.size() != size_t(m.T) || s.epoch < 0 || s.global_step < 0)
+    SGDLAB_INPUT_ERROR("the saved state does not fit this pack (", s.params.size(),
+                       " parameters and ", s.lanes.size(), " lanes; the pack has ", m.params.size(),
+                       " and ", m.T, ")");
+  m.params.upload(s.params);
+  m.velocity.upload(s.velocity);
+  m.lane_state.upload(s.lanes);
+  m.epoch = s.epoch;
+  m.global_step = s.global_step;
+}
+
 void Trainer::set_parameters(const std::vector<float>& flat) {
   SGDLAB_CHECK(flat.size() == impl_->params.size(), "a flat buffer of ", impl_->params.size());
   impl_->params.upload(flat);

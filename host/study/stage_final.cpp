@@ -3,12 +3,36 @@
 // Cached: a rerun with the same parameters reads final.json instead of training.
 #include <filesystem>
 
+#include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/stats.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab::study {
 namespace fs = std::filesystem;
+namespace {
+
+// Each seed's network as a model checkpoint (docs/checkpoints.md).
+void save_final_models(const StudyContext& c, const std::string& dir, const ModelSpec& spec,
+                       const Trainer& trainer, const std::vector<LaneSettings>& lanes, int batch) {
+  const std::vector<float> flat = trainer.parameters();
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const LaneSettings& l = lanes[i];
+    save_model_checkpoint(dir + "/models/seed-" + std::to_string(l.seed) + ".safetensors",
+                          {spec,
+                           extract_lane(trainer.plan(), flat, int(i)),
+                           {{"lr", l.lr},
+                            {"momentum", l.momentum},
+                            {"dropout", l.dropout},
+                            {"seed", std::to_string(l.seed)},
+                            {"batch", batch}},
+                           trainer.epochs_done(),
+                           c.data.scaling,
+                           c.data.format});
+  }
+}
+
+}  // namespace
 
 nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamValues& params,
                             const std::string& source) {
@@ -30,12 +54,14 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
     seeds.push_back(1 + i);
   }
   const auto t0 = c.seconds();
-  Trainer trainer(*c.backend, *c.device_data, load_model(m), lanes, {int(params.at("batch"))});
+  const ModelSpec spec = load_model(m);
+  Trainer trainer(*c.backend, *c.device_data, spec, lanes, {int(params.at("batch"))});
   std::vector<std::vector<EpochStats>> epochs;
   for (int e = 0; e < c.o.epochs; ++e) epochs.push_back(trainer.train_epoch());
   const auto test = trainer.evaluate(Split::Test);
   write_floats(dir + "/final_val_probs.f32", trainer.probabilities(Split::Val));
   write_floats(dir + "/final_test_probs.f32", trainer.probabilities(Split::Test));
+  save_final_models(c, dir, spec, trainer, lanes, int(params.at("batch")));
   std::vector<double> val_acc, test_acc;
   nlohmann::json lanes_json = nlohmann::json::array();
   for (int i = 0; i < c.o.seeds; ++i) {

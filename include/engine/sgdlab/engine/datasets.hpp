@@ -41,6 +41,10 @@ Dataset read_npz_split(const std::string& path, const std::string& split, bool n
 // scales it, and splits validation off the training set. For USPS, as load_usps.
 UspsData load_dataset(const DataOptions& options);
 
+// The test split of --data (any format; recognised unless options.format says), as it
+// is in the files: for predicting with a checkpoint, which brings its own scaling.
+Dataset load_test_split(const DataOptions& options);
+
 // Divides by scaling.divide, then standardises each channel when mean is not empty.
 void apply_scaling(Dataset& d, const Scaling& scaling);
 

@@ -83,6 +83,15 @@ struct EpochStats {
   bool pruned = false;
 };
 
+// Everything a pack needs to go on from an epoch boundary: the random streams are
+// counter-based, so the epoch and the global step are their whole state.
+struct TrainerState {
+  std::vector<float> params, velocity;  // flat buffers of all lanes
+  std::vector<LaneState> lanes;
+  int epoch = 0;
+  int64_t global_step = 0;
+};
+
 struct EvalStats {
   double loss = 0, acc = 0;
 };
@@ -112,6 +121,10 @@ class Trainer {
 
   std::vector<float> parameters() const;
   void set_parameters(const std::vector<float>& flat);
+
+  // The pack's state between epochs, and putting it back (same model and lanes).
+  TrainerState state() const;
+  void restore(const TrainerState& s);
 
  private:
   struct Impl;

@@ -1,0 +1,184 @@
+#include "sgdlab/engine/checkpoint.hpp"
+
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/build_info.hpp"
+#include "sgdlab/engine/model_file.hpp"
+
+namespace sgdlab {
+namespace {
+
+// A layer's weight in PyTorch's shape: Linear [out, in], Conv2d [out, in, k, k], the
+// locally connected layer [Ho * Wo, out, in, k, k].
+std::vector<int64_t> weight_shape(const LayerPlan& l) {
+  const int64_t out = l.spec.units, in = l.in.C, k = l.spec.kernel;
+  switch (l.spec.kind) {
+    case LayerKind::Dense:
+      return {out, int64_t(l.in.size())};
+    case LayerKind::Conv2d:
+      return {out, in, k, k};
+    default:
+      return {int64_t(l.out.H) * l.out.W, out, in, k, k};
+  }
+}
+
+std::vector<int64_t> bias_shape(const LayerPlan& l) {
+  if (l.spec.kind == LayerKind::Local2d) return {int64_t(l.out.H) * l.out.W, l.spec.units};
+  return {l.spec.units};
+}
+
+// sgdlab keeps a dense weight as [in, out] (x W); PyTorch as [out, in] (W x).
+std::vector<float> transposed(const float* w, size_t rows, size_t cols) {
+  std::vector<float> t(rows * cols);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) t[c * rows + r] = w[r * cols + c];
+  return t;
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+const std::string& metadata(const SafetensorsFile& f, const std::string& key,
+                            const std::string& source) {
+  const auto it = f.metadata.find(key);
+  if (it == f.metadata.end()) SGDLAB_INPUT_ERROR(source, ": no \"", key, "\" in __metadata__");
+  return it->second;
+}
+
+nlohmann::json metadata_json(const SafetensorsFile& f, const std::string& key,
+                             const std::string& source) {
+  try {
+    return nlohmann::json::parse(metadata(f, key, source));
+  } catch (const nlohmann::json::parse_error&) {
+    SGDLAB_INPUT_ERROR(source, ": __metadata__ \"", key, "\" is not valid JSON");
+  }
+}
+
+int metadata_int(const SafetensorsFile& f, const std::string& key, const std::string& source) {
+  const std::string& v = metadata(f, key, source);
+  try {
+    size_t used = 0;
+    const long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= 0 && n <= (1ll << 40)) return int(n);
+  } catch (const std::exception&) {
+  }
+  SGDLAB_INPUT_ERROR(source, ": __metadata__ \"", key, "\" is not a count: ", v);
+}
+
+}  // namespace
+
+std::vector<Tensor> model_tensors(const NetworkPlan& single, const std::vector<float>& params) {
+  SGDLAB_CHECK(single.lanes() == 1 && params.size() == single.param_count(), "one lane's buffer");
+  std::vector<Tensor> out;
+  for (const LayerPlan& l : single.layers()) {
+    if (l.weight_slice < 0) continue;
+    const ParamSlice& w = single.slices()[l.weight_slice].slice;
+    const ParamSlice& b = single.slices()[l.bias_slice].slice;
+    const float* wp = params.data() + w.offset;
+    std::vector<float> weight = l.spec.kind == LayerKind::Dense
+                                    ? transposed(wp, l.in.size(), size_t(l.spec.units))
+                                    : std::vector<float>(wp, wp + w.count);
+    out.push_back({l.label + ".weight", weight_shape(l), std::move(weight)});
+    out.push_back(
+        {l.label + ".bias", bias_shape(l),
+         std::vector<float>(params.data() + b.offset, params.data() + b.offset + b.count)});
+  }
+  return out;
+}
+
+std::vector<float> params_from_tensors(const NetworkPlan& single, const SafetensorsFile& file,
+                                       const std::string& source) {
+  std::vector<float> params(single.param_count(), 0.0f);
+  for (const LayerPlan& l : single.layers()) {
+    if (l.weight_slice < 0) continue;
+    for (const bool is_weight : {true, false}) {
+      const std::string name = l.label + (is_weight ? ".weight" : ".bias");
+      const Tensor* t = file.find(name);
+      if (!t) SGDLAB_INPUT_ERROR(source, ": no tensor ", name, " (the model has ", l.label, ")");
+      const auto want = is_weight ? weight_shape(l) : bias_shape(l);
+      if (t->shape != want)
+        SGDLAB_INPUT_ERROR(source, ": ", name, " has shape ", shape_text(t->shape),
+                           " but the model needs ", shape_text(want));
+      const ParamSlice& s = single.slices()[is_weight ? l.weight_slice : l.bias_slice].slice;
+      const std::vector<float> values =
+          is_weight && l.spec.kind == LayerKind::Dense
+              ? transposed(t->data.data(), size_t(l.spec.units), l.in.size())
+              : t->data;
+      std::copy(values.begin(), values.end(), params.begin() + std::ptrdiff_t(s.offset));
+    }
+  }
+  return params;
+}
+
+void save_model_checkpoint(const std::string& path, const ModelCheckpoint& c) {
+  const NetworkPlan single(c.model, 1);
+  write_safetensors(path, model_tensors(single, c.params),
+                    {{"format", "sgdlab-model"},
+                     {"sgdlab_version", build_version()},
+                     {"model", model_to_json(c.model).dump()},
+                     {"hyperparameters", c.hyperparameters.dump()},
+                     {"epoch", std::to_string(c.epoch)},
+                     {"scaling", c.scaling.to_json().dump()},
+                     {"data_format", c.data_format}});
+}
+
+ModelCheckpoint load_model_checkpoint(const std::string& path) {
+  const SafetensorsFile f = read_safetensors(path);
+  if (metadata(f, "format", path) != "sgdlab-model")
+    SGDLAB_INPUT_ERROR(path, ": not an sgdlab model checkpoint (format \"",
+                       metadata(f, "format", path), "\")");
+  ModelCheckpoint c;
+  c.model = model_from_json(metadata_json(f, "model", path), path + ": model");
+  c.params = params_from_tensors(NetworkPlan(c.model, 1), f, path);
+  c.hyperparameters = metadata_json(f, "hyperparameters", path);
+  c.epoch = metadata_int(f, "epoch", path);
+  c.scaling = Scaling::from_json(metadata_json(f, "scaling", path), path + ": scaling");
+  c.data_format = metadata(f, "data_format", path);
+  return c;
+}
+
+void save_resume_checkpoint(const std::string& path, const ResumeCheckpoint& c) {
+  nlohmann::json lanes = nlohmann::json::array();
+  for (LaneState s : c.state.lanes) lanes.push_back(int(s));
+  const auto n = [](const std::vector<float>& v) {
+    return std::vector<int64_t>{int64_t(v.size())};
+  };
+  write_safetensors(path,
+                    {{"params", n(c.state.params), c.state.params},
+                     {"velocity", n(c.state.velocity), c.state.velocity}},
+                    {{"format", "sgdlab-resume"},
+                     {"sgdlab_version", build_version()},
+                     {"epoch", std::to_string(c.state.epoch)},
+                     {"global_step", std::to_string(c.state.global_step)},
+                     {"lane_state", lanes.dump()},
+                     {"config", c.config.dump()},
+                     {"metrics", c.metrics.dump()}});
+}
+
+ResumeCheckpoint load_resume_checkpoint(const std::string& path) {
+  const SafetensorsFile f = read_safetensors(path);
+  if (metadata(f, "format", path) != "sgdlab-resume")
+    SGDLAB_INPUT_ERROR(path, ": not an sgdlab resume checkpoint");
+  ResumeCheckpoint c;
+  const Tensor* params = f.find("params");
+  const Tensor* velocity = f.find("velocity");
+  if (!params || !velocity) SGDLAB_INPUT_ERROR(path, ": no params or velocity tensor");
+  c.state.params = params->data;
+  c.state.velocity = velocity->data;
+  c.state.epoch = metadata_int(f, "epoch", path);
+  c.state.global_step = metadata_int(f, "global_step", path);
+  const nlohmann::json lanes = metadata_json(f, "lane_state", path);
+  if (!lanes.is_array()) SGDLAB_INPUT_ERROR(path, ": lane_state is not a list");
+  for (const auto& s : lanes) {
+    if (!s.is_number_integer() || s.get<int>() < 0 || s.get<int>() > 2)
+      SGDLAB_INPUT_ERROR(path, ": lane_state ", s.dump(), " is not 0, 1 or 2");
+    c.state.lanes.push_back(LaneState(s.get<int>()));
+  }
+  c.config = metadata_json(f, "config", path);
+  c.metrics = metadata_json(f, "metrics", path);
+  return c;
+}
+
+}  // namespace sgdlab

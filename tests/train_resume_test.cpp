@@ -1,0 +1,168 @@
+// Keep, resume, predict, through the sgdlab binary: a run killed with SIGKILL in the
+// middle of an epoch and resumed ends bit for bit where an uninterrupted run ends;
+// resuming with other settings is refused; predict and evaluate agree with training.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "sgdlab/engine/checkpoint.hpp"
+#include "tests/data_files.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+const std::string kSettings =
+    " --model cnn --epochs 5 --batch 16 --lr 0.02,0.01 --seed 3,4 --dropout 0.3 --device cpu "
+    "--quiet --checkpoint-every 1 --save";
+
+int lines_in(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+// Starts `sgdlab train` and kills it with SIGKILL once the checkpoint after epoch 2 is
+// there (two lanes: four metrics lines), that is, early in epoch 3.
+void train_and_kill(const std::string& data, const std::string& out) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = sgdlab_binary() + " train --data " + data + " --out " + out +
+                            kSettings + " > /dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (lines_in(out + "/metrics.jsonl") < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // into epoch 3
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it could be killed";
+  ASSERT_FALSE(std::filesystem::exists(out + "/result.json"));
+}
+
+TEST(Resume, KilledMidEpochAndResumedGivesBitIdenticalWeights) {
+  TempDir dir;
+  write_small_usps(dir / "data", 1600, 200);
+  std::string log;
+  ASSERT_EQ(run_command(sgdlab_binary() + " train --data " + (dir / "data") + " --out " +
+                            (dir / "whole") + kSettings,
+                        &log),
+            0)
+      << log;
+  train_and_kill(dir / "data", dir / "killed");
+  const auto saved = load_resume_checkpoint(dir / "killed/checkpoint.safetensors");
+  EXPECT_GE(saved.state.epoch, 2);
+  EXPECT_LT(saved.state.epoch, 5);
+  ASSERT_EQ(run_command(sgdlab_binary() + " train --data " + (dir / "data") + " --resume " +
+                            (dir / "killed") + kSettings,
+                        &log),
+            0)
+      << log;
+  for (const char* lane : {"lane-0", "lane-1"}) {
+    const auto a = load_model_checkpoint(dir / "whole/models/" + lane + ".safetensors");
+    const auto b = load_model_checkpoint(dir / "killed/models/" + lane + ".safetensors");
+    EXPECT_EQ(a.params, b.params) << lane;
+    EXPECT_EQ(a.epoch, 5);
+  }
+  EXPECT_EQ(lines_in(dir / "killed/metrics.jsonl"), 10);  // no epoch lost or repeated
+  const auto ra = nlohmann::json::parse(read_bytes(dir / "whole/result.json"));
+  const auto rb = nlohmann::json::parse(read_bytes(dir / "killed/result.json"));
+  EXPECT_EQ(ra["lanes"], rb["lanes"]);
+}
+
+TEST(Resume, OtherSettingsAMissingCheckpointAndAnUsedFolderAreRefused) {
+  TempDir dir;
+  write_small_usps(dir / "data", 400, 100);
+  const std::string base = sgdlab_binary() + " train --data " + (dir / "data") + " --device cpu " +
+                           "--quiet --model mlp --epochs 2 --checkpoint-every 1";
+  std::string out;
+  ASSERT_EQ(run_command(base + " --out " + (dir / "run"), &out), 0) << out;
+  EXPECT_EQ(run_command(base + " --out " + (dir / "run"), &out), 2);
+  EXPECT_NE(out.find("already holds a run"), std::string::npos) << out;
+  EXPECT_EQ(run_command(base + " --epochs 3 --lr 0.05 --resume " + (dir / "run"), &out), 2);
+  EXPECT_NE(out.find("other settings than the checkpoint's: lanes"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(run_command(base + " --epochs 3 --resume " + (dir / "run"), &out), 0) << out;
+  EXPECT_EQ(lines_in(dir / "run/metrics.jsonl"), 3);
+  std::filesystem::create_directories(dir / "empty");
+  EXPECT_EQ(run_command(base + " --resume " + (dir / "empty"), &out), 2);
+  EXPECT_NE(out.find("no checkpoint.safetensors there"), std::string::npos) << out;
+  EXPECT_EQ(run_command(base + " --out " + (dir / "run") + " --overwrite", &out), 0) << out;
+}
+
+// predict's accuracy on the test split is the trained run's test accuracy, to the last
+// digit (the same network, the same images); evaluate's confusion matrix covers them.
+TEST(Predict, AgreesWithTrainingAndEvaluateCountsEveryImage) {
+  TempDir dir;
+  std::string out;
+  ASSERT_EQ(run_command(sgdlab_binary() + " train --data " + real_data_dir() +
+                            " --device cpu --quiet --model mlp --epochs 2 --lr 0.05 --save --out " +
+                            (dir / "run"),
+                        &out),
+            0)
+      << out;
+  const std::string ckpt = dir / "run/models/lane-0.safetensors";
+  ASSERT_EQ(run_command(sgdlab_binary() + " predict --device cpu --checkpoint " + ckpt +
+                            " --data " + real_data_dir() + " --out " + (dir / "p.csv"),
+                        &out),
+            0)
+      << out;
+  EXPECT_EQ(lines_in(dir / "p.csv"), 2008);  // header and 2,007 images
+  ASSERT_EQ(run_command(sgdlab_binary() + " evaluate --device cpu --checkpoint " + ckpt +
+                            " --data " + real_data_dir() + " --json " + (dir / "e.json"),
+                        &out),
+            0)
+      << out;
+  const auto e = nlohmann::json::parse(read_bytes(dir / "e.json"));
+  const auto result = nlohmann::json::parse(read_bytes(dir / "run/result.json"));
+  EXPECT_EQ(e["accuracy"].get<double>(), result["lanes"][0]["test_acc"].get<double>());
+  int total = 0;
+  for (const auto& row : e["confusion_matrix"])
+    for (const auto& v : row) total += v.get<int>();
+  EXPECT_EQ(total, 2007);
+  EXPECT_EQ(e["per_class_accuracy"].size(), 10u);
+  // A checkpoint whose model does not fit the data: one line, exit 2.
+  write_usps_as_idx(dir / "idx", load_usps({real_data_dir()}), 600, 300);
+  EXPECT_EQ(run_command(sgdlab_binary() + " evaluate --device cpu --checkpoint " + ckpt +
+                            " --data " + (dir / "idx"),
+                        &out),
+            2);
+  EXPECT_NE(out.find("the images are 1x28x28"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
+// On IDX data: a LeNet-5 file trained on the USPS digits as 28x28 IDX images, saved,
+// then evaluated on that data's test split with the checkpoint's own scaling.
+TEST(Predict, WorksOnIdxData) {
+  TempDir dir;
+  write_usps_as_idx(dir / "idx", load_usps({real_data_dir()}), 600, 300);
+  const std::string lenet = std::string(SGDLAB_TESTS_DIR) + "/../data/models/lenet5.json";
+  std::string out;
+  ASSERT_EQ(
+      run_command(sgdlab_binary() + " train --data " + (dir / "idx") + " --model " + lenet +
+                      " --device cpu --quiet --epochs 2 --lr 0.05 --save --out " + (dir / "run"),
+                  &out),
+      0)
+      << out;
+  ASSERT_EQ(run_command(sgdlab_binary() + " evaluate --device cpu --checkpoint " +
+                            (dir / "run/models/lane-0.safetensors") + " --data " + (dir / "idx") +
+                            " --json " + (dir / "e.json"),
+                        &out),
+            0)
+      << out;
+  const auto e = nlohmann::json::parse(read_bytes(dir / "e.json"));
+  const auto result = nlohmann::json::parse(read_bytes(dir / "run/result.json"));
+  EXPECT_EQ(e["images"].get<int>(), 300);
+  EXPECT_EQ(e["accuracy"].get<double>(), result["lanes"][0]["test_acc"].get<double>());
+}
+
+}  // namespace
+}  // namespace sgdlab::test
