@@ -124,6 +124,10 @@ class SpyBackend final : public Backend {
     if (seen("softmax_xent", d.B, d.T, d.classes, dz != nullptr))
       cpu_->softmax_xent(d, z, y, dz, loss, correct, state);
   }
+  void augment(const AugmentDims& d, const LaneArrays& l, const int64_t* c, float bg,
+               const float* x, float* y) override {
+    if (seen("augment", d.B, d.T, d.C, d.H, d.W)) cpu_->augment(d, l, c, bg, x, y);
+  }
   void softmax(const XentDims& d, const float* z, float* p) override {
     if (seen("softmax", d.B, d.T, d.classes)) cpu_->softmax(d, z, p);
   }

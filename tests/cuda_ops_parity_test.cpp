@@ -291,6 +291,48 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
   });
 }
 
+// Weight decay (weights only) and Nesterov, per lane, on both backends.
+TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
+  const int T = 3;
+  const NetworkPlan plan(model_preset("cnn"), T);
+  const auto g = random_floats(plan.param_count(), 25), p = random_floats(plan.param_count(), 26),
+             v = random_floats(plan.param_count(), 27);
+  const std::vector<float> lr = {0.1f, 0.02f, 0.05f}, mu = {0.9f, 0.5f, 0.8f},
+                           wd = {5e-4f, 0.0f, 0.01f};
+  const std::vector<int32_t> nag = {1, 0, 1};
+  const std::vector<LaneState> state(T, LaneState::Training);
+  compare([&](Backend& be) {
+    auto P = up(be, p), G = up(be, g), V = up(be, v), LR = up(be, lr), MU = up(be, mu);
+    auto WD = up(be, wd);
+    auto NAG = up(be, nag);
+    auto F = up(be, state);
+    auto S = up(be, plan.raw_slices());
+    const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get(), WD.get(), NAG.get()};
+    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
+                    nullptr);
+    return std::vector<std::vector<float>>{P.download(), V.download()};
+  });
+}
+
+// Augmentation: the same transform per image from the same Philox draw on both
+// backends (cosf and sinf may differ in the last bit between host and device).
+TEST_F(CudaParity, AugmentMatchesTheCpu) {
+  const AugmentDims d{9, 3, 2, 16, 16};
+  const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 28);
+  const std::vector<float> strength = {2, 10, 0.1f, 0, 0, 0, 3, 30, 0.2f};
+  const std::vector<uint64_t> seeds = {11, 12, 1ull << 40};
+  compare([&](Backend& be) {
+    auto X = up(be, x), A = up(be, strength);
+    auto S = up(be, seeds);
+    auto C = up(be, std::vector<int64_t>{123, 4});
+    Buffer<float> Y(be, x.size());
+    LaneArrays lanes{nullptr, nullptr, nullptr, S.get(), nullptr};
+    lanes.augment = A.get();
+    be.augment(d, lanes, C.get(), -1.0f, X.get(), Y.get());
+    return std::vector<std::vector<float>>{Y.download()};
+  });
+}
+
 // The grad-stats ticket counter is zeroed when the backend is made, not inside the
 // first capture: a capture abandoned by an error leaves the next launch correct.
 TEST_F(CudaParity, GradStatsAfterAnAbandonedCaptureStillMatchTheCpu) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
 #include "sgdlab/search/sampler.hpp"
@@ -203,6 +204,57 @@ TEST_F(CudaTraining, ModelFileWithEveryLayerTypeMatchesTheCpu) {
   EXPECT_NEAR(std::get<0>(g), std::get<0>(c), 1e-4 * std::max(1.0, std::get<0>(c)));
   EXPECT_NEAR(std::get<1>(g), std::get<1>(c), 1e-4 * std::max(1.0, std::get<1>(c)));
   expect_rel({std::get<2>(g), std::get<3>(g)}, {std::get<2>(c), std::get<3>(c)}, 1e-4);
+}
+
+// A model checkpoint written from a CPU run serves on the GPU and one from a GPU run on
+// the CPU: the loaded network's test probabilities agree across the two devices.
+TEST_F(CudaTraining, CheckpointsMoveBetweenCpuAndGpu) {
+  TempDir dir;
+  for (Backend* trained_on : {cpu_.get(), gpu_.get()}) {
+    const ModelSpec spec = model_preset("cnn");
+    const std::string path = dir / "m.safetensors";
+    {
+      DeviceData dd(*trained_on, small_data());
+      Trainer t(*trained_on, dd, spec, {{0.02f, 0.9f, 0.3f, 5}}, {32});
+      t.train_epoch();
+      save_model_checkpoint(path, {spec, t.parameters(), {{"seed", "5"}}, 1, {}, "usps"});
+    }
+    const ModelCheckpoint c = load_model_checkpoint(path);
+    auto probs = [&](Backend& be) {
+      DeviceData dd(be, small_data());
+      Trainer t(be, dd, c.model, {LaneSettings{}}, {32});
+      t.set_parameters(c.params);
+      return t.probabilities(Split::Test);
+    };
+    SCOPED_TRACE(trained_on == cpu_.get() ? "trained on the CPU" : "trained on the GPU");
+    expect_rel({probs(*gpu_)}, {probs(*cpu_)}, 1e-5);
+  }
+}
+
+// The options beyond the paper on the GPU as on the CPU: a cosine schedule with
+// warm-up, weight decay, Nesterov and augmentation, two epochs of a CNN pack.
+TEST_F(CudaTraining, BeyondThePaperOptionsMatchTheCpu) {
+  LaneSettings a{0.03f, 0.9f, 0.3f, 21};
+  a.weight_decay = 5e-4f;
+  a.nesterov = true;
+  a.schedule = parse_schedule("cosine", 1, 2);
+  a.augment = {2, 10, 0.1f};
+  LaneSettings b = a;
+  b.seed = 22;
+  b.schedule = parse_schedule("step:1:0.5", 0, 2);
+  b.augment = {};
+  auto run = [&](Backend& be) {
+    DeviceData dd(be, small_data());
+    Trainer t(be, dd, model_preset("cnn"), {a, b}, {32});
+    std::vector<double> losses;
+    for (int e = 0; e < 2; ++e)
+      for (const auto& r : t.train_epoch()) losses.insert(losses.end(), {r.train_loss, r.lr});
+    return std::make_pair(losses, t.parameters());
+  };
+  const auto g = run(*gpu_), c = run(*cpu_);
+  for (size_t i = 0; i < c.first.size(); ++i)
+    EXPECT_NEAR(g.first[i], c.first[i], 1e-4 * std::max(1.0, c.first[i])) << i;
+  expect_rel({g.second}, {c.second}, 1e-4);
 }
 
 TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {

@@ -72,6 +72,31 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
   return broadcast_list(flag, v, lanes);
 }
 
+Augment parse_augment(const std::string& text) {
+  Augment a;
+  if (text.empty() || text == "none") return a;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(pos, comma - pos);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    float* field = key == "shift"    ? &a.shift
+                   : key == "rotate" ? &a.rotate
+                   : key == "scale"  ? &a.scale
+                                     : nullptr;
+    if (!field || eq == std::string::npos)
+      SGDLAB_INPUT_ERROR("--augment: expected shift=PIXELS,rotate=DEGREES,scale=FRACTION, got '",
+                         text, "'");
+    const auto v = parse_list("--augment " + key, item.substr(eq + 1));
+    if (v.size() != 1) SGDLAB_INPUT_ERROR("--augment ", key, ": expected one number");
+    *field = float(v[0]);
+    pos = comma + 1;
+  }
+  return a;
+}
+
 void parse_init(const std::string& text, LaneSettings& lane) {
   if (text == "xavier") {
     lane.init = InitKind::Xavier;

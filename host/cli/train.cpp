@@ -32,20 +32,31 @@ struct TrainArgs {
   std::string out, resume;
   bool quiet = false, save = false, overwrite = false;
   int checkpoint_every = 0;
+  // Beyond the paper (all off by default).
+  std::string augment, schedule = "constant", weight_decay = "0";
+  int warmup = 0;
+  bool nesterov = false;
 };
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   const auto lr = parse_list("--lr", a.lr), mu = parse_list("--momentum", a.momentum),
              drop = parse_list("--dropout", a.dropout);
   const auto seed = parse_uint_list("--seed", a.seed);
-  const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size()});
+  const auto wd = parse_list("--weight-decay", a.weight_decay);
+  const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size()});
   const auto lr_t = broadcast("--lr", lr, T), mu_t = broadcast("--momentum", mu, T),
-             drop_t = broadcast("--dropout", drop, T);
+             drop_t = broadcast("--dropout", drop, T), wd_t = broadcast("--weight-decay", wd, T);
   const auto seed_t = broadcast_list("--seed", seed, T);
+  const Schedule schedule = parse_schedule(a.schedule, a.warmup, a.epochs);
+  const Augment augment = parse_augment(a.augment);
   std::vector<LaneSettings> lanes(T);
   for (size_t t = 0; t < T; ++t) {
     lanes[t] = {float(lr_t[t]), float(mu_t[t]), float(drop_t[t]), seed_t[t]};
     parse_init(a.init, lanes[t]);
+    lanes[t].weight_decay = float(wd_t[t]);
+    lanes[t].nesterov = a.nesterov;
+    lanes[t].schedule = schedule;
+    lanes[t].augment = augment;
     validate(lanes[t]);
   }
   return lanes;
@@ -67,7 +78,12 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
     j["lanes"].push_back({{"lr", l.lr},
                           {"momentum", l.momentum},
                           {"dropout", l.dropout},
-                          {"seed", std::to_string(l.seed)}});
+                          {"seed", std::to_string(l.seed)},
+                          {"weight_decay", l.weight_decay}});
+  // Recorded only when used, so that a plain run's settings read as they always did.
+  if (a.nesterov) j["nesterov"] = true;
+  if (!lanes[0].schedule.is_constant()) j["schedule"] = to_string(lanes[0].schedule);
+  if (lanes[0].augment.on()) j["augment"] = a.augment;
   return j;
 }
 
@@ -115,6 +131,7 @@ std::vector<EpochStats> rows_from_json(const nlohmann::json& rows, size_t layers
     s.grad_mean_abs = num(j.at("grad_mean_abs"));
     s.grad_l2 = num(j.at("grad_l2"));
     s.seconds = num(j.at("seconds"));
+    s.lr = j.contains("lr") ? num(j.at("lr")) : 0.0;
     s.diverged = j.at("diverged").get<bool>();
     for (const auto& [name, layer] : j.at("layers").items()) {
       s.layer_grad_mean_abs.push_back(num(layer.at("grad_mean_abs")));
@@ -293,6 +310,18 @@ void register_train(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "seed (weights, shuffles, dropout), 0 to 2^64-1; list")
       ->default_val("1");
   cmd->add_option("--init", args->init, "xavier, or uniform:LOW:HIGH")->default_val("xavier");
+  cmd->add_option("--weight-decay", args->weight_decay,
+                  "L2 on weights, not biases, coupled as in PyTorch's SGD; list")
+      ->default_val("0");
+  cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum (PyTorch's form)");
+  cmd->add_option("--schedule", args->schedule,
+                  "learning rate per epoch: constant, step:EPOCHS:GAMMA or cosine")
+      ->default_val("constant");
+  cmd->add_option("--warmup", args->warmup, "epochs of linear learning-rate warm-up")
+      ->default_val(0);
+  cmd->add_option("--augment", args->augment,
+                  "random affine transform of each training image, e.g. "
+                  "shift=2,rotate=10,scale=0.1 (pixels, degrees, relative; default off)");
   add_device_option(*cmd, args->device);
   add_gpu_math_options(*cmd, args->gpu);
   add_data_options(*cmd, args->data);

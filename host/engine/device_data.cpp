@@ -19,6 +19,8 @@ DeviceData::DeviceData(Backend& backend, const UspsData& data)
     for (int32_t label : d.y) max_label_ = std::max(max_label_, label);
   };
   upload(train_, data.train);
+  if (!data.train.x.empty())
+    background_ = *std::min_element(data.train.x.begin(), data.train.x.end());
   upload(val_, data.val);
   upload(test_, data.test);
   std::vector<uint32_t> iota(std::max({train_.n, val_.n, test_.n}));

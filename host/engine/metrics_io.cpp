@@ -18,6 +18,7 @@ nlohmann::json epoch_json(const EpochStats& s, const std::vector<std::string>& l
                       {"grad_mean_abs", s.grad_mean_abs},
                       {"grad_l2", s.grad_l2},
                       {"seconds", s.seconds},
+                      {"lr", s.lr},
                       {"diverged", s.diverged}};
   nlohmann::json layers = nlohmann::json::object();
   for (size_t l = 0; l < layer_names.size() && l < s.layer_grad_l2.size(); ++l)

@@ -94,7 +94,7 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
                        bool bias) {
     SliceInfo s;
     s.name = name;
-    s.slice = ParamSlice{total_, per_lane * lanes_, layer, 0};
+    s.slice = ParamSlice{total_, per_lane * lanes_, layer, bias ? kSliceIsBias : 0};
     s.fan_in = fan_in;
     s.fan_out = fan_out;
     s.is_bias = bias;

@@ -20,6 +20,7 @@ struct Activations {
   Buffer<int32_t> y;
   std::vector<Buffer<float>> outs;
   Buffer<float> dlogits, ping, pong;
+  Buffer<float> raw;  // with augmentation: the gathered images, before it writes x
 };
 
 inline ConvDims conv_dims(const LayerPlan& l, int b, int T) {

@@ -19,6 +19,14 @@ void validate(const LaneSettings& lane) {
     SGDLAB_INPUT_ERROR("--momentum: expected a value in [0, 1), got ", lane.momentum);
   if (!(lane.dropout >= 0 && lane.dropout < 1))
     SGDLAB_INPUT_ERROR("--dropout: expected a rate in [0, 1), got ", lane.dropout);
+  if (!(lane.weight_decay >= 0 && lane.weight_decay <= 1))
+    SGDLAB_INPUT_ERROR("--weight-decay: expected a value in [0, 1], got ", lane.weight_decay);
+  const Augment& a = lane.augment;
+  if (!(a.shift >= 0 && a.shift <= 64) || !(a.rotate >= 0 && a.rotate <= 180) ||
+      !(a.scale >= 0 && a.scale <= 0.9f))
+    SGDLAB_INPUT_ERROR("--augment: expected shift in [0, 64] pixels, rotate in [0, 180] ",
+                       "degrees, scale in [0, 0.9], got shift=", a.shift, ",rotate=", a.rotate,
+                       ",scale=", a.scale);
   if (lane.init == InitKind::Uniform && !(lane.init_low <= lane.init_high))
     SGDLAB_INPUT_ERROR("--init uniform: expected low <= high, got ", lane.init_low, " > ",
                        lane.init_high);
@@ -59,6 +67,10 @@ struct Trainer::Impl {
   Buffer<float> params, grads, velocity;
   Buffer<ParamSlice> slices;
   Buffer<float> lr, momentum, dropout;
+  Buffer<float> weight_decay, augment;  // allocated only when a lane uses them
+  Buffer<int32_t> nesterov;
+  bool augmenting = false, scheduled = false;
+  std::vector<float> lr_now;  // the rates of the epoch in flight
   Buffer<uint64_t> seeds;
   Buffer<LaneState> lane_state;
   Buffer<int64_t> counters;
@@ -121,9 +133,11 @@ struct Trainer::Impl {
       h_seed.push_back(lane.seed);
     }
     lr = upload_vector(h_lr);
+    lr_now = h_lr;
     momentum = upload_vector(h_mu);
     dropout = upload_vector(h_drop);
     seeds = upload_vector(h_seed);
+    upload_options();
     lane_state = Buffer<LaneState>(be, T);
     lane_state.zero();  // LaneState::Training
     counters = Buffer<int64_t>(be, kCounterCount);
@@ -134,6 +148,7 @@ struct Trainer::Impl {
     stats_count = stats;
     sums = Buffer<float>(be, 4 * size_t(T) + stats + T);
     train_acts = make_activations(B);
+    if (augmenting) train_acts.raw = Buffer<float>(be, train_acts.x.size());
     // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
     // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
     // otherwise need 0.5 GB per activation).
@@ -157,8 +172,36 @@ struct Trainer::Impl {
     return buf;
   }
 
+  // The options beyond the paper, in backend memory only when a lane uses one: without
+  // them the ops run exactly as they always did.
+  void upload_options() {
+    std::vector<float> wd, aug;
+    std::vector<int32_t> nag;
+    for (const auto& l : lanes) {
+      wd.push_back(l.weight_decay);
+      nag.push_back(l.nesterov ? 1 : 0);
+      aug.insert(aug.end(), {l.augment.shift, l.augment.rotate, l.augment.scale});
+      augmenting = augmenting || l.augment.on();
+      scheduled = scheduled || !l.schedule.is_constant();
+    }
+    if (std::any_of(wd.begin(), wd.end(), [](float v) { return v != 0; }))
+      weight_decay = upload_vector(wd);
+    if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
+      nesterov = upload_vector(nag);
+    if (augmenting) augment = upload_vector(aug);
+  }
+
+  // The epoch's learning rates, uploaded when a schedule changes them (the recorded
+  // steps read them from backend memory).
+  void set_epoch_rates() {
+    if (!scheduled) return;
+    for (int t = 0; t < T; ++t) lr_now[t] = scheduled_lr(lanes[t].lr, lanes[t].schedule, epoch);
+    lr.upload(lr_now);
+  }
+
   LaneArrays lane_arrays() {
-    return LaneArrays{lr.get(), momentum.get(), dropout.get(), seeds.get(), lane_state.get()};
+    return LaneArrays{lr.get(),         momentum.get(),     dropout.get(),  seeds.get(),
+                      lane_state.get(), weight_decay.get(), nesterov.get(), augment.get()};
   }
 
   Activations make_activations(int capacity) {
@@ -185,8 +228,14 @@ struct Trainer::Impl {
   void step(int rows) {
     const auto& train = data.part(Split::Train);
     Activations& a = train_acts;
+    float* gathered = augmenting ? a.raw.get() : a.x.get();
     be.gather(rows, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
-              counters.get(), size_t(B), 0, a.x.get(), a.y.get());
+              counters.get(), size_t(B), 0, gathered, a.y.get());
+    if (augmenting) {
+      const Shape3& in = plan.spec().input;
+      be.augment({rows, T, in.C, in.H, in.W}, lane_arrays(), counters.get(), data.background(),
+                 gathered, a.x.get());
+    }
     const float* logits = pass->forward(a, rows, true);
     be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
                     train_loss(), train_correct(), lane_state.get());
@@ -275,6 +324,7 @@ struct Trainer::Impl {
     const auto start = std::chrono::steady_clock::now();
     const auto& train = data.part(Split::Train);
     be.shuffle(T, int(train.n), seeds.get(), uint32_t(epoch), perm.get());
+    set_epoch_rates();
     const int64_t counters_now[kCounterCount] = {global_step, 0};
     counters.upload(counters_now, kCounterCount);
     be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
@@ -333,6 +383,7 @@ struct Trainer::Impl {
       }
       r.grad_mean_abs = g[2 * layers] / steps;
       r.grad_l2 = g[2 * layers + 1] / steps;
+      r.lr = lr_now[t];
       r.seconds = seconds;
       r.diverged = state[t] == LaneState::Diverged;
       r.pruned = state[t] == LaneState::Pruned;

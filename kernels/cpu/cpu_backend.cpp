@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/activation.hpp"
+#include "cpu/augment.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
@@ -134,6 +135,10 @@ class CpuBackend final : public Backend {
                     float* loss_sum, float* correct, LaneState* state) override {
     cpu::softmax_xent(d, logits, labels, dlogits, loss_sum, correct, state);
   }
+  void augment(const AugmentDims& d, const LaneArrays& lanes, const int64_t* counters,
+               float background, const float* x, float* y) override {
+    cpu::augment(d, lanes.augment, lanes.seed, counters[kCounterGlobalStep], background, x, y);
+  }
   void softmax(const XentDims& d, const float* logits, float* probs) override {
     cpu::softmax_rows(d, logits, probs);
   }
@@ -142,7 +147,7 @@ class CpuBackend final : public Backend {
                     float* params, const float* grads, float* velocity,
                     int64_t* counters) override {
     cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.state, params, grads,
-                      velocity);
+                      velocity, lanes.weight_decay, lanes.nesterov);
     if (counters) {
       ++counters[kCounterGlobalStep];
       ++counters[kCounterEpochStep];

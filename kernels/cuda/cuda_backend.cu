@@ -233,6 +233,10 @@ class CudaBackend final : public Backend {
     cuda::softmax_xent(stream_, d, logits, labels, dlogits, rows, rows + size_t(d.B) * d.T,
                        loss_sum, correct, state);
   }
+  void augment(const AugmentDims& d, const LaneArrays& lanes, const int64_t* counters,
+               float background, const float* x, float* y) override {
+    cuda::augment(stream_, d, lanes.augment, lanes.seed, counters, background, x, y);
+  }
   void softmax(const XentDims& d, const float* logits, float* probs) override {
     cuda::softmax(stream_, d, logits, probs);
   }
@@ -240,8 +244,8 @@ class CudaBackend final : public Backend {
   void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
                     const LaneArrays& lanes, float* params, const float* grads, float* velocity,
                     int64_t* counters) override {
-    cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes.lr, lanes.momentum, lanes.state,
-                       params, grads, velocity, counters);
+    cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes, params, grads, velocity,
+                       counters);
   }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {

@@ -39,6 +39,10 @@ void activation_dropout_backward(cudaStream_t s, Activation a, const DropoutDims
                                  const float* rate, const uint64_t* seed, const int64_t* counters,
                                  const float* act, const float* dy, float* dx);
 
+// strength: [T * 3] shift, rotation, scale; the step from counters[kCounterGlobalStep].
+void augment(cudaStream_t s, const AugmentDims& d, const float* strength, const uint64_t* seed,
+             const int64_t* counters, float background, const float* x, float* y);
+
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
                   float* dlogits, float* row_loss, float* row_correct, float* loss_sum,
                   float* correct, LaneState* state);
@@ -46,8 +50,8 @@ void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* prob
 
 // Also advances the step counters when not null (block 0, thread 0).
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const float* lr, const float* momentum, const LaneState* state, float* params,
-                  const float* grads, float* velocity, int64_t* counters);
+                  const LaneArrays& lanes, float* params, const float* grads, float* velocity,
+                  int64_t* counters);
 
 // partial: n_slices * T * 2 floats of scratch; done: a counter that is 0 between launches
 // (the kernel leaves it so), used by one launch at a time.

@@ -2,13 +2,15 @@
 // (a handful of slices: a linear scan) and its lane, and lanes that are not Training are skipped.
 #include "cuda/cuda_check.hpp"
 #include "cuda/kernels.hpp"
+#include "sgdlab/core/sgd_update.hpp"
 
 namespace sgdlab::cuda {
 namespace {
 
 __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total, int T,
                            const float* lr, const float* momentum, const LaneState* state,
-                           float* params, const float* grads, float* velocity, int64_t* counters) {
+                           const float* weight_decay, const int32_t* nesterov, float* params,
+                           const float* grads, float* velocity, int64_t* counters) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   // The step's other kernels read the counters before this one starts (stream order).
   if (i == 0 && counters) {
@@ -21,9 +23,11 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
     if (i < sl.offset || i >= sl.offset + sl.count) continue;
     const int t = int((i - sl.offset) / (sl.count / T));
     if (state[t] != LaneState::Training) return;
-    const float v = momentum[t] * velocity[i] + grads[i];
+    const float wd = weight_decay && !(sl.flags & kSliceIsBias) ? weight_decay[t] : 0.0f;
+    float p = params[i], v = velocity[i];
+    sgd_update(p, v, grads[i], lr[t], momentum[t], wd, nesterov && nesterov[t]);
+    params[i] = p;
     velocity[i] = v;
-    params[i] -= lr[t] * v;
     return;
   }
 }
@@ -31,11 +35,12 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
 }  // namespace
 
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const float* lr, const float* momentum, const LaneState* state, float* params,
-                  const float* grads, float* velocity, int64_t* counters) {
+                  const LaneArrays& lanes, float* params, const float* grads, float* velocity,
+                  int64_t* counters) {
   if (!total) return;
   sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(
-      slices, n_slices, total, T, lr, momentum, state, params, grads, velocity, counters);
+      slices, n_slices, total, T, lanes.lr, lanes.momentum, lanes.state, lanes.weight_decay,
+      lanes.nesterov, params, grads, velocity, counters);
   SGDLAB_LAUNCH_CHECK();
 }
 

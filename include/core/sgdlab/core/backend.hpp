@@ -131,6 +131,12 @@ class Backend {
   virtual void softmax_xent(const XentDims& d, const float* logits, const int32_t* labels,
                             float* dlogits, float* loss_sum, float* correct, LaneState* state) = 0;
 
+  // Training-time augmentation (sgdlab/core/augment.hpp): image b of lane t, resampled
+  // under its own random affine transform within lanes.augment[3t..3t+2] (shift,
+  // rotation, scale), drawn at counters[kCounterGlobalStep]; `background` outside.
+  virtual void augment(const AugmentDims& d, const LaneArrays& lanes, const int64_t* counters,
+                       float background, const float* x, float* y) = 0;
+
   // Class probabilities, [B, T, classes] -> [B, T, classes].
   virtual void softmax(const XentDims& d, const float* logits, float* probs) = 0;
 

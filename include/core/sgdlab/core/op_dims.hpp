@@ -43,6 +43,11 @@ struct XentDims {
 
 enum class Activation : int { Relu, Sigmoid, Tanh };
 
+// Images [B, T, C, H, W] of a training step, for augmentation.
+struct AugmentDims {
+  int B, T, C, H, W;
+};
+
 // One lane-leading parameter tensor inside the flat buffer: `count` elements for all
 // lanes together, count / T per lane; `layer` indexes the per-layer statistics. Every
 // slice starts on a multiple of kSliceAlignFloats (64 bytes), so that vector loads line
@@ -52,8 +57,9 @@ struct ParamSlice {
   uint64_t offset;
   uint64_t count;
   int32_t layer;
-  int32_t reserved;
+  int32_t flags;  // kSliceIsBias: weight decay leaves it alone
 };
+constexpr int32_t kSliceIsBias = 1;
 
 // Per-lane hyperparameters and state, in backend memory. Changing a value never
 // changes the shape of the work, so a captured step stays valid.
@@ -63,6 +69,10 @@ struct LaneArrays {
   const float* dropout;   // [T], the drop probability
   const uint64_t* seed;   // [T]
   LaneState* state;       // [T]: only Training lanes take updates
+  // Optional (null: off for every lane).
+  const float* weight_decay = nullptr;  // [T], L2 on weights, coupled as in PyTorch's SGD
+  const int32_t* nesterov = nullptr;    // [T], != 0: Nesterov momentum
+  const float* augment = nullptr;       // [T * 3]: shift (pixels), rotation (degrees), scale
 };
 
 // Step counters in backend memory, advanced by an op so that a replayed step sees

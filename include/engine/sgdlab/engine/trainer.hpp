@@ -10,8 +10,16 @@
 #include "sgdlab/core/buffer.hpp"
 #include "sgdlab/engine/data.hpp"
 #include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/schedule.hpp"
 
 namespace sgdlab {
+
+// Training-time augmentation of a lane: the largest shift (pixels), rotation (degrees)
+// and relative scale change drawn for an image; all 0: off.
+struct Augment {
+  float shift = 0, rotate = 0, scale = 0;
+  bool on() const { return shift != 0 || rotate != 0 || scale != 0; }
+};
 
 struct LaneSettings {
   float lr = 0.01f;
@@ -20,6 +28,11 @@ struct LaneSettings {
   uint64_t seed = 1;
   InitKind init = InitKind::Xavier;
   float init_low = 0, init_high = 0;  // for InitKind::Uniform
+  // Beyond the paper; the defaults leave training exactly as without them.
+  float weight_decay = 0;  // L2 on weights (not biases), coupled as in PyTorch's SGD
+  bool nesterov = false;
+  Schedule schedule;  // the lr of each epoch
+  Augment augment;
 };
 
 // Throws InputError when a value is outside what training accepts.
@@ -49,6 +62,8 @@ class DeviceData {
   int features() const { return features_; }
   const Shape3& image() const { return image_; }
   int32_t max_label() const { return max_label_; }
+  // The smallest training pixel: what augmentation fills in outside an image.
+  float background() const { return background_; }
   // 0, 1, ..., n-1 for the largest part: the order in which evaluation reads.
   const uint32_t* identity() const { return identity_.get(); }
 
@@ -56,6 +71,7 @@ class DeviceData {
   int features_;
   Shape3 image_;
   int32_t max_label_ = 0;
+  float background_ = 0;
   Part train_, val_, test_;
   Buffer<uint32_t> identity_;
 };
@@ -79,6 +95,7 @@ struct EpochStats {
   double grad_mean_abs = 0, grad_l2 = 0;  // averaged over the epoch's steps
   std::vector<double> layer_grad_mean_abs, layer_grad_l2;
   double seconds = 0;
+  double lr = 0;          // the learning rate used this epoch
   bool diverged = false;  // the lane's loss turned NaN/Inf; it is frozen
   bool pruned = false;
 };
