@@ -7,7 +7,9 @@ packages=(
   libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl libssl-dev
-  python3-matplotlib python3-numpy
+  python3-matplotlib python3-numpy python3-torch python3-optuna
+  # tools/fuzz.sh: clang, its sanitizer and libFuzzer runtimes, and its OpenMP (libomp)
+  clang libclang-rt-dev libomp-dev
 )
 missing=()
 for p in "${packages[@]}"; do

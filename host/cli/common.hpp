@@ -51,5 +51,6 @@ void register_sweep(CLI::App& app);
 void register_tpe_benchmark(CLI::App& app);
 void register_study(CLI::App& app);
 void register_predict(CLI::App& app);  // predict and evaluate
+void register_export(CLI::App& app);
 
 }  // namespace sgdlab::cli

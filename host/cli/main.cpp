@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   sgdlab::cli::register_sweep(app);
   sgdlab::cli::register_study(app);
   sgdlab::cli::register_predict(app);
+  sgdlab::cli::register_export(app);
   sgdlab::cli::register_tpe_benchmark(app);
   try {
     app.parse(argc, argv);

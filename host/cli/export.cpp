@@ -1,0 +1,44 @@
+// sgdlab export: a study in Optuna's journal format, for Optuna's tools
+// (optuna-dashboard, optuna.visualization) to read.
+#include <filesystem>
+#include <iostream>
+
+#include "common.hpp"
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/files.hpp"
+#include "sgdlab/search/optuna_journal.hpp"
+#include "sgdlab/search/storage.hpp"
+
+namespace sgdlab::cli {
+namespace {
+
+struct ExportArgs {
+  std::string study, name, journal;
+};
+
+void run_export(const ExportArgs& a) {
+  if (!std::filesystem::is_regular_file(a.study))
+    SGDLAB_INPUT_ERROR("--study ", a.study, ": no such study database");
+  StudyStorage storage(a.study);
+  const auto found = storage.find_study(a.name);
+  if (!found) SGDLAB_INPUT_ERROR("--name ", a.name, ": no such study in ", a.study);
+  const auto trials = storage.trials(found->first);
+  write_file_atomic(a.journal, optuna_journal(found->second, trials));
+  std::cout << "wrote " << trials.size() << " trials of '" << a.name << "' to " << a.journal
+            << " (load it with optuna.storages.JournalStorage(JournalFileStorage(\"" << a.journal
+            << "\")))\n";
+}
+
+}  // namespace
+
+void register_export(CLI::App& app) {
+  auto a = std::make_shared<ExportArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("export", "write a study in Optuna's journal format (optuna-dashboard)");
+  cmd->add_option("--study", a->study, "the study database")->required();
+  cmd->add_option("--name", a->name, "the study's name")->required();
+  cmd->add_option("--optuna-journal", a->journal, "the journal file to write")->required();
+  cmd->callback([a] { run_export(*a); });
+}
+
+}  // namespace sgdlab::cli
