@@ -129,6 +129,21 @@ TEST(Cli, BenchRefusesABatchOfZero) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+// #14: a full disk (a file-size limit, its signal ignored, so that writes fail as
+// with ENOSPC) fails the run with one line and leaves no half-written run folder.
+TEST(Cli, AFullDiskLeavesNoHalfWrittenRun) {
+  TempDir dir;
+  std::string out;
+  const int code = run_command("trap '' XFSZ; ulimit -f 1; exec " + binary() +
+                                   " train --quiet --device cpu --model mlp --epochs 1 --data " +
+                                   real_data_dir() + " --out " + (dir / "run"),
+                               &out);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("disk full"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "a half-written run folder was left";
+}
+
 TEST(Cli, CudaWithoutGpuIsOneClearLine) {
   if (cuda_available()) GTEST_SKIP() << "a GPU is present";
   TempDir dir;

@@ -274,11 +274,37 @@ void write_result(const Run& r) {
   write_file_atomic(r.out + "/result.json", result.dump(2) + "\n");
 }
 
+// A run folder this run made and in which no epoch finished holds nothing to keep: on
+// a failure (a full disk, say) it goes, rather than leave a config.json and empty
+// metrics that look like a run. A folder with finished epochs stays, to resume.
+class NewFolderGuard {
+ public:
+  NewFolderGuard(const std::string& dir, const Trainer& trainer)
+      : dir_(dir), trainer_(trainer), start_epoch_(trainer.epochs_done()) {
+    std::error_code ec;
+    made_ = !fs::exists(dir_, ec);
+    fs::create_directories(dir_, ec);
+    if (ec) SGDLAB_INPUT_ERROR("--out ", dir_, ": cannot create the folder (", ec.message(), ")");
+  }
+  ~NewFolderGuard() {
+    if (!made_ || done_ || trainer_.epochs_done() > start_epoch_) return;
+    std::error_code ec;
+    fs::remove_all(dir_, ec);  // never throws: a destructor
+  }
+  void keep() { done_ = true; }
+
+ private:
+  std::string dir_;
+  const Trainer& trainer_;
+  int start_epoch_;
+  bool made_ = false, done_ = false;
+};
+
 void run_train(const TrainArgs& a) {
   Run r{a};
   set_up(r);
   if (!a.resume.empty()) resume(r);
-  fs::create_directories(r.out);
+  NewFolderGuard folder(r.out, *r.trainer);
   write_config(r);
   if (!a.quiet) std::cout << r.trainer->plan().summary();
   std::cout << "training " << a.model << " on " << r.backend->describe() << ": " << r.lanes.size()
@@ -289,6 +315,7 @@ void run_train(const TrainArgs& a) {
   SGDLAB_CHECK(!r.last.empty(), "at least one epoch trained");
   write_result(r);
   if (a.save) save_models(r);
+  folder.keep();
   std::cout << "wrote " << r.out << "/{config.json,metrics.jsonl,metrics.csv,result.json"
             << (a.checkpoint_every ? ",checkpoint.safetensors" : "")
             << (a.save ? ",models/lane-*.safetensors" : "") << "}\n";
