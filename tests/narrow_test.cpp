@@ -47,7 +47,7 @@ TEST(Narrow, TopTwentyPercentMeanStdInLogSpaceClipped) {
   EXPECT_NEAR(mom.low, 0.9 - std::sqrt(0.005), 1e-12);
   EXPECT_NEAR(mom.high, 0.9 + std::sqrt(0.005), 1e-12);  // 0.9707: inside (0.5, 0.99)
   EXPECT_FALSE(mom.clipped_high);
-  EXPECT_EQ(n.categorical_mode, 64);
+  EXPECT_EQ(n.modes.at("batch"), 64);
   EXPECT_EQ(n.space.get("batch").choices, std::vector<double>{64});
   EXPECT_DOUBLE_EQ(n.space.get("dropout").low, 0.4 - std::sqrt(0.02));
 }
@@ -61,7 +61,7 @@ TEST(Narrow, ModeTieGoesToTheBetterBatch) {
   trials.push_back(trial(9, 1e-3, 32, 0.9, 0.3, 0.96));
   const Narrowing n = narrow(SearchSpace::study_default(), trials, 0.4);  // top 4: two 16s, two 32s
   EXPECT_EQ(n.n_top, 4);
-  EXPECT_EQ(n.categorical_mode, 32);
+  EXPECT_EQ(n.modes.at("batch"), 32);
 }
 
 TEST(Narrow, TopCountRoundsUp) {
@@ -115,7 +115,7 @@ TEST(Narrow, ASingleTopTrialKeepsOnePercentOfTheRange) {
     EXPECT_FALSE(iv.clipped_low) << iv.name;
     EXPECT_FALSE(iv.clipped_high) << iv.name;
   }
-  EXPECT_EQ(n.categorical_mode, 32);
+  EXPECT_EQ(n.modes.at("batch"), 32);
   EXPECT_EQ(n.space.get("momentum").low, mom.low);
   EXPECT_EQ(n.space.get("momentum").high, mom.high);
   // Plotted ranges: log10 lr 6, log2 batch 3, momentum 0.49.
@@ -201,6 +201,33 @@ TEST(Narrow, LogParameterClippedAtTheTopIsTheBoundItself) {
 
 TEST(Narrow, NoCompletedTrialsIsAnInputError) {
   EXPECT_THROW(narrow(SearchSpace::study_default(), {}), InputError);
+}
+
+// Each categorical parameter has its mode, and a choice of 0 (no momentum) has a KDE
+// curve in natural units rather than log2(0) = -inf (issue #14, 8).
+TEST(Narrow, EveryCategoricalParameterHasItsModeAndFiniteKde) {
+  const SearchSpace space = SearchSpace::from_json(
+      nlohmann::json::parse(R"({"momentum": {"type": "categorical", "choices": [0, 0.9]},
+                                "batch": {"type": "categorical", "choices": [16, 32]}})"),
+      "space.json");
+  std::vector<Trial> trials;
+  trials.push_back(trial(0, 1e-3, 16, 0.0, 0.3, 0.9));
+  trials.push_back(trial(1, 1e-3, 32, 0.9, 0.3, 0.5));
+  trials.push_back(trial(2, 1e-3, 16, 0.0, 0.3, 0.8));
+  trials.push_back(trial(3, 1e-3, 32, 0.9, 0.3, 0.4));
+  const Narrowing n = narrow(space, trials, 0.5);
+  EXPECT_EQ(n.modes, (std::map<std::string, double>{{"batch", 16}, {"momentum", 0}}));
+  EXPECT_EQ(n.space.get("momentum").choices, std::vector<double>{0});
+  EXPECT_EQ(n.space.get("batch").choices, std::vector<double>{16});
+  const auto j = n.to_json();
+  EXPECT_EQ(j["mode"], (nlohmann::json{{"batch", 16}, {"momentum", 0}}));
+  for (const KdeCurve& c : n.kde) {
+    for (double v : c.all) EXPECT_TRUE(std::isfinite(v)) << c.name;
+    for (double v : c.top) EXPECT_TRUE(std::isfinite(v)) << c.name;
+  }
+  EXPECT_EQ(n.kde[2].name, "momentum");
+  EXPECT_EQ(n.kde[2].axis, "momentum");
+  EXPECT_EQ(n.kde[1].axis, "log2(batch)");
 }
 
 }  // namespace

@@ -104,6 +104,35 @@ TEST(SpaceJson, ValuesTrainingRejects) {
                  "value 0 is outside what training accepts");
 }
 
+// Training takes 32-bit floats: a value that is fine as a double but 0, inf or 1 as a
+// float would fail every trial that draws it (issue #14, 2).
+TEST(SpaceJson, ValuesAreCheckedAsTheFloatsTrainingUses) {
+  expect_message(R"({"lr": {"type": "log_uniform", "low": 1e-3, "high": 1e300}})",
+                 "lr: ", "value 1e+300 is outside what training accepts");
+  expect_message(R"({"lr": {"type": "uniform", "low": 1e-60, "high": 1e-50}})",
+                 "lr: ", "value 1e-60 is outside what training accepts");
+  expect_message(R"({"momentum": {"type": "uniform", "low": 0.5, "high": 0.99999999999}})",
+                 "momentum: ", "value 0.99999999999 is outside what training accepts");
+  expect_message(R"({"dropout": {"type": "categorical", "choices": [0.2, 0.999999999999]}})",
+                 "dropout: ", "as a 32-bit float it is 1");
+}
+
+// The batch sizes a space can draw are checked against the training set before a sweep
+// asks any trial (issue #14, 2).
+TEST(SpaceJson, BatchLargerThanTheTrainingSetIsRefused) {
+  const SearchSpace s = SearchSpace::from_json(
+      json::parse(R"({"batch": {"type": "categorical", "choices": [32, 100000]}})"), "b.json");
+  try {
+    check_space_fits(s, 5833, "b.json");
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "b.json: batch: value 100000 is outside what training accepts (a batch size from 1 "
+              "to the training set's 5833 samples)");
+  }
+  EXPECT_NO_THROW(check_space_fits(s, 100000, "b.json"));
+}
+
 TEST(SpaceJson, NotAnObject) {
   const std::string msg = from_json_error("[1, 2]");
   EXPECT_EQ(msg, "space.json: expected a JSON object of parameters");
@@ -131,6 +160,53 @@ TEST(SpaceFile, MissingFileNamesTheFile) {
   TempDir dir;
   const std::string msg = load_error(dir / "none.json");
   EXPECT_EQ(msg, dir / "none.json" + ": cannot open");
+}
+
+// A key given twice would silently keep the last one (issue #14, 8).
+TEST(SpaceFile, DuplicateKeysAreRefused) {
+  TempDir dir;
+  write_bytes(dir / "dup.json", R"({"lr": {"type": "log_uniform", "low": 1e-3, "high": 0.1},
+                                    "lr": {"type": "log_uniform", "low": 1e-4, "high": 0.1}})");
+  EXPECT_EQ(load_error(dir / "dup.json"), dir / "dup.json" + ": key 'lr' is given twice");
+  write_bytes(dir / "dup2.json",
+              R"({"momentum": {"type": "uniform", "low": 0.5, "low": 0.6, "high": 0.9}})");
+  EXPECT_EQ(load_error(dir / "dup2.json"),
+            dir / "dup2.json" + ": momentum: key 'low' is given twice");
+}
+
+// Whatever follows the JSON value is refused, a NUL byte included (issue #14, 8).
+TEST(SpaceFile, TextAfterTheJsonIsRefused) {
+  TempDir dir;
+  const std::string good = R"({"lr": {"type": "log_uniform", "low": 1e-3, "high": 0.1}})";
+  write_bytes(dir / "nul.json", good + std::string(1, '\0') + "garbage");
+  EXPECT_EQ(load_error(dir / "nul.json"), dir / "nul.json" +
+                                              ": unexpected text after the JSON value at byte " +
+                                              std::to_string(good.size() + 1));
+  write_bytes(dir / "tail.json", good + " xyz");
+  const std::string msg = load_error(dir / "tail.json");
+  EXPECT_EQ(msg.rfind(dir / "tail.json" + ": not valid JSON", 0), 0u) << msg;
+  EXPECT_EQ(msg.find("json.exception"), std::string::npos) << msg;
+  write_bytes(dir / "spaces.json", good + " \n\t\r\n");
+  EXPECT_EQ(SearchSpace::load(dir / "spaces.json").get("lr").low, 1e-3);
+}
+
+// --space takes a file or, when it starts with '{', the JSON itself (issue #14, 7).
+TEST(SpaceArgument, InlineJsonOrAFile) {
+  TempDir dir;
+  EXPECT_EQ(SearchSpace::from_argument(R"( {"batch": {"type": "categorical", "choices": [8]}})")
+                .get("batch")
+                .choices,
+            std::vector<double>{8});
+  try {
+    SearchSpace::from_argument(R"({"lr":"fast"})");
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--space: lr: expected an object with a \"type\"", 0), 0u)
+        << e.what();
+  }
+  write_bytes(dir / "s.json", R"({"batch": {"type": "categorical", "choices": [16]}})");
+  EXPECT_EQ(SearchSpace::from_argument(dir / "s.json").get("batch").choices,
+            std::vector<double>{16});
 }
 
 // A narrowed space file keeps the space under "space"; its errors name the file too.

@@ -82,20 +82,25 @@ TEST(Storage, NotADatabaseIsAnInputError) {
   EXPECT_THROW(StudyStorage(dir / "junk.db"), InputError);
 }
 
-TEST(Storage, TrialsOfADeadWorkerFailAndAreAskedAgain) {
+// A trial of a worker that died is asked again under its own number (and so with its
+// own seed), its partial per-epoch values dropped: the retry reproduces the trial
+// (issue #14, 4).
+TEST(Storage, TrialsOfADeadWorkerAreAskedAgainUnderTheirOwnNumber) {
   TempDir dir;
   const std::string path = dir / "study.db";
-  ParamValues orphan;
   {
     StudyStorage s(path);
     s.open_study(info("a"));
   }
   const pid_t child = fork();
   if (child == 0) {
-    // A worker that asks a trial and dies before finishing it.
+    // A worker that asks two trials, finishes one, reports an epoch of the other and dies.
     StudyStorage s(path);
     const int64_t id = s.open_study(info("a"));
-    s.ask(id, random_fn(2));
+    const Trial done = s.ask(id, random_fn(2));
+    const Trial orphan = s.ask(id, random_fn(2));
+    s.finish(done.id, TrialState::Complete, 0.5, {});
+    s.report({{orphan.id, 1, 0.25}});
     _exit(0);
   }
   int status = 0;
@@ -103,21 +108,28 @@ TEST(Storage, TrialsOfADeadWorkerFailAndAreAskedAgain) {
   StudyStorage s(path);
   const int64_t id = s.open_study(info("a"));
   auto trials = s.trials(id);
-  ASSERT_EQ(trials.size(), 1u);
-  EXPECT_EQ(trials[0].state, TrialState::Running);
-  orphan = trials[0].params;
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[1].state, TrialState::Running);
+  const ParamValues orphan = trials[1].params;
   EXPECT_EQ(s.recover_stale(id), 1);
   EXPECT_EQ(s.recover_stale(id), 0);
   trials = s.trials(id);
   ASSERT_EQ(trials.size(), 2u);
-  EXPECT_EQ(trials[0].state, TrialState::Failed);
+  EXPECT_EQ(trials[0].state, TrialState::Complete);
   EXPECT_EQ(trials[1].state, TrialState::Waiting);
-  // The next ask takes the waiting trial, with the failed trial's parameters.
+  EXPECT_EQ(trials[1].number, 1);
+  EXPECT_TRUE(trials[1].intermediate.empty());
+  EXPECT_EQ(trials[1].attrs.at("retries"), "1");
+  // The next ask takes the waiting trial: same number, same parameters.
   const Trial again = s.ask(id, random_fn(3));
   EXPECT_EQ(again.number, 1);
   EXPECT_EQ(again.params, orphan);
   // A trial of this (live) process is not stale.
   EXPECT_EQ(s.recover_stale(id), 0);
+  // A FAILED trial stays failed: recovery only takes RUNNING trials of dead workers.
+  s.finish(again.id, TrialState::Failed, std::nullopt, {{"fail_reason", "test"}});
+  EXPECT_EQ(s.recover_stale(id), 0);
+  EXPECT_EQ(s.ask(id, random_fn(3)).number, 2);
 }
 
 TEST(Storage, TwoProcessesAskTenEachAndGetTwentyDistinctTrials) {

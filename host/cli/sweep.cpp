@@ -31,16 +31,53 @@ std::string percent(std::optional<double> v) {
   return s.str();
 }
 
+// The study file's folder, made if missing; a failure names the file.
+void make_study_folder(const std::string& study) {
+  const std::filesystem::path folder = std::filesystem::path(study).parent_path();
+  if (folder.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec)
+    SGDLAB_INPUT_ERROR(
+        study, ": cannot open the study database (cannot create its folder: ", ec.message(), ")");
+}
+
+// The last line of a sweep: what is done, the best trial, and trials still running
+// elsewhere (the study is not finished while there are any).
+void print_summary(const SweepResult& result) {
+  std::cout << "done: " << result.done << " trials (" << result.ran_here << " run now, "
+            << std::setprecision(4) << result.seconds << " s)";
+  if (result.best)
+    std::cout << "; best #" << result.best->number << " val " << percent(result.best->value)
+              << " test "
+              << percent(result.best->attrs.count("test_acc")
+                             ? std::optional<double>(std::stod(result.best->attrs.at("test_acc")))
+                             : std::nullopt)
+              << " lr " << result.best->params.at("lr") << " batch "
+              << result.best->params.at("batch") << " momentum "
+              << result.best->params.at("momentum") << " dropout "
+              << result.best->params.at("dropout");
+  if (result.still_running)
+    std::cout << "; " << result.still_running
+              << (result.still_running == 1 ? " trial still RUNNING in another worker"
+                                            : " trials still RUNNING in other workers")
+              << " (not done: the study is unfinished until they end)";
+  std::cout << std::endl;
+}
+
 void run_sweep_command(const SweepArgs& a) {
   load_model(a.model);  // a bad model fails before anything is read or written
   if (a.study.empty() || a.name.empty())
     SGDLAB_INPUT_ERROR("--study FILE and --name NAME are required");
   const SearchSpace space =
-      a.space.empty() ? SearchSpace::study_default() : SearchSpace::load(a.space);
+      a.space.empty() ? SearchSpace::study_default() : SearchSpace::from_argument(a.space);
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, a.seed, tpe);
   const UspsData data = load_data(a.data);
+  // Before the study is opened: a space that no trial could train would wedge it.
+  check_space_fits(space, data.train.size(),
+                   a.space.empty() ? "the study's space" : SearchSpace::argument_source(a.space));
   auto main_backend = make_backend(a.device, a.gpu);
   const Device device = main_backend->device();
   SweepOptions o;
@@ -53,8 +90,7 @@ void run_sweep_command(const SweepArgs& a) {
   o.seed = a.seed;
   o.prune = a.prune;
   o = resolve_defaults(o, device, a.sampler);
-  if (std::filesystem::path(a.study).has_parent_path())
-    std::filesystem::create_directories(std::filesystem::path(a.study).parent_path());
+  make_study_folder(a.study);
   StudyStorage storage(a.study);
   bool created = false;
   const int64_t study =
@@ -75,20 +111,9 @@ void run_sweep_command(const SweepArgs& a) {
       });
   if (result.recovered)
     std::cout << result.recovered
-              << " trial(s) left running by a stopped process were marked FAILED and run again\n";
-  std::cout << "done: " << result.done << " trials (" << result.ran_here << " run now, "
-            << std::setprecision(4) << result.seconds << " s)";
-  if (result.best)
-    std::cout << "; best #" << result.best->number << " val " << percent(result.best->value)
-              << " test "
-              << percent(result.best->attrs.count("test_acc")
-                             ? std::optional<double>(std::stod(result.best->attrs.at("test_acc")))
-                             : std::nullopt)
-              << " lr " << result.best->params.at("lr") << " batch "
-              << result.best->params.at("batch") << " momentum "
-              << result.best->params.at("momentum") << " dropout "
-              << result.best->params.at("dropout");
-  std::cout << std::endl;
+              << " trial(s) left running by a stopped process were run again (same number and "
+                 "seed)\n";
+  print_summary(result);
 }
 
 struct StudyArgs {
@@ -120,7 +145,7 @@ nlohmann::json trial_json(const Trial& t) {
 
 void run_trials_command(const StudyArgs& a) {
   if (!std::filesystem::exists(a.study)) SGDLAB_INPUT_ERROR(a.study, ": no such study file");
-  StudyStorage storage(a.study);
+  StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto [id, info] = find(storage, a);
   const auto trials = storage.trials(id);
   const auto best = best_trial(trials);
@@ -148,6 +173,10 @@ void run_trials_command(const StudyArgs& a) {
               << std::setprecision(4) << param("lr") << std::setw(7) << param("batch")
               << std::setw(10) << param("momentum") << std::setw(9) << param("dropout") << "\n";
   }
+  // A trial that training refused says why, once, below the table.
+  for (const auto& t : trials)
+    if (t.attrs.count("fail_reason"))
+      std::cout << "#" << t.number << " failed: " << t.attrs.at("fail_reason") << "\n";
   if (best) std::cout << "best: #" << best->number << " val " << percent(best->value) << "\n";
 }
 
@@ -155,7 +184,7 @@ void run_narrow_command(const StudyArgs& a) {
   if (a.out.empty()) SGDLAB_INPUT_ERROR("--out FILE is required");
   if (!(a.top > 0 && a.top <= 1)) SGDLAB_INPUT_ERROR("--top: expected a fraction in (0, 1]");
   if (!std::filesystem::exists(a.study)) SGDLAB_INPUT_ERROR(a.study, ": no such study file");
-  StudyStorage storage(a.study);
+  StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto [id, info] = find(storage, a);
   const SearchSpace original = SearchSpace::from_json(info.space, a.study);
   const Narrowing n = narrow(original, storage.trials(id), a.top);
@@ -165,9 +194,8 @@ void run_narrow_command(const StudyArgs& a) {
     std::cout << "  " << std::setw(9) << iv.name << "  (" << iv.low << ", " << iv.high << ")"
               << (iv.clipped_low || iv.clipped_high ? "  clipped to the original bounds" : "")
               << "\n";
-  if (!n.categorical_name.empty())
-    std::cout << "  " << std::setw(9) << n.categorical_name << "  " << n.categorical_mode
-              << " (most frequent)\n";
+  for (const auto& [name, mode] : n.modes)
+    std::cout << "  " << std::setw(9) << name << "  " << mode << " (most frequent)\n";
   std::cout << "wrote " << a.out << "\n";
 }
 
@@ -191,7 +219,9 @@ void register_sweep(CLI::App& app) {
   cmd->add_option("--epochs", a->epochs, "epochs per trial")->default_val(20);
   cmd->add_option("--study", a->study, "study file (SQLite; created if absent)")->required();
   cmd->add_option("--name", a->name, "study name (resumed if it exists)")->required();
-  cmd->add_option("--space", a->space, "search space JSON (default: the study's space)");
+  cmd->add_option("--space", a->space,
+                  "search space: a JSON file, or the JSON itself when it starts with '{' "
+                  "(default: the study's space)");
   cmd->add_option("--seed", a->seed, "sampler and trial seed")->default_val(0);
   add_device_option(*cmd, a->device);
   add_gpu_math_options(*cmd, a->gpu);

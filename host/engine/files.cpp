@@ -1,6 +1,9 @@
 #include "sgdlab/engine/files.hpp"
 
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,24 +11,49 @@
 #include "sgdlab/core/error.hpp"
 
 namespace sgdlab {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The temporary file of one write, removed unless it was renamed into place: whatever
+// fails (open, write, close, rename), nothing is left beside the target.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(fs::path path) : path_(std::move(path)) {}
+  ~TemporaryFile() {
+    std::error_code ignored;
+    if (!renamed_) fs::remove(path_, ignored);
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  const fs::path& path() const { return path_; }
+  void renamed() { renamed_ = true; }
+
+ private:
+  fs::path path_;
+  bool renamed_ = false;
+};
+
+}  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  namespace fs = std::filesystem;
   const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const fs::path tmp = target.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) SGDLAB_INPUT_ERROR(path, ": cannot write");
-    out << content;
-    out.flush();
-    if (!out) {
-      out.close();
-      fs::remove(tmp);
-      SGDLAB_INPUT_ERROR(path, ": write failed (disk full?)");
-    }
+  std::error_code ec;
+  if (target.has_parent_path()) {
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) SGDLAB_INPUT_ERROR(path, ": cannot create its folder (", ec.message(), ")");
   }
-  fs::rename(tmp, target);
+  TemporaryFile tmp(target.string() + ".tmp." + std::to_string(::getpid()));
+  {
+    std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
+    if (!out) SGDLAB_INPUT_ERROR(path, ": cannot write (", std::strerror(errno), ")");
+    out << content;
+    out.close();  // flushes: a full disk shows here
+    if (!out) SGDLAB_INPUT_ERROR(path, ": cannot write (disk full?)");
+  }
+  fs::rename(tmp.path(), target, ec);
+  if (ec) SGDLAB_INPUT_ERROR(path, ": cannot write (", ec.message(), ")");
+  tmp.renamed();
 }
 
 std::string read_text_file(const std::string& path) {

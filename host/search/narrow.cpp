@@ -11,8 +11,12 @@
 namespace sgdlab {
 namespace {
 
+bool log2_axis(const ParamSpec& p) {
+  return p.name == "batch";
+}
+
 double plot_unit(const ParamSpec& p, double v) {
-  if (p.dist == Dist::Categorical) return std::log2(v);
+  if (log2_axis(p)) return std::log2(v);
   return p.is_log() ? std::log10(v) : v;
 }
 
@@ -105,13 +109,13 @@ KdeCurve kde_curve(const ParamSpec& p, const std::vector<const Trial*>& done,
                    const std::vector<const Trial*>& top) {
   KdeCurve curve;
   curve.name = p.name;
-  curve.axis = p.dist == Dist::Categorical ? "log2(" + p.name + ")"
-               : p.is_log()                ? "log10(" + p.name + ")"
-                                           : p.name;
+  curve.axis = log2_axis(p) ? "log2(" + p.name + ")"
+               : p.is_log() ? "log10(" + p.name + ")"
+                            : p.name;
   double lo, hi;
   if (p.dist == Dist::Categorical) {
-    lo = std::log2(*std::min_element(p.choices.begin(), p.choices.end()));
-    hi = std::log2(*std::max_element(p.choices.begin(), p.choices.end()));
+    lo = plot_unit(p, *std::min_element(p.choices.begin(), p.choices.end()));
+    hi = plot_unit(p, *std::max_element(p.choices.begin(), p.choices.end()));
   } else {
     lo = plot_unit(p, p.low);
     hi = plot_unit(p, p.high);
@@ -141,9 +145,8 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
   for (const ParamSpec& p : original.params()) {
     ParamSpec q = p;
     if (p.dist == Dist::Categorical) {
-      n.categorical_name = p.name;
-      n.categorical_mode = top_mode(p, top);
-      q.choices = {n.categorical_mode};
+      n.modes[p.name] = top_mode(p, top);
+      q.choices = {n.modes[p.name]};
     } else {
       const ParamInterval iv = top_interval(p, top);
       q.low = iv.low;
@@ -170,7 +173,7 @@ nlohmann::json Narrowing::to_json() const {
                                {"high", iv.high},
                                {"clipped_low", iv.clipped_low},
                                {"clipped_high", iv.clipped_high}};
-  if (!categorical_name.empty()) j["mode"][categorical_name] = categorical_mode;
+  for (const auto& [name, mode] : modes) j["mode"][name] = mode;
   for (const auto& c : kde)
     j["kde"][c.name] = {{"axis", c.axis},
                         {"grid", c.grid},

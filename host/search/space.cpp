@@ -1,8 +1,12 @@
 #include "sgdlab/search/space.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
-#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
@@ -56,18 +60,25 @@ SearchSpace SearchSpace::study_default() {
 
 namespace {
 
-// The ranges training accepts for each parameter of the study's space.
+// `v` as the 32-bit float training stores it. Beyond float's range it is +-inf: the
+// conversion itself would be undefined there.
+double as_float(double v) {
+  if (std::isfinite(v) && std::fabs(v) > double(std::numeric_limits<float>::max()))
+    return std::copysign(double(INFINITY), v);
+  return double(float(v));
+}
+
+// Every value a parameter can draw that decides whether training takes it: the bounds
+// (values in between convert monotonically) or the choices.
+std::vector<double> extreme_values(const ParamSpec& p) {
+  return p.dist == Dist::Categorical ? p.choices : std::vector<double>{p.low, p.high};
+}
+
+// Each value of a parameter against training's limits (the data's size unknown yet).
 void check_trainable(const ParamSpec& p, const std::string& source) {
-  auto values = p.dist == Dist::Categorical ? p.choices : std::vector<double>{p.low, p.high};
-  for (double v : values) {
-    bool ok = std::isfinite(v);
-    if (p.name == "lr") ok = ok && v > 0;
-    if (p.name == "momentum") ok = ok && v >= 0 && v < 1;
-    if (p.name == "dropout") ok = ok && v >= 0 && v < 1;
-    if (p.name == "batch") ok = ok && v >= 1 && v == std::floor(v);
-    if (!ok)
-      SGDLAB_INPUT_ERROR(source, ": ", p.name, ": value ", v, " is outside what training accepts ",
-                         "(lr > 0, momentum and dropout in [0, 1), batch a positive integer)");
+  for (double v : extreme_values(p)) {
+    const std::string why = training_refusal(p.name, v);
+    if (!why.empty()) SGDLAB_INPUT_ERROR(source, ": ", p.name, ": ", why);
   }
 }
 
@@ -120,6 +131,42 @@ ParamSpec param_from_json(const std::string& name, const nlohmann::json& v,
 
 }  // namespace
 
+std::string training_refusal(const std::string& name, double value, size_t train_size) {
+  // The trainer's own checks, on the float each value becomes (Trainer: validate).
+  std::string rule = "a finite number";
+  std::function<bool(double)> accepts = [](double x) { return std::isfinite(x); };
+  if (name == "lr") {
+    rule = "the learning rate must be finite and > 0";
+    accepts = [](double x) { return std::isfinite(x) && x > 0; };
+  } else if (name == "momentum" || name == "dropout") {
+    rule = name + " must be in [0, 1)";
+    accepts = [](double x) { return x >= 0 && x < 1; };
+  } else if (name == "batch") {
+    const double most = train_size ? double(train_size) : double(INT_MAX);
+    rule = train_size ? "a batch size from 1 to the training set's " + std::to_string(train_size) +
+                            " samples"
+                      : "a batch size must be a whole number >= 1";
+    accepts = [most](double x) { return x >= 1 && x == std::floor(x) && x <= most; };
+  }
+  const bool batch = name == "batch";  // an int, not a float, in training
+  const double trained = batch ? value : as_float(value);
+  if (accepts(trained) && accepts(value)) return "";
+  std::ostringstream s;
+  s.precision(15);
+  s << "value " << value << " is outside what training accepts (" << rule;
+  if (accepts(value)) s << "; as a 32-bit float it is " << trained;
+  s << ")";
+  return s.str();
+}
+
+void check_space_fits(const SearchSpace& space, size_t train_size, const std::string& source) {
+  for (const ParamSpec& p : space.params())
+    for (double v : extreme_values(p)) {
+      const std::string why = training_refusal(p.name, v, train_size);
+      if (!why.empty()) SGDLAB_INPUT_ERROR(source, ": ", p.name, ": ", why);
+    }
+}
+
 SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& source) {
   SearchSpace space = study_default();
   if (!j.is_object()) SGDLAB_INPUT_ERROR(source, ": expected a JSON object of parameters");
@@ -137,16 +184,68 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
   return space;
 }
 
-SearchSpace SearchSpace::load(const std::string& path) {
-  nlohmann::json j;
+namespace {
+
+// nlohmann keeps the last of two equal keys: a space that gives one twice is ambiguous,
+// so it is refused, naming the objects it is in.
+nlohmann::json parse_without_duplicates(const std::string& text, const std::string& source) {
+  std::vector<std::pair<std::string, std::set<std::string>>> open;  // name, keys seen
+  std::string key;
+  const auto callback = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      open.push_back({key, {}});
+      key.clear();
+    } else if (event == Event::object_end) {
+      open.pop_back();
+    } else if (event == Event::key) {
+      key = parsed.get<std::string>();
+      if (!open.back().second.insert(key).second) {
+        std::string where = source;
+        for (const auto& object : open)
+          if (!object.first.empty()) where += ": " + object.first;
+        SGDLAB_INPUT_ERROR(where, ": key '", key, "' is given twice");
+      }
+    }
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(read_text_file(path));
+    return nlohmann::json::parse(text, callback);
   } catch (const nlohmann::json::parse_error& e) {
-    SGDLAB_INPUT_ERROR(path, ": not valid JSON (", e.what(), ")");
+    // The library's "[json.exception.parse_error.101] " says nothing to a user.
+    const std::string what = e.what();
+    const size_t tag = what.find("] ");
+    SGDLAB_INPUT_ERROR(source, ": not valid JSON (",
+                       tag == std::string::npos ? what : what.substr(tag + 2), ")");
   }
+}
+
+// The JSON of a space, or of a narrowed space file, whose errors name `source`.
+SearchSpace space_from_text(const std::string& text, const std::string& source) {
+  // nlohmann stops at a NUL byte and would take what follows it for the end of input.
+  const size_t nul = text.find('\0');
+  nlohmann::json j = parse_without_duplicates(text.substr(0, nul), source);
+  if (nul != std::string::npos)
+    SGDLAB_INPUT_ERROR(source, ": unexpected text after the JSON value at byte ", nul + 1);
   // A narrowed space file holds the space under "space" beside its statistics.
-  if (j.contains("space")) j = j["space"];
-  return from_json(j, path);
+  if (j.is_object() && j.contains("space")) j = j["space"];
+  return SearchSpace::from_json(j, source);
+}
+
+}  // namespace
+
+SearchSpace SearchSpace::load(const std::string& path) {
+  return space_from_text(read_text_file(path), path);
+}
+
+std::string SearchSpace::argument_source(const std::string& arg) {
+  const size_t first = arg.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && arg[first] == '{' ? "--space" : arg;
+}
+
+SearchSpace SearchSpace::from_argument(const std::string& arg) {
+  const std::string source = argument_source(arg);
+  return source == "--space" ? space_from_text(arg, source) : load(arg);
 }
 
 nlohmann::json SearchSpace::to_json() const {

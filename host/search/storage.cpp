@@ -1,148 +1,23 @@
 #include "sgdlab/search/storage.hpp"
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include "sgdlab/core/error.hpp"
+#include "sqlite.hpp"
 
 namespace sgdlab {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+using storage_detail::now_iso;
+using storage_detail::now_seconds;
+using storage_detail::Stmt;
+using storage_detail::Transaction;
+
 constexpr double kStaleSeconds = 600;  // a worker on another host is gone after this silence
-
-const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS studies(
-  study_id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  model TEXT NOT NULL,
-  sampler TEXT NOT NULL,
-  seed INTEGER NOT NULL,
-  epochs INTEGER NOT NULL,
-  space TEXT NOT NULL,
-  direction TEXT NOT NULL DEFAULT 'maximize',
-  created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trials(
-  trial_id INTEGER PRIMARY KEY,
-  study_id INTEGER NOT NULL REFERENCES studies(study_id),
-  number INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  params TEXT NOT NULL,
-  value REAL,
-  started TEXT,
-  finished TEXT,
-  worker TEXT,
-  heartbeat REAL,
-  UNIQUE(study_id, number));
-CREATE TABLE IF NOT EXISTS trial_values(
-  trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
-  epoch INTEGER NOT NULL,
-  value REAL,
-  PRIMARY KEY(trial_id, epoch));
-CREATE TABLE IF NOT EXISTS trial_attrs(
-  trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
-  key TEXT NOT NULL,
-  value TEXT,
-  PRIMARY KEY(trial_id, key));
-CREATE TABLE IF NOT EXISTS study_attrs(
-  study_id INTEGER NOT NULL REFERENCES studies(study_id),
-  key TEXT NOT NULL,
-  value TEXT,
-  PRIMARY KEY(study_id, key));
-)sql";
-
-std::string now_iso() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// A prepared statement, finalised on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      SGDLAB_THROW("SQLite: cannot prepare '", sql, "': ", sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Stmt& bind(int i, int v) { return bind(i, int64_t(v)); }
-  Stmt& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-  Stmt& bind(int i, const std::string& v) {
-    return check(sqlite3_bind_text(stmt_, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT));
-  }
-  Stmt& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
-  Stmt& bind(int i, std::optional<double> v) { return v ? bind(i, *v) : bind_null(i); }
-
-  // True while there is a row.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    SGDLAB_THROW("SQLite: ", sqlite3_errmsg(db_));
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  int64_t int_at(int c) const { return sqlite3_column_int64(stmt_, c); }
-  bool null_at(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
-  double real_at(int c) const { return sqlite3_column_double(stmt_, c); }
-  std::string text_at(int c) const {
-    const auto* p = sqlite3_column_text(stmt_, c);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-
- private:
-  Stmt& check(int rc) {
-    if (rc != SQLITE_OK) SGDLAB_THROW("SQLite bind: ", sqlite3_errmsg(db_));
-    return *this;
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// BEGIN IMMEDIATE takes the write lock up front, so that two processes asking at once
-// queue on the busy timeout instead of failing at commit; rolled back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    exec("COMMIT");
-    done_ = true;
-  }
-
- private:
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      const std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      SGDLAB_THROW("SQLite ", sql, ": ", msg);
-    }
-  }
-  sqlite3* db_;
-  bool done_ = false;
-};
 
 std::string params_json(const ParamValues& p) {
   return nlohmann::json(p).dump();
@@ -206,53 +81,6 @@ std::string StudyStorage::worker_id() {
     }
   }
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + start;
-}
-
-StudyStorage::StudyStorage(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    SGDLAB_INPUT_ERROR(path, ": cannot open the study database (", msg, ")");
-  }
-  sqlite3_busy_timeout(db_, 120000);
-  try {
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("PRAGMA foreign_keys=ON");
-    Transaction tx(db_);
-    exec(kSchema);
-    Stmt(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', ?)")
-        .bind(1, std::to_string(kSchemaVersion))
-        .run();
-    tx.commit();
-    Stmt version(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (version.step() && version.text_at(0) != std::to_string(kSchemaVersion))
-      SGDLAB_INPUT_ERROR(path, ": study database schema ", version.text_at(0), ", expected ",
-                         kSchemaVersion);
-  } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw;
-  }
-}
-
-StudyStorage::~StudyStorage() {
-  sqlite3_close(db_);
-}
-
-void StudyStorage::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string msg = err ? err : sqlite3_errmsg(db_);
-    sqlite3_free(err);
-    if (msg.find("not a database") != std::string::npos ||
-        msg.find("malformed") != std::string::npos)
-      SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", msg, ")");
-    SGDLAB_THROW("SQLite: ", msg);
-  }
 }
 
 std::optional<std::pair<int64_t, StudyInfo>> StudyStorage::find_study(const std::string& name) {
@@ -343,32 +171,28 @@ std::vector<Trial> StudyStorage::load_trials(int64_t study) {
 int StudyStorage::recover_stale(int64_t study) {
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
-  std::vector<std::tuple<int64_t, int, std::string>> stale;
+  std::vector<int64_t> stale;
   {
     Stmt q(db_,
-           "SELECT trial_id, number, params, worker, heartbeat FROM trials "
-           "WHERE study_id = ? AND state = 'RUNNING'");
+           "SELECT trial_id, worker, heartbeat FROM trials WHERE study_id = ? AND state = "
+           "'RUNNING'");
     q.bind(1, study);
     while (q.step())
-      if (!worker_alive(q.text_at(3), q.real_at(4)))
-        stale.emplace_back(q.int_at(0), int(q.int_at(1)), q.text_at(2));
+      if (!worker_alive(q.text_at(1), q.real_at(2))) stale.push_back(q.int_at(0));
   }
-  for (const auto& [id, number, params] : stale) {
-    Stmt(db_, "UPDATE trials SET state = 'FAILED', finished = ? WHERE trial_id = ?")
-        .bind(1, now_iso())
-        .bind(2, id)
-        .run();
+  // The trial keeps its number, hence its seed: the retry trains exactly what the
+  // killed run was training, and the trials after it keep their numbers too.
+  for (int64_t id : stale) {
     Stmt(db_,
-         "INSERT INTO trials(study_id, number, state, params) "
-         "VALUES(?, (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?), "
-         "'WAITING', ?)")
-        .bind(1, study)
-        .bind(2, study)
-        .bind(3, params)
+         "UPDATE trials SET state = 'WAITING', started = NULL, worker = NULL, heartbeat = NULL "
+         "WHERE trial_id = ?")
+        .bind(1, id)
         .run();
-    Stmt(db_, "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retry_of', ?)")
-        .bind(1, int64_t(sqlite3_last_insert_rowid(db_)))
-        .bind(2, std::to_string(number))
+    Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, id).run();
+    Stmt(db_,
+         "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
+         "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        .bind(1, id)
         .run();
   }
   tx.commit();

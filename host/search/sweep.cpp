@@ -89,17 +89,22 @@ class Scheduler {
     SweepResult result;
     result.recovered = storage_.recover_stale(study_);
     for (;;) {
-      const auto trials = storage_.trials(study_);
-      int done = 0, running = 0;
-      for (const Trial& t : trials) {
-        done += t.finished_ok();
-        running += t.state == TrialState::Running;
-      }
+      const Census c = census(storage_.trials(study_));
       // Trials running in other processes count: they will finish there.
-      const int missing = o_.trials - done - running;
-      if (missing <= 0) break;
+      const int missing = o_.trials - c.done - c.running;
+      if (missing <= 0) {
+        // A sibling worker may have died since the start: its trials are asked again
+        // here rather than left RUNNING with the study unfinished.
+        const int recovered = c.running > 0 ? storage_.recover_stale(study_) : 0;
+        result.recovered += recovered;
+        if (recovered > 0) continue;
+        break;
+      }
+      if (c.refused >= o_.trials)
+        SGDLAB_INPUT_ERROR("the search space: ", c.refused,
+                           " trials were refused by training, the last with ", c.last_refusal);
       std::vector<Trial> wave;
-      for (int i = 0; i < std::min(missing, o_.wave); ++i)
+      for (int i = 0; i < std::min(missing, wave_size(c)); ++i)
         wave.push_back(storage_.ask(study_, [&](const std::vector<Trial>& history, int number) {
           return sampler_.sample(space_, history, number);
         }));
@@ -107,13 +112,45 @@ class Scheduler {
       result.ran_here += int(wave.size());
     }
     const auto trials = storage_.trials(study_);
-    for (const Trial& t : trials) result.done += t.finished_ok();
+    const Census c = census(trials);
+    result.done = c.done;
+    result.still_running = c.running;
     result.best = best_trial(trials);
     result.seconds = elapsed();
     return result;
   }
 
  private:
+  struct Census {
+    int done = 0, running = 0, waiting = 0, refused = 0, stored = 0;
+    std::string last_refusal;
+  };
+
+  static Census census(const std::vector<Trial>& trials) {
+    Census c;
+    for (const Trial& t : trials) {
+      c.done += t.finished_ok();
+      c.running += t.state == TrialState::Running;
+      c.waiting += t.state == TrialState::Waiting;
+      if (t.state == TrialState::Failed && t.attrs.count("fail_reason")) {
+        ++c.refused;
+        c.last_refusal = t.attrs.at("fail_reason");
+      }
+      c.stored = std::max(c.stored, t.number + 1);
+    }
+    return c;
+  }
+
+  // Waves cover trial numbers [k * wave, (k + 1) * wave), as in a sweep never stopped: a
+  // resumed sweep first finishes the wave it was killed in (its WAITING trials, and
+  // what it had not asked yet), so that the sampler sees each new trial's history as it
+  // would have uninterrupted and the resumed study reproduces.
+  int wave_size(const Census& c) const {
+    const int into_wave = c.stored % o_.wave;
+    if (into_wave == 0 && c.waiting > 0) return c.waiting;
+    return c.waiting + o_.wave - into_wave;
+  }
+
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -121,7 +158,14 @@ class Scheduler {
   // Packs of one batch size and at most pack_lanes lanes, run streams at a time.
   void run_wave(const std::vector<Trial>& wave) {
     std::map<int, std::vector<Trial>> by_batch;
-    for (const Trial& t : wave) by_batch[int(t.params.at("batch"))].push_back(t);
+    for (const Trial& t : wave) {
+      // Checked before the batch size becomes an int (1e300 would not fit).
+      const std::string why = refusal(t);
+      if (why.empty())
+        by_batch[int(t.params.at("batch"))].push_back(t);
+      else
+        refuse(t, why);
+    }
     std::vector<std::pair<int, std::vector<Trial>>> packs;
     for (auto& [batch, trials] : by_batch)
       for (size_t i = 0; i < trials.size(); i += size_t(o_.pack_lanes))
@@ -152,6 +196,27 @@ class Scheduler {
     }
   }
 
+  // Why training refuses a trial's parameters ("momentum: value 1.5 is ..."), or "".
+  std::string refusal(const Trial& t) const {
+    for (const auto& [name, value] : t.params) {
+      const std::string why = training_refusal(name, value, data_.part(Split::Train).n);
+      if (!why.empty()) return name + ": " + why;
+    }
+    return "";
+  }
+
+  // A refused trial is stored FAILED with the reason: neither this sweep nor a resumed
+  // one asks it again (it would fail again, for ever).
+  void refuse(const Trial& t, const std::string& why) {
+    storage_.finish(t.id, TrialState::Failed, std::nullopt, {{"fail_reason", why}});
+  }
+
+  // Per lane: the epoch it was pruned or diverged at (0: it was not), its last stats.
+  struct PackOutcome {
+    std::vector<int> pruned_at, diverged_at;
+    std::vector<EpochStats> last;
+  };
+
   void run_pack(Backend& backend, int batch, const std::vector<Trial>& trials) {
     ScopedRange range(backend, "pack");
     std::vector<LaneSettings> lanes;
@@ -159,64 +224,85 @@ class Scheduler {
       lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),
                        float(t.params.at("dropout")), trial_seed(o_.seed, t.number)});
     const auto pack_start = std::chrono::steady_clock::now();
-    Trainer trainer(backend, data_, model_, lanes, {batch, o_.eval_batch});
+    std::unique_ptr<Trainer> trainer;
+    try {
+      trainer = std::make_unique<Trainer>(backend, data_, model_, lanes,
+                                          TrainerOptions{batch, o_.eval_batch});
+    } catch (const InputError& e) {
+      // The model and the data were checked before the sweep and each lane above: what
+      // is left is about these trials' parameters.
+      for (const Trial& t : trials) refuse(t, e.what());
+      return;
+    }
+    const PackOutcome out = train_pack(*trainer, trials);
+    const auto test = trainer->evaluate(Split::Test);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
     const int T = int(trials.size());
-    std::vector<int> pruned_at(T, 0), diverged_at(T, 0);
-    std::vector<EpochStats> last(T);
+    for (int t = 0; t < T; ++t) {
+      const TrialState state = out.diverged_at[t] ? TrialState::Diverged
+                               : out.pruned_at[t] ? TrialState::Pruned
+                                                  : TrialState::Complete;
+      const EpochStats& last = out.last[t];
+      std::map<std::string, std::string> attrs = {
+          {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last.val_loss)},
+          {"train_loss", fmt(last.train_loss)},    {"grad_mean_abs", fmt(last.grad_mean_abs)},
+          {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
+          {"pack_seconds", fmt(seconds)},          {"device", backend.describe()}};
+      if (out.diverged_at[t]) attrs["diverged_epoch"] = std::to_string(out.diverged_at[t]);
+      if (out.pruned_at[t]) attrs["pruned_epoch"] = std::to_string(out.pruned_at[t]);
+      storage_.finish(trials[t].id, state, last.val_acc, attrs);
+    }
+    report_progress(batch, T, seconds);
+  }
+
+  // The epochs of a pack, each lane's values stored as they come, the median pruner
+  // stopping lanes; ends early when every lane is pruned or diverged.
+  PackOutcome train_pack(Trainer& trainer, const std::vector<Trial>& trials) {
+    const int T = int(trials.size());
+    PackOutcome out{std::vector<int>(T, 0), std::vector<int>(T, 0), std::vector<EpochStats>(T)};
     for (int e = 1; e <= o_.epochs; ++e) {
       const auto rows = trainer.train_epoch();
       std::vector<std::tuple<int64_t, int, double>> report;
       for (int t = 0; t < T; ++t) {
-        if (pruned_at[t] || diverged_at[t]) continue;
-        last[t] = rows[t];
+        if (out.pruned_at[t] || out.diverged_at[t]) continue;
+        out.last[t] = rows[t];
         report.emplace_back(trials[t].id, e, rows[t].val_acc);
-        if (rows[t].diverged) diverged_at[t] = e;
+        if (rows[t].diverged) out.diverged_at[t] = e;
       }
       storage_.report(report);
       if (o_.prune && e < o_.epochs) {
         const auto history = storage_.trials(study_);
         for (int t = 0; t < T; ++t)
-          if (!pruned_at[t] && !diverged_at[t] &&
+          if (!out.pruned_at[t] && !out.diverged_at[t] &&
               median_prune(history, e, rows[t].val_acc, o_.prune_startup_trials,
                            o_.prune_warmup_epochs)) {
             trainer.prune(t);
-            pruned_at[t] = e;
+            out.pruned_at[t] = e;
           }
       }
       bool all_frozen = true;
-      for (int t = 0; t < T; ++t) all_frozen = all_frozen && (pruned_at[t] || diverged_at[t]);
+      for (int t = 0; t < T; ++t)
+        all_frozen = all_frozen && (out.pruned_at[t] || out.diverged_at[t]);
       if (all_frozen) break;
     }
-    const auto test = trainer.evaluate(Split::Test);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
-    for (int t = 0; t < T; ++t) {
-      const TrialState state = diverged_at[t] ? TrialState::Diverged
-                               : pruned_at[t] ? TrialState::Pruned
-                                              : TrialState::Complete;
-      std::map<std::string, std::string> attrs = {
-          {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last[t].val_loss)},
-          {"train_loss", fmt(last[t].train_loss)}, {"grad_mean_abs", fmt(last[t].grad_mean_abs)},
-          {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
-          {"pack_seconds", fmt(seconds)},          {"device", backend.describe()}};
-      if (diverged_at[t]) attrs["diverged_epoch"] = std::to_string(diverged_at[t]);
-      if (pruned_at[t]) attrs["pruned_epoch"] = std::to_string(pruned_at[t]);
-      storage_.finish(trials[t].id, state, last[t].val_acc, attrs);
-    }
-    if (on_progress_) {
-      std::lock_guard lock(progress_mutex_);
-      const auto all = storage_.trials(study_);
-      SweepProgress p;
-      for (const Trial& t : all) p.done += t.finished_ok();
-      p.total = o_.trials;
-      p.best = best_trial(all);
-      finished_here_ += T;
-      p.trials_per_second = finished_here_ / std::max(elapsed(), 1e-9);
-      std::ostringstream ev;
-      ev << "pack batch " << batch << " x " << T << " lanes, " << fmt(seconds) << " s";
-      p.event = ev.str();
-      on_progress_(p);
-    }
+    return out;
+  }
+
+  void report_progress(int batch, int lanes, double seconds) {
+    if (!on_progress_) return;
+    std::lock_guard lock(progress_mutex_);
+    const auto all = storage_.trials(study_);
+    SweepProgress p;
+    for (const Trial& t : all) p.done += t.finished_ok();
+    p.total = o_.trials;
+    p.best = best_trial(all);
+    finished_here_ += lanes;
+    p.trials_per_second = finished_here_ / std::max(elapsed(), 1e-9);
+    std::ostringstream ev;
+    ev << "pack batch " << batch << " x " << lanes << " lanes, " << fmt(seconds) << " s";
+    p.event = ev.str();
+    on_progress_(p);
   }
 
   StudyStorage& storage_;
@@ -246,6 +332,8 @@ SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& s
   // An unknown model or a bad model file fails before any trial is asked.
   const ModelSpec model = load_model(options.model);
   check_data_fits(data, model);
+  // So does a space that training would refuse (the CLI names the space file first).
+  check_space_fits(space, data.part(Split::Train).n, "the search space");
   return Scheduler(storage, study, space, sampler, options, model, backends, data, on_progress)
       .run();
 }

@@ -4,6 +4,8 @@
 
 namespace sgdlab {
 
+// A failure (folder not creatable, disk full, target a folder) removes the temporary file
+// and is an InputError naming `path`.
 void write_file_atomic(const std::string& path, const std::string& content);
 std::string read_text_file(const std::string& path);
 

@@ -1,8 +1,10 @@
 #pragma once
 // Coarse-to-fine narrowing (paper §4.2): from the top fraction of completed trials,
 // each numeric parameter's mean +- std (in log space for log parameters, clipped to
-// the original bounds), the most frequent batch size, and Gaussian KDE curves of all
+// the original bounds), the most frequent value of each categorical parameter (the
+// batch size in the study's space), and Gaussian KDE curves of all
 // trials and of the top trials (Scott's bandwidth) for the figures.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -21,7 +23,7 @@ struct ParamInterval {
 };
 
 // Densities on a grid in plotting units: log10 for log parameters, log2 for the
-// batch size, natural units otherwise.
+// batch size, natural units otherwise (a categorical momentum may have a choice of 0).
 struct KdeCurve {
   std::string name;
   std::string axis;  // "log10(lr)", "log2(batch)", "momentum", ...
@@ -34,9 +36,8 @@ struct Narrowing {
   int n_trials = 0, n_top = 0;
   double top_fraction = 0.2;
   std::vector<ParamInterval> intervals;
-  std::string categorical_name;  // "batch"
-  double categorical_mode = 0;
-  SearchSpace space;  // the narrowed space for the next sweep
+  std::map<std::string, double> modes;  // each categorical parameter's: {"batch": 64}
+  SearchSpace space;                    // the narrowed space for the next sweep
   std::vector<KdeCurve> kde;
   nlohmann::json to_json() const;
 };

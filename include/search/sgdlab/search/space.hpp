@@ -37,8 +37,16 @@ class SearchSpace {
   // The default space with the parameters a JSON object names replaced:
   // {"lr": {"type": "log_uniform", "low": 1e-4, "high": 0.1}, "batch": {"type":
   // "categorical", "choices": [32]}, ...}. Throws InputError naming `source`.
+  // Training's limits are checked on the 32-bit floats it will use (1e-60 is 0 as a
+  // float, 0.99999999999 is 1).
   static SearchSpace from_json(const nlohmann::json& j, const std::string& source);
+  // A space file, or a narrowed space file (the space under "space"). A key given twice
+  // or text after the JSON is an InputError.
   static SearchSpace load(const std::string& path);
+  // --space: the JSON itself when it starts with '{' (errors name "--space"), else a file.
+  static SearchSpace from_argument(const std::string& arg);
+  // How errors name a --space argument: "--space" for inline JSON, else the file.
+  static std::string argument_source(const std::string& arg);
   nlohmann::json to_json() const;
 
   const std::vector<ParamSpec>& params() const { return params_; }
@@ -50,5 +58,13 @@ class SearchSpace {
  private:
   std::vector<ParamSpec> params_;
 };
+
+// Why training refuses `value` for parameter `name` ("value 1.5 is outside what training
+// accepts (...)"), or "" when it takes it. `train_size` bounds the batch size (0: unknown).
+std::string training_refusal(const std::string& name, double value, size_t train_size = 0);
+
+// Every value the space can draw fits a training set of `train_size` samples; otherwise an
+// InputError naming `source` and the parameter. A sweep checks it before asking a trial.
+void check_space_fits(const SearchSpace& space, size_t train_size, const std::string& source);
 
 }  // namespace sgdlab

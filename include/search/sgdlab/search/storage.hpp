@@ -26,9 +26,15 @@ struct StudyInfo {
   nlohmann::json space;  // SearchSpace::to_json()
 };
 
+// ReadWrite creates the file and its schema where needed; ReadOnly (trials, narrow)
+// creates nothing, not even -wal/-shm files, and refuses a file with no study tables.
+enum class StorageMode { ReadWrite, ReadOnly };
+
 class StudyStorage {
  public:
-  explicit StudyStorage(const std::string& path);
+  // A file that cannot be opened, or is not a study database of this version, is an
+  // InputError naming it, raised before anything is written to the file.
+  explicit StudyStorage(const std::string& path, StorageMode mode = StorageMode::ReadWrite);
   ~StudyStorage();
   StudyStorage(const StudyStorage&) = delete;
   StudyStorage& operator=(const StudyStorage&) = delete;
@@ -43,8 +49,10 @@ class StudyStorage {
 
   std::vector<Trial> trials(int64_t study);
 
-  // RUNNING trials whose worker process is gone are marked FAILED and their
-  // parameters queued again as WAITING trials. Returns how many.
+  // RUNNING trials whose worker process is gone are queued again: WAITING under their
+  // own number (so with their own seed), their partial per-epoch values dropped, and
+  // their "retries" attribute counting the times. Returns how many. FAILED trials (a
+  // trial that training refused) are never asked again.
   int recover_stale(int64_t study);
 
   using SampleFn = std::function<ParamValues(const std::vector<Trial>& history, int number)>;
@@ -66,6 +74,9 @@ class StudyStorage {
 
  private:
   void exec(const char* sql);
+  // storage_open.cpp: whether the file has no tables yet (InputError if it is not ours).
+  bool check_schema(bool read_only);
+  void create_schema();
   std::vector<Trial> load_trials(int64_t study);  // the caller holds mutex_
   std::string path_;
   sqlite3* db_ = nullptr;

@@ -38,7 +38,9 @@ struct SweepProgress {
 };
 
 struct SweepResult {
-  int done = 0, ran_here = 0, recovered = 0;
+  int done = 0, ran_here = 0;
+  int recovered = 0;      // trials of dead workers asked again
+  int still_running = 0;  // trials that live workers elsewhere were running at the end
   double seconds = 0;
   std::optional<Trial> best;
 };
@@ -49,6 +51,11 @@ SweepOptions resolve_defaults(SweepOptions options, Device device, const std::st
 // The lane seed of a trial: a function of the study seed and the trial number.
 uint64_t trial_seed(uint64_t study_seed, int number);
 
+// A space that training would refuse for this data is an InputError before any trial is
+// asked; a trial that training refuses anyway is stored FAILED with its "fail_reason" and
+// not asked again (as many refusals as the target number of trials end the sweep with an
+// InputError). A resumed sweep asks its killed trials again under their numbers, and
+// finishes the wave it was killed in before asking the next, so that it reproduces.
 SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& space,
                       Sampler& sampler, const SweepOptions& options, const BackendFactory& backends,
                       const DeviceData& data,

@@ -1,0 +1,212 @@
+// Opening a study database: read-write (the schema made in an empty file) or read-only
+// (nothing created, no -wal/-shm left behind). Either way a file that is not a study
+// database of this version is refused before anything is written to it.
+#include <sqlite3.h>
+
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/search/storage.hpp"
+#include "sqlite.hpp"
+
+namespace sgdlab {
+namespace {
+
+using storage_detail::Stmt;
+using storage_detail::Transaction;
+
+constexpr int kSchemaVersion = 1;
+constexpr double kStaleSeconds = 600;  // a worker on another host is gone after this silence
+
+const char* kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE studies(
+  study_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  sampler TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  epochs INTEGER NOT NULL,
+  space TEXT NOT NULL,
+  direction TEXT NOT NULL DEFAULT 'maximize',
+  created TEXT NOT NULL);
+CREATE TABLE trials(
+  trial_id INTEGER PRIMARY KEY,
+  study_id INTEGER NOT NULL REFERENCES studies(study_id),
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  value REAL,
+  started TEXT,
+  finished TEXT,
+  worker TEXT,
+  heartbeat REAL,
+  UNIQUE(study_id, number));
+CREATE TABLE trial_values(
+  trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
+  epoch INTEGER NOT NULL,
+  value REAL,
+  PRIMARY KEY(trial_id, epoch));
+CREATE TABLE trial_attrs(
+  trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
+  key TEXT NOT NULL,
+  value TEXT,
+  PRIMARY KEY(trial_id, key));
+CREATE TABLE study_attrs(
+  study_id INTEGER NOT NULL REFERENCES studies(study_id),
+  key TEXT NOT NULL,
+  value TEXT,
+  PRIMARY KEY(study_id, key));
+)sql";
+
+using Columns = std::map<std::string, std::set<std::string>>;
+
+// Each table's columns, as the file has them.
+Columns columns_of(sqlite3* db) {
+  Stmt q(db,
+         "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+         "WHERE m.type = 'table'");
+  Columns out;
+  while (q.step()) out[q.text_at(0)].insert(q.text_at(1));
+  return out;
+}
+
+// The columns of kSchema, read from an in-memory database made with it.
+const Columns& expected_columns() {
+  static const Columns columns = [] {
+    sqlite3* db = nullptr;
+    SGDLAB_CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK, "an in-memory database");
+    SGDLAB_CHECK(sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) == SQLITE_OK, "the schema");
+    Columns c = columns_of(db);
+    sqlite3_close(db);
+    return c;
+  }();
+  return columns;
+}
+
+// Why the file is not a study database of this version, or "" (also when it has no
+// tables at all: *empty says so). Reads only.
+std::string schema_problem(sqlite3* db, bool* empty) {
+  const Columns have = columns_of(db);
+  *empty = have.empty();
+  if (have.empty()) return "";
+  for (const auto& [table, columns] : expected_columns()) {
+    const auto found = have.find(table);
+    if (found == have.end()) return "it has no table '" + table + "'";
+    for (const auto& c : columns)
+      if (!found->second.count(c)) return "its table '" + table + "' has no column '" + c + "'";
+  }
+  Stmt v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!v.step()) return "it has no schema version";
+  if (v.text_at(0) != std::to_string(kSchemaVersion))
+    return "schema " + v.text_at(0) + ", this sgdlab reads schema " +
+           std::to_string(kSchemaVersion);
+  return "";
+}
+
+// A path as an SQLite URI ("file:" and the path, its unsafe characters %-escaped).
+std::string file_uri(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (unsigned char ch : path) {
+    if (std::isalnum(ch) || std::string("/-._~").find(char(ch)) != std::string::npos) {
+      uri += char(ch);
+    } else {
+      uri += '%';
+      uri += hex[ch >> 4];
+      uri += hex[ch & 15];
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
+StudyStorage::StudyStorage(const std::string& path, StorageMode mode) : path_(path) {
+  const bool read_only = mode == StorageMode::ReadOnly;
+  std::string name = path;
+  int flags = SQLITE_OPEN_FULLMUTEX;
+  if (read_only) {
+    // A read-only connection to a WAL database makes -wal/-shm files and leaves them. With
+    // no -wal file, no writer has the file open and everything is in the file itself:
+    // read it as immutable, which creates nothing. (A writer that starts meanwhile could
+    // checkpoint under this short read; that would be a read error, never a write.)
+    const bool wal = std::filesystem::exists(path + "-wal");
+    name = file_uri(path) + (wal ? "?mode=ro" : "?mode=ro&immutable=1");
+    flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+  } else {
+    flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  }
+  if (sqlite3_open_v2(name.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    SGDLAB_INPUT_ERROR(path, ": cannot open the study database (", msg, ")");
+  }
+  sqlite3_busy_timeout(db_, 120000);
+  try {
+    const bool empty = check_schema(read_only);
+    if (!read_only) {
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      exec("PRAGMA foreign_keys=ON");
+      if (empty) create_schema();
+    }
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+bool StudyStorage::check_schema(bool read_only) {
+  bool empty = false;
+  std::string problem;
+  try {
+    problem = schema_problem(db_, &empty);
+  } catch (const Error&) {
+    const int code = sqlite3_errcode(db_);
+    if (code != SQLITE_NOTADB && code != SQLITE_CORRUPT) throw;
+    problem = sqlite3_errmsg(db_);
+  }
+  if (problem.empty() && empty && read_only) problem = "it has no tables";
+  if (!problem.empty()) SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", problem, ")");
+  return empty;
+}
+
+void StudyStorage::create_schema() {
+  // Another process may make the schema between the check and here: look again under
+  // the write lock.
+  Transaction tx(db_);
+  bool empty = false;
+  const std::string problem = schema_problem(db_, &empty);
+  if (!problem.empty()) SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", problem, ")");
+  if (empty) {
+    exec(kSchema);
+    Stmt(db_, "INSERT INTO meta(key, value) VALUES('schema_version', ?)")
+        .bind(1, std::to_string(kSchemaVersion))
+        .run();
+  }
+  tx.commit();
+}
+
+StudyStorage::~StudyStorage() {
+  sqlite3_close(db_);
+}
+
+void StudyStorage::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    if (msg.find("not a database") != std::string::npos ||
+        msg.find("malformed") != std::string::npos)
+      SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", msg, ")");
+    SGDLAB_THROW("SQLite: ", msg);
+  }
+}
+
+}  // namespace sgdlab
