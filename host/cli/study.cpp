@@ -21,7 +21,8 @@ void register_study(CLI::App& app) {
   cmd->add_option("--models", *models, "comma list of presets (mlp, cnn, lcnn) or model files")
       ->default_val("mlp,cnn,lcnn");
   cmd->add_option("--preset", o->preset,
-                  "paper (30 coarse, 20 fine, 20 epochs, 5 seeds) or quick (8, 6, 5, 2)")
+                  "paper (30 coarse, 20 fine, 20 epochs, 5 seeds), quick (8, 6, 5, 2), or beyond "
+                  "(30, 20, 40, 5; augmentation, weight decay and the schedule in the space)")
       ->default_val("paper");
   cmd->add_option("--coarse", o->coarse, "coarse random trials per model (0: preset)")
       ->default_val(0);
@@ -31,6 +32,8 @@ void register_study(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "sampler and trial seed")->default_val(0);
   add_device_option(*cmd, o->device);
   add_data_options(*cmd, o->data_options);
+  cmd->add_option("--baseline", o->baseline,
+                  "a paper-preset study's report.json to set beside this one in the report");
   cmd->add_option("--out", o->out, "the study folder (created; an existing one is resumed)")
       ->required();
   cmd->add_flag("!--no-figures", *figures, "skip the matplotlib figures");

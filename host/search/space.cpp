@@ -51,6 +51,19 @@ double ParamSpec::internal_high() const {
 
 SearchSpace::SearchSpace(std::vector<ParamSpec> params) : params_(std::move(params)) {}
 
+const std::vector<ParamSpec>& SearchSpace::optional_params() {
+  static const std::vector<ParamSpec> params = {{"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}},
+                                                {"augment", Dist::Uniform, 0.0, 1.0, {}},
+                                                {"schedule", Dist::Categorical, 0, 0, {0, 1}}};
+  return params;
+}
+
+SearchSpace SearchSpace::beyond_default() {
+  std::vector<ParamSpec> params = study_default().params();
+  for (const ParamSpec& p : optional_params()) params.push_back(p);
+  return SearchSpace(params);
+}
+
 SearchSpace SearchSpace::study_default() {
   return SearchSpace({{"lr", Dist::LogUniform, 1e-7, 1e-1, {}},
                       {"batch", Dist::Categorical, 0, 0, {16, 32, 64, 128}},
@@ -141,6 +154,12 @@ std::string training_refusal(const std::string& name, double value, size_t train
   } else if (name == "momentum" || name == "dropout") {
     rule = name + " must be in [0, 1)";
     accepts = [](double x) { return x >= 0 && x < 1; };
+  } else if (name == "weight_decay" || name == "augment") {
+    rule = name + " must be in [0, 1]";
+    accepts = [](double x) { return x >= 0 && x <= 1; };
+  } else if (name == "schedule") {
+    rule = "schedule must be 0 (constant) or 1 (cosine)";
+    accepts = [](double x) { return x == 0 || x == 1; };
   } else if (name == "batch") {
     const double most = train_size ? double(train_size) : double(INT_MAX);
     rule = train_size ? "a batch size from 1 to the training set's " + std::to_string(train_size) +
@@ -174,9 +193,16 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
     const std::string name = it.key();
     auto found = std::find_if(space.params_.begin(), space.params_.end(),
                               [&](const ParamSpec& p) { return p.name == name; });
-    if (found == space.params_.end())
-      SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
-                         "' (expected lr, batch, momentum, dropout)");
+    if (found == space.params_.end()) {
+      const auto& optional = optional_params();
+      if (std::none_of(optional.begin(), optional.end(),
+                       [&](const ParamSpec& p) { return p.name == name; }))
+        SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
+                           "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
+                           "schedule)");
+      space.params_.push_back({name});
+      found = space.params_.end() - 1;
+    }
     const ParamSpec p = param_from_json(name, it.value(), source + ": " + name);
     check_trainable(p, source);
     *found = p;

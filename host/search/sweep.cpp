@@ -11,6 +11,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/search/lane_params.hpp"
 
 namespace sgdlab {
 
@@ -221,8 +222,8 @@ class Scheduler {
     ScopedRange range(backend, "pack");
     std::vector<LaneSettings> lanes;
     for (const Trial& t : trials)
-      lanes.push_back({float(t.params.at("lr")), float(t.params.at("momentum")),
-                       float(t.params.at("dropout")), trial_seed(o_.seed, t.number)});
+      lanes.push_back(
+          lane_settings(t.params, trial_seed(o_.seed, t.number), o_.epochs, model_.input));
     const auto pack_start = std::chrono::steady_clock::now();
     std::unique_ptr<Trainer> trainer;
     try {

@@ -288,6 +288,34 @@ void render_figures(std::ostream& md) {
         "them with `python3 tools/figures.py DIR`.\n";
 }
 
+// The beyond preset beside the paper and, when the study was given one, a paper-preset
+// study's final figures; then the all-seeds ensemble and the commands that train the
+// final models again.
+void render_beyond(std::ostream& md, const json& r, const Models& models) {
+  const json& base = at(r, "baseline");
+  md << "## Table 1 beside the paper and the `paper` preset\n\nFinal models: test accuracy, "
+        "mean ± sample std over the seeds; everything chosen on validation.\n\n"
+     << "| model | the paper (fine test, one run) | `paper` preset | `beyond` preset |\n"
+     << "|---|---|---|---|\n";
+  for (const auto& [key, m] : models) {
+    const json& b = at(at(base, "models"), key);
+    md << "| " << key << " | " << pct(kPaper["table1"][key][3]) << " | "
+       << pct_pm(at(b, "test_mean"), at(b, "test_std")) << " | "
+       << pct_pm(at(m["final"], "test_mean"), at(m["final"], "test_std")) << " |\n";
+  }
+  const json& e = at(r, "ensemble");
+  md << "| ensemble (per seed) | " << pct(kPaper["ensemble_test"]) << " | "
+     << pct_pm(at(at(base, "ensemble"), "test_mean"), at(at(base, "ensemble"), "test_std")) << " | "
+     << pct_pm(at(e, "test_mean"), at(e, "test_std")) << " |\n"
+     << "| ensemble of every seed's model | | | " << pct(at(at(e, "all_seeds"), "test_acc"))
+     << " (validation " << pct(at(at(e, "all_seeds"), "val_acc")) << ") |\n\n";
+  md << "The final models again, with plain `sgdlab train` (bit for bit on the CPU):\n\n```sh\n";
+  for (const auto& [key, m] : models)
+    if (at(m["final"], "command").is_string())
+      md << at(m["final"], "command").get<std::string>() << "\n";
+  md << "```\n\n";
+}
+
 }  // namespace
 
 std::string render_report_markdown(const json& r) {
@@ -297,6 +325,7 @@ std::string render_report_markdown(const json& r) {
   render_title(md, r, cfg);
   const Models models = in_study_order(cfg, at(r, "models"));
   render_accuracy_table(md, cfg, models);
+  if (cfg.value("preset", "") == "beyond") render_beyond(md, r, models);
   render_narrowing(md, models);
   render_final_params(md, models);
   render_ensemble(md, r, cfg, models);

@@ -100,7 +100,7 @@ std::vector<EffectLane> vary(const LaneSettings& base, int batch, const std::str
 void run_effects(StudyContext& c, const std::string& m) {
   const nlohmann::json& fin = c.report["models"][m]["final"];
   const ParamValues tuned = fin["params"].get<ParamValues>();
-  const LaneSettings base = settings_from(tuned, 1);
+  const LaneSettings base = settings_from(c, tuned, 1);
   const int batch = int(tuned.at("batch"));
   nlohmann::json& e = c.report["effects"];
   // Initialisation: slow, Xavier, fast.

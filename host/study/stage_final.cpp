@@ -2,6 +2,7 @@
 // seeds as one pack, their validation and test probabilities kept for the ensemble.
 // Cached: a rerun with the same parameters reads final.json instead of training.
 #include <filesystem>
+#include <sstream>
 
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
@@ -32,6 +33,26 @@ void save_final_models(const StudyContext& c, const std::string& dir, const Mode
   }
 }
 
+// The `sgdlab train` command that trains these final models again, bit for bit on the
+// CPU: the same settings as one pack of the same seeds. Rates as 9 significant digits,
+// which give back the same float.
+std::string train_command(const StudyContext& c, const std::string& m, const ParamValues& p) {
+  const LaneSettings s = settings_from(c, p, 1);
+  std::ostringstream cmd;
+  cmd.precision(9);
+  cmd << "sgdlab train --model " << m << " --epochs " << c.o.epochs << " --batch "
+      << int(p.at("batch")) << " --lr " << s.lr << " --momentum " << s.momentum << " --dropout "
+      << s.dropout << " --seed ";
+  for (int i = 0; i < c.o.seeds; ++i) cmd << (i ? "," : "") << 1 + i;
+  if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
+  if (s.schedule.kind == Schedule::Cosine) cmd << " --schedule cosine";
+  if (s.augment.on())
+    cmd << " --augment shift=" << s.augment.shift << ",rotate=" << s.augment.rotate
+        << ",scale=" << s.augment.scale;
+  if (!c.o.data_options.dir.empty()) cmd << " --data " << c.o.data_options.dir;
+  return cmd.str();
+}
+
 }  // namespace
 
 nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamValues& params,
@@ -50,7 +71,7 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
   std::vector<LaneSettings> lanes;
   nlohmann::json seeds = nlohmann::json::array();
   for (int i = 0; i < c.o.seeds; ++i) {
-    lanes.push_back(settings_from(params, 1 + uint64_t(i)));
+    lanes.push_back(settings_from(c, params, 1 + uint64_t(i)));
     seeds.push_back(1 + i);
   }
   const auto t0 = c.seconds();
@@ -70,6 +91,7 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
     lanes_json.push_back(lane_rows_json(epochs, i));
   }
   nlohmann::json j = {{"source", source},
+                      {"command", train_command(c, m, params)},
                       {"params", params},
                       {"seeds", seeds},
                       {"val_acc", val_acc},

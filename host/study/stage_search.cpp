@@ -106,7 +106,7 @@ nlohmann::json correlations(const std::vector<Trial>& trials) {
 void run_searches(StudyContext& c, const std::string& m) {
   c.log << "== " << m << ": coarse random search (" << c.o.coarse << " trials x " << c.o.epochs
         << " epochs)" << std::endl;
-  const SearchSpace space = SearchSpace::study_default();
+  const SearchSpace space = study_space(c.o);
   sweep(c, m, m + "-coarse", "random", space, c.o.coarse);
   const auto coarse_trials = c.storage->trials(c.storage->find_study(m + "-coarse")->first);
   const Narrowing n = narrow(space, coarse_trials);

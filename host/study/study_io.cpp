@@ -3,12 +3,17 @@
 #include <cstring>
 
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/search/lane_params.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab::study {
 
-LaneSettings settings_from(const ParamValues& p, uint64_t seed) {
-  return {float(p.at("lr")), float(p.at("momentum")), float(p.at("dropout")), seed};
+LaneSettings settings_from(const StudyContext& c, const ParamValues& p, uint64_t seed) {
+  return lane_settings(p, seed, c.o.epochs, c.device_data->image());
+}
+
+SearchSpace study_space(const StudyOptions& o) {
+  return o.preset == "beyond" ? SearchSpace::beyond_default() : SearchSpace::study_default();
 }
 
 nlohmann::json lane_rows_json(const std::vector<std::vector<EpochStats>>& epochs, int lane) {

@@ -52,7 +52,10 @@ void run_ensemble(StudyContext& c);
 void run_effects(StudyContext& c, const std::string& model);
 
 // Shared by the stages.
-LaneSettings settings_from(const ParamValues& p, uint64_t seed);
+// A trial's parameters as a lane's settings (search/lane_params.hpp), for this study.
+LaneSettings settings_from(const StudyContext& c, const ParamValues& p, uint64_t seed);
+// The space the study searches: the paper's, or with the options beyond it.
+SearchSpace study_space(const StudyOptions& o);
 // One lane's per-epoch train loss, validation accuracy and loss, gradient statistics
 // and seconds.
 nlohmann::json lane_rows_json(const std::vector<std::vector<EpochStats>>& epochs, int lane);

@@ -34,6 +34,12 @@ class SearchSpace {
   // The study's space: lr log-uniform (1e-7, 1e-1), batch {16, 32, 64, 128},
   // momentum uniform (0.5, 0.99), dropout uniform (0.1, 0.7).
   static SearchSpace study_default();
+  // The study's space and the options beyond the paper: weight_decay log-uniform
+  // (1e-6, 1e-2), augment uniform (0, 1) (the strength of the random affine transform,
+  // lane_params.hpp), schedule categorical {0: constant, 1: cosine}.
+  static SearchSpace beyond_default();
+  // The optional parameters a space file may add to the study's space.
+  static const std::vector<ParamSpec>& optional_params();
   // The default space with the parameters a JSON object names replaced:
   // {"lr": {"type": "log_uniform", "low": 1e-4, "high": 0.1}, "batch": {"type":
   // "categorical", "choices": [32]}, ...}. Throws InputError naming `source`.

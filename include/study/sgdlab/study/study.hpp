@@ -24,6 +24,9 @@ struct StudyOptions {
   std::string out;
   uint64_t seed = 0;
   int ensemble_draws = 100;
+  // A `paper` preset study's report.json, whose final figures the report sets beside
+  // this study's (optional).
+  std::string baseline;
 };
 
 // Fills the counts the preset sets; throws InputError for a bad preset or count.

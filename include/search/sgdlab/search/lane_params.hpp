@@ -1,0 +1,20 @@
+#pragma once
+// A trial's parameters as a lane's training settings: lr, momentum and dropout as they
+// are; weight_decay; augment, a strength a in [0, 1] that is a random shift of up to
+// a * (image side / 8) pixels, a rotation of up to 15a degrees and a scale change of up
+// to 15a %; schedule, 0 constant or 1 cosine over the run's epochs. Parameters a space
+// does not have stay off.
+#include <cstdint>
+
+#include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/search/space.hpp"
+
+namespace sgdlab {
+
+LaneSettings lane_settings(const ParamValues& params, uint64_t seed, int epochs,
+                           const Shape3& image);
+
+// The augmentation a strength gives for images of this shape.
+Augment augment_of_strength(double strength, const Shape3& image);
+
+}  // namespace sgdlab
