@@ -226,6 +226,46 @@ TEST(SweepCli, NarrowReportsTheModeOfEachCategoricalParameter) {
   EXPECT_EQ(j["kde"]["batch"]["axis"], "log2(batch)");
 }
 
+// Integers are parsed as integers (issue #14, 3): seeds from 0 to 2^64 - 1 exactly, and a
+// seed or count that is negative, fractional or out of range is refused with one line
+// naming the flag, before any study is written (a negative count used to act as the
+// default, and --seed -1 used to wrap to 2^64 - 1).
+TEST(SweepCli, SeedsAndCountsAreIntegersAndOutOfRangeIsRefused) {
+  TempDir dir;
+  write_small_usps(dir / "data", 300, 50);
+  const std::string db = dir / "s.db";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--seed", "-1"},           {"--seed", "18446744073709551616"},
+      {"--seed", "1e3"},          {"--seed", "1.5"},
+      {"--pack-lanes", "-1"},     {"--streams", "-2"},
+      {"--wave", "-3"},           {"--pack-lanes", "2147483648"},
+      {"--wave", "1.5"},          {"--streams", "+1"},
+      {"--heartbeat-grace", "0"}, {"--heartbeat-grace", "-5"}};
+  for (const auto& [flag, value] : refused) {
+    expect_user_error(sweep_args(dir, db, flag + " " + value), flag + ": ");
+    EXPECT_FALSE(fs::exists(db)) << flag << " " << value;
+  }
+  // 2^53 + 1 is not a double; 2^64 - 1 is the largest seed. Both are stored exactly.
+  for (const std::string seed : {"9007199254740993", "18446744073709551615"}) {
+    std::string out;
+    ASSERT_EQ(run_command(sgdlab_binary() + " " +
+                              sweep_args(dir, db, "--name s" + seed + " --seed " + seed),
+                          &out),
+              0)
+        << out;
+    StudyStorage s(db, StorageMode::ReadOnly);
+    EXPECT_EQ(s.find_study("s" + seed)->second.seed, std::stoull(seed));
+  }
+  // 0 stays "the device's default".
+  std::string out;
+  EXPECT_EQ(run_command(sgdlab_binary() + " " +
+                            sweep_args(dir, db, "--name z --pack-lanes 0 --streams 0 --wave 0"),
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("packs of up to 4 lanes, 1 at once"), std::string::npos) << out;
+}
+
 // A trial that a live sibling worker runs is not done: the sweep says so in its last line.
 TEST(SweepCli, ASweepSaysHowManyTrialsAreStillRunningElsewhere) {
   TempDir dir;

@@ -108,7 +108,7 @@ TEST(Sweep, KilledSweepResumesWithNoTrialLostOrRepeated) {
   int retried = 0;
   for (const Trial& t : after) retried += t.attrs.count("retries") > 0;
   EXPECT_GE(retried, 1);
-  EXPECT_NE(out.find("left running by a stopped process were run again"), std::string::npos) << out;
+  EXPECT_NE(out.find("left running by a stopped worker were run again"), std::string::npos) << out;
 }
 
 // A sweep killed mid-wave and resumed gives every trial the parameters and the value it

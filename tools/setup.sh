@@ -5,6 +5,8 @@ packages=(
   build-essential cmake pkg-config
   libopenblas-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev
   libzip-dev
+  # PostgreSQL study storage: libpq to build; the server for the tests (tools/test_postgres.sh)
+  libpq-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev
   curl libssl-dev
   python3-matplotlib python3-numpy python3-torch python3-optuna

@@ -17,11 +17,12 @@ struct ExportArgs {
 };
 
 void run_export(const ExportArgs& a) {
-  if (!std::filesystem::is_regular_file(a.study))
+  if (!is_postgres_url(a.study) && !std::filesystem::is_regular_file(a.study))
     SGDLAB_INPUT_ERROR("--study ", a.study, ": no such study database");
-  StudyStorage storage(a.study);
+  // Exporting reads: the study is opened read-only and nothing is created in it.
+  StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto found = storage.find_study(a.name);
-  if (!found) SGDLAB_INPUT_ERROR("--name ", a.name, ": no such study in ", a.study);
+  if (!found) SGDLAB_INPUT_ERROR("--name ", a.name, ": no such study in ", storage.path());
   const auto trials = storage.trials(found->first);
   write_file_atomic(a.journal, optuna_journal(found->second, trials));
   std::cout << "wrote " << trials.size() << " trials of '" << a.name << "' to " << a.journal
@@ -35,7 +36,9 @@ void register_export(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* cmd =
       app.add_subcommand("export", "write a study in Optuna's journal format (optuna-dashboard)");
-  cmd->add_option("--study", a->study, "the study database")->required();
+  cmd->add_option("--study", a->study,
+                  "the study: a SQLite file, or postgresql://USER[:PASS]@HOST[:PORT]/DB")
+      ->required();
   cmd->add_option("--name", a->name, "the study's name")->required();
   cmd->add_option("--optuna-journal", a->journal, "the journal file to write")->required();
   cmd->callback([a] { run_export(*a); });

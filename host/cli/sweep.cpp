@@ -1,4 +1,7 @@
-// sgdlab sweep / trials / narrow: hyperparameter sweeps stored in a SQLite study.
+// sgdlab sweep / trials / narrow: hyperparameter sweeps stored in a study (a SQLite file or
+// a PostgreSQL database, see sgdlab/search/storage.hpp).
+#include <charconv>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -19,10 +22,24 @@ struct SweepArgs {
   std::string model = "cnn", sampler = "random", study, name, space, device = "auto";
   DataOptions data;
   BackendOptions gpu;
-  int trials = 30, epochs = 20, pack_lanes = 0, streams = 0, wave = 0;
-  uint64_t seed = 0;
+  int trials = 30, epochs = 20;
+  // Integers are read as text and parsed here: CLI11 wraps -1 into 2^64 - 1 and clamps
+  // what is out of range, where a seed or a count must be refused instead.
+  std::string seed = "0", pack_lanes = "0", streams = "0", wave = "0";
+  double heartbeat_grace = 120;
   bool prune = false, multivariate = false, quiet = false;
 };
+
+// A count where 0 means "the device's default": a whole number from 0 to INT_MAX.
+int parse_count(const std::string& flag, const std::string& text) {
+  int v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || text[0] == '+' || ec != std::errc() || ptr != text.data() + text.size() ||
+      v < 0)
+    SGDLAB_INPUT_ERROR(flag, ": expected a whole number from 0 (the default) to ", INT_MAX,
+                       ", got '", text, "'");
+  return v;
+}
 
 std::string percent(std::optional<double> v) {
   if (!v || !std::isfinite(*v)) return "-";
@@ -33,6 +50,7 @@ std::string percent(std::optional<double> v) {
 
 // The study file's folder, made if missing; a failure names the file.
 void make_study_folder(const std::string& study) {
+  if (is_postgres_url(study)) return;
   const std::filesystem::path folder = std::filesystem::path(study).parent_path();
   if (folder.empty()) return;
   std::error_code ec;
@@ -68,12 +86,19 @@ void print_summary(const SweepResult& result) {
 void run_sweep_command(const SweepArgs& a) {
   load_model(a.model);  // a bad model fails before anything is read or written
   if (a.study.empty() || a.name.empty())
-    SGDLAB_INPUT_ERROR("--study FILE and --name NAME are required");
+    SGDLAB_INPUT_ERROR("--study FILE|URL and --name NAME are required");
+  const uint64_t seed = parse_uint("--seed", a.seed);
+  const int pack_lanes = parse_count("--pack-lanes", a.pack_lanes);
+  const int streams = parse_count("--streams", a.streams);
+  const int wave = parse_count("--wave", a.wave);
+  if (!(a.heartbeat_grace > 0) || !std::isfinite(a.heartbeat_grace))
+    SGDLAB_INPUT_ERROR("--heartbeat-grace: expected a number of seconds > 0, got ",
+                       a.heartbeat_grace);
   const SearchSpace space =
       a.space.empty() ? SearchSpace::study_default() : SearchSpace::from_argument(a.space);
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
-  auto sampler = make_sampler(a.sampler, a.seed, tpe);
+  auto sampler = make_sampler(a.sampler, seed, tpe);
   const UspsData data = load_data(a.data);
   // Before the study is opened: a space that no trial could train would wedge it.
   check_space_fits(space, data.train.size(),
@@ -84,20 +109,20 @@ void run_sweep_command(const SweepArgs& a) {
   o.model = a.model;
   o.trials = a.trials;
   o.epochs = a.epochs;
-  o.pack_lanes = a.pack_lanes;
-  o.streams = a.streams;
-  o.wave = a.wave;
-  o.seed = a.seed;
+  o.pack_lanes = pack_lanes;
+  o.streams = streams;
+  o.wave = wave;
+  o.seed = seed;
   o.prune = a.prune;
   o = resolve_defaults(o, device, a.sampler);
   make_study_folder(a.study);
-  StudyStorage storage(a.study);
+  StudyStorage storage(a.study, StorageMode::ReadWrite, {a.heartbeat_grace});
   bool created = false;
   const int64_t study =
-      storage.open_study({a.name, a.model, a.sampler, a.seed, a.epochs, space.to_json()}, &created);
+      storage.open_study({a.name, a.model, a.sampler, seed, a.epochs, space.to_json()}, &created);
   DeviceData device_data(*main_backend, data);
-  std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << a.study << ": "
-            << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
+  std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << storage.path()
+            << ": " << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
             << " epochs on " << main_backend->describe() << " (packs of up to " << o.pack_lanes
             << " lanes, " << o.streams << " at once)" << std::endl;
   const BackendFactory factory = backends_of(device, a.gpu);
@@ -111,7 +136,7 @@ void run_sweep_command(const SweepArgs& a) {
       });
   if (result.recovered)
     std::cout << result.recovered
-              << " trial(s) left running by a stopped process were run again (same number and "
+              << " trial(s) left running by a stopped worker were run again (same number and "
                  "seed)\n";
   print_summary(result);
 }
@@ -122,13 +147,18 @@ struct StudyArgs {
   double top = 0.2;
 };
 
+// A study file that is not there is named as such (opening it read-only would say less).
+void check_study_exists(const std::string& study) {
+  if (!is_postgres_url(study) && !std::filesystem::exists(study))
+    SGDLAB_INPUT_ERROR(study, ": no such study file");
+}
+
 std::pair<int64_t, StudyInfo> find(StudyStorage& storage, const StudyArgs& a) {
-  if (!std::filesystem::exists(a.study)) SGDLAB_INPUT_ERROR(a.study, ": no such study file");
   auto found = storage.find_study(a.name);
   if (!found) {
     std::string names;
     for (const auto& n : storage.study_names()) names += (names.empty() ? "" : ", ") + n;
-    SGDLAB_INPUT_ERROR(a.study, ": no study named '", a.name,
+    SGDLAB_INPUT_ERROR(storage.path(), ": no study named '", a.name,
                        "' (studies: ", names.empty() ? "none" : names, ")");
   }
   return *found;
@@ -144,7 +174,7 @@ nlohmann::json trial_json(const Trial& t) {
 }
 
 void run_trials_command(const StudyArgs& a) {
-  if (!std::filesystem::exists(a.study)) SGDLAB_INPUT_ERROR(a.study, ": no such study file");
+  check_study_exists(a.study);
   StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto [id, info] = find(storage, a);
   const auto trials = storage.trials(id);
@@ -183,10 +213,10 @@ void run_trials_command(const StudyArgs& a) {
 void run_narrow_command(const StudyArgs& a) {
   if (a.out.empty()) SGDLAB_INPUT_ERROR("--out FILE is required");
   if (!(a.top > 0 && a.top <= 1)) SGDLAB_INPUT_ERROR("--top: expected a fraction in (0, 1]");
-  if (!std::filesystem::exists(a.study)) SGDLAB_INPUT_ERROR(a.study, ": no such study file");
+  check_study_exists(a.study);
   StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto [id, info] = find(storage, a);
-  const SearchSpace original = SearchSpace::from_json(info.space, a.study);
+  const SearchSpace original = SearchSpace::from_json(info.space, storage.path());
   const Narrowing n = narrow(original, storage.trials(id), a.top);
   write_file_atomic(a.out, n.to_json().dump(2) + "\n");
   std::cout << "top " << n.n_top << " of " << n.n_trials << " completed trials:\n";
@@ -200,7 +230,9 @@ void run_narrow_command(const StudyArgs& a) {
 }
 
 void add_study_options(CLI::App* cmd, StudyArgs& a) {
-  cmd->add_option("--study", a.study, "study file (SQLite)")->required();
+  cmd->add_option("--study", a.study,
+                  "the study: a SQLite file, or postgresql://USER[:PASS]@HOST[:PORT]/DB")
+      ->required();
   cmd->add_option("--name", a.name, "study name")->required();
 }
 
@@ -209,7 +241,9 @@ void add_study_options(CLI::App* cmd, StudyArgs& a) {
 void register_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "sweep", "random or TPE search, trials packed into lanes, stored in SQLite");
+      "sweep",
+      "random or TPE search, trials packed into lanes, stored in SQLite or PostgreSQL (any "
+      "number of workers, on any number of machines, may run one study)");
   cmd->add_option("--model", a->model, "a preset (mlp, cnn, lcnn) or a model file (.json)")
       ->default_val("cnn");
   cmd->add_option("--sampler", a->sampler, "random or tpe")->default_val("random");
@@ -217,22 +251,30 @@ void register_sweep(CLI::App& app) {
                   "trials in the study (a resumed study runs what is missing)")
       ->default_val(30);
   cmd->add_option("--epochs", a->epochs, "epochs per trial")->default_val(20);
-  cmd->add_option("--study", a->study, "study file (SQLite; created if absent)")->required();
+  cmd->add_option("--study", a->study,
+                  "the study: a SQLite file (created if absent) or "
+                  "postgresql://USER[:PASS]@HOST[:PORT]/DB (the password may also come from "
+                  "PGPASSWORD or ~/.pgpass)")
+      ->required();
   cmd->add_option("--name", a->name, "study name (resumed if it exists)")->required();
   cmd->add_option("--space", a->space,
                   "search space: a JSON file, or the JSON itself when it starts with '{' "
                   "(default: the study's space)");
-  cmd->add_option("--seed", a->seed, "sampler and trial seed")->default_val(0);
+  cmd->add_option("--seed", a->seed, "sampler and trial seed, 0 to 2^64-1")->default_val("0");
   add_device_option(*cmd, a->device);
   add_gpu_math_options(*cmd, a->gpu);
   add_data_options(*cmd, a->data);
   cmd->add_flag("--prune", a->prune, "median pruner on per-epoch validation accuracy");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");
   cmd->add_option("--pack-lanes", a->pack_lanes, "most lanes per pack (0: CPU 4, GPU 32)")
-      ->default_val(0);
-  cmd->add_option("--streams", a->streams, "packs at once (0: CPU 1, GPU 4)")->default_val(0);
+      ->default_val("0");
+  cmd->add_option("--streams", a->streams, "packs at once (0: CPU 1, GPU 4)")->default_val("0");
   cmd->add_option("--wave", a->wave, "trials asked together (0: random 4 x lanes x streams, tpe 8)")
-      ->default_val(0);
+      ->default_val("0");
+  cmd->add_option("--heartbeat-grace", a->heartbeat_grace,
+                  "seconds without a heartbeat after which another worker's RUNNING trial is "
+                  "taken for lost and asked again (workers beat every grace/4 s, at most 30 s)")
+      ->default_val(120);
   cmd->callback([a] { run_sweep_command(*a); });
 
   auto t = std::make_shared<StudyArgs>();

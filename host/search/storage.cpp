@@ -1,71 +1,26 @@
+// StudyStorage: the engine chosen by the --study argument, one lock around its
+// connection, the settings check of a resumed study, and the heartbeats of the trials
+// this process holds.
 #include "sgdlab/search/storage.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cmath>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "sgdlab/core/error.hpp"
-#include "sqlite.hpp"
+#include "storage_engine.hpp"
 
 namespace sgdlab {
-namespace {
 
-using storage_detail::now_iso;
-using storage_detail::now_seconds;
-using storage_detail::Stmt;
-using storage_detail::Transaction;
-
-constexpr double kStaleSeconds = 600;  // a worker on another host is gone after this silence
-
-std::string params_json(const ParamValues& p) {
-  return nlohmann::json(p).dump();
+bool is_postgres_url(const std::string& study_arg) {
+  return study_arg.rfind("postgresql://", 0) == 0 || study_arg.rfind("postgres://", 0) == 0;
 }
-ParamValues params_from(const std::string& s) {
-  return nlohmann::json::parse(s).get<ParamValues>();
-}
-
-// Whether the worker that wrote `worker` (host:pid:start) is still running.
-bool worker_alive(const std::string& worker, double heartbeat) {
-  std::istringstream in(worker);
-  std::string host, pid_text, start;
-  std::getline(in, host, ':');
-  std::getline(in, pid_text, ':');
-  std::getline(in, start);
-  char here[256] = {};
-  gethostname(here, sizeof here - 1);
-  if (host != here) return now_seconds() - heartbeat < kStaleSeconds;
-  const pid_t pid = pid_t(std::atol(pid_text.c_str()));
-  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
-  // The pid may have been reused: compare the process start time.
-  std::ifstream stat("/proc/" + pid_text + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return true;
-  std::istringstream fields(line.substr(close + 2));
-  std::string f;
-  for (int i = 0; i < 20 && fields >> f; ++i) {
-  }  // field 22 is the start time
-  return f == start;
-}
-
-// The study of that name, read through the caller's connection (and lock).
-std::optional<std::pair<int64_t, StudyInfo>> read_study(sqlite3* db, const std::string& name) {
-  Stmt q(db, "SELECT study_id, model, sampler, seed, epochs, space FROM studies WHERE name = ?");
-  q.bind(1, name);
-  if (!q.step()) return std::nullopt;
-  StudyInfo info{name,
-                 q.text_at(1),
-                 q.text_at(2),
-                 uint64_t(q.int_at(3)),
-                 int(q.int_at(4)),
-                 nlohmann::json::parse(q.text_at(5))};
-  return std::make_pair(q.int_at(0), info);
-}
-
-}  // namespace
 
 std::string StudyStorage::worker_id() {
   char host[256] = {};
@@ -83,226 +38,133 @@ std::string StudyStorage::worker_id() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + start;
 }
 
+StudyStorage::StudyStorage(const std::string& study_arg, StorageMode mode, StorageOptions options)
+    : shown_(is_postgres_url(study_arg) ? postgres_url_shown(study_arg) : study_arg),
+      options_(options) {
+  if (!(options_.heartbeat_grace_seconds > 0) || !std::isfinite(options_.heartbeat_grace_seconds))
+    SGDLAB_INPUT_ERROR("--heartbeat-grace: expected a number of seconds > 0, got ",
+                       options_.heartbeat_grace_seconds);
+  engine_ = is_postgres_url(study_arg) ? open_postgres_engine(study_arg, shown_, mode)
+                                       : open_sqlite_engine(study_arg, mode);
+}
+
+StudyStorage::~StudyStorage() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+}
+
+std::unique_ptr<StudyStorage> open_study_storage(const std::string& study_arg, OpenMode mode,
+                                                 StorageOptions options) {
+  return std::make_unique<StudyStorage>(study_arg, mode, options);
+}
+
+int64_t StudyStorage::open_study(const StudyInfo& info, bool* created) {
+  std::unique_lock lock(mutex_);
+  bool inserted = false;
+  const auto [id, s] = engine_->open_study(info, &inserted);
+  lock.unlock();
+  if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
+      s.epochs != info.epochs || s.seed != info.seed)
+    SGDLAB_INPUT_ERROR(shown_, ": study '", info.name, "' exists with model ", s.model,
+                       ", sampler ", s.sampler, ", ", s.epochs, " epochs, seed ", s.seed,
+                       " and space ", s.space.dump(),
+                       "; resume it with the same settings or choose another --name");
+  if (created) *created = inserted;
+  return id;
+}
+
 std::optional<std::pair<int64_t, StudyInfo>> StudyStorage::find_study(const std::string& name) {
   std::lock_guard lock(mutex_);
-  return read_study(db_, name);
+  return engine_->find_study(name);
 }
 
 std::vector<std::string> StudyStorage::study_names() {
   std::lock_guard lock(mutex_);
-  Stmt q(db_, "SELECT name FROM studies ORDER BY study_id");
-  std::vector<std::string> out;
-  while (q.step()) out.push_back(q.text_at(0));
-  return out;
-}
-
-int64_t StudyStorage::open_study(const StudyInfo& info, bool* created) {
-  std::lock_guard lock(mutex_);
-  // The lookup and the insert share one write lock: apart, two processes creating the
-  // same name at once could both miss it, and the later one would join the earlier's
-  // study without its settings ever being compared.
-  Transaction tx(db_);
-  auto found = read_study(db_, info.name);
-  const bool inserted = !found;
-  if (inserted) {
-    Stmt(db_,
-         "INSERT INTO studies(name, model, sampler, seed, epochs, space, created) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, info.name)
-        .bind(2, info.model)
-        .bind(3, info.sampler)
-        .bind(4, int64_t(info.seed))
-        .bind(5, info.epochs)
-        .bind(6, info.space.dump())
-        .bind(7, now_iso())
-        .run();
-    found = std::make_pair(int64_t(sqlite3_last_insert_rowid(db_)), info);
-  }
-  tx.commit();
-  const StudyInfo& s = found->second;
-  if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
-      s.epochs != info.epochs || s.seed != info.seed)
-    SGDLAB_INPUT_ERROR(path_, ": study '", info.name, "' exists with model ", s.model, ", sampler ",
-                       s.sampler, ", ", s.epochs, " epochs, seed ", s.seed, " and space ",
-                       s.space.dump(),
-                       "; resume it with the same settings or choose another --name");
-  if (created) *created = inserted;
-  return found->first;
+  return engine_->study_names();
 }
 
 std::vector<Trial> StudyStorage::trials(int64_t study) {
   std::lock_guard lock(mutex_);
-  return load_trials(study);
-}
-
-std::vector<Trial> StudyStorage::load_trials(int64_t study) {
-  std::vector<Trial> out;
-  std::map<int64_t, size_t> index;
-  Stmt q(db_,
-         "SELECT trial_id, number, state, params, value, started, finished FROM trials "
-         "WHERE study_id = ? ORDER BY number");
-  q.bind(1, study);
-  while (q.step()) {
-    Trial t;
-    t.id = q.int_at(0);
-    t.number = int(q.int_at(1));
-    t.state = trial_state_from(q.text_at(2));
-    t.params = params_from(q.text_at(3));
-    if (!q.null_at(4)) t.value = q.real_at(4);
-    t.started = q.text_at(5);
-    t.finished = q.text_at(6);
-    index[t.id] = out.size();
-    out.push_back(std::move(t));
-  }
-  Stmt v(db_,
-         "SELECT v.trial_id, v.value FROM trial_values v JOIN trials t USING(trial_id) "
-         "WHERE t.study_id = ? ORDER BY v.trial_id, v.epoch");
-  v.bind(1, study);
-  while (v.step())
-    out[index.at(v.int_at(0))].intermediate.push_back(v.null_at(1) ? NAN : v.real_at(1));
-  Stmt a(db_,
-         "SELECT a.trial_id, a.key, a.value FROM trial_attrs a JOIN trials t USING(trial_id) "
-         "WHERE t.study_id = ?");
-  a.bind(1, study);
-  while (a.step()) out[index.at(a.int_at(0))].attrs[a.text_at(1)] = a.text_at(2);
-  return out;
+  return engine_->trials(study);
 }
 
 int StudyStorage::recover_stale(int64_t study) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  std::vector<int64_t> stale;
-  {
-    Stmt q(db_,
-           "SELECT trial_id, worker, heartbeat FROM trials WHERE study_id = ? AND state = "
-           "'RUNNING'");
-    q.bind(1, study);
-    while (q.step())
-      if (!worker_alive(q.text_at(1), q.real_at(2))) stale.push_back(q.int_at(0));
-  }
-  // The trial keeps its number, hence its seed: the retry trains exactly what the
-  // killed run was training, and the trials after it keep their numbers too.
-  for (int64_t id : stale) {
-    Stmt(db_,
-         "UPDATE trials SET state = 'WAITING', started = NULL, worker = NULL, heartbeat = NULL "
-         "WHERE trial_id = ?")
-        .bind(1, id)
-        .run();
-    Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, id).run();
-    Stmt(db_,
-         "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
-         "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        .bind(1, id)
-        .run();
-  }
-  tx.commit();
-  return int(stale.size());
+  return engine_->recover_stale(study, options_.heartbeat_grace_seconds);
 }
 
 Trial StudyStorage::ask(int64_t study, const SampleFn& sample) {
+  return *ask_within(study, sample, INT_MAX);
+}
+
+std::optional<Trial> StudyStorage::ask_within(int64_t study, const SampleFn& sample,
+                                              int max_stored) {
   std::lock_guard lock(mutex_);
-  // The history is read under the write lock, so that the sampler sees every trial
-  // that other processes asked before this one (the constant liar needs them).
-  Transaction tx(db_);
-  Trial t;
-  {
-    Stmt waiting(db_,
-                 "SELECT trial_id, number, params FROM trials WHERE study_id = ? AND "
-                 "state = 'WAITING' ORDER BY number LIMIT 1");
-    waiting.bind(1, study);
-    if (waiting.step()) {
-      t.id = waiting.int_at(0);
-      t.number = int(waiting.int_at(1));
-      t.params = params_from(waiting.text_at(2));
-    }
-  }
-  if (t.id == 0) {
-    const std::vector<Trial> history = load_trials(study);
-    t.number = history.empty() ? 0 : history.back().number + 1;
-    t.params = sample(history, t.number);
-    Stmt(db_, "INSERT INTO trials(study_id, number, state, params) VALUES(?, ?, 'WAITING', ?)")
-        .bind(1, study)
-        .bind(2, t.number)
-        .bind(3, params_json(t.params))
-        .run();
-    t.id = sqlite3_last_insert_rowid(db_);
-  }
-  t.state = TrialState::Running;
-  t.started = now_iso();
-  Stmt(db_,
-       "UPDATE trials SET state = 'RUNNING', started = ?, worker = ?, heartbeat = ? WHERE trial_id "
-       "= ?")
-      .bind(1, t.started)
-      .bind(2, worker_id())
-      .bind(3, now_seconds())
-      .bind(4, t.id)
-      .run();
-  tx.commit();
+  std::optional<Trial> t = engine_->ask(study, sample, worker_id(), max_stored);
+  if (!t) return t;
+  held_.insert(t->id);
+  start_heartbeats();
   return t;
 }
 
 void StudyStorage::report(const std::vector<std::tuple<int64_t, int, double>>& values) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  for (const auto& [id, epoch, value] : values) {
-    Stmt s(db_, "INSERT OR REPLACE INTO trial_values(trial_id, epoch, value) VALUES(?, ?, ?)");
-    s.bind(1, id).bind(2, epoch);
-    std::isfinite(value) ? s.bind(3, value) : s.bind_null(3);
-    s.run();
-    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?")
-        .bind(1, now_seconds())
-        .bind(2, id)
-        .run();
-  }
-  tx.commit();
+  engine_->report(values, worker_id());
 }
 
 void StudyStorage::finish(int64_t trial_id, TrialState state, std::optional<double> value,
                           const std::map<std::string, std::string>& attrs) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  if (value && !std::isfinite(*value)) value.reset();
-  Stmt(db_, "UPDATE trials SET state = ?, value = ?, finished = ? WHERE trial_id = ?")
-      .bind(1, std::string(to_string(state)))
-      .bind(2, value)
-      .bind(3, now_iso())
-      .bind(4, trial_id)
-      .run();
-  for (const auto& [k, v] : attrs)
-    Stmt(db_, "INSERT OR REPLACE INTO trial_attrs(trial_id, key, value) VALUES(?, ?, ?)")
-        .bind(1, trial_id)
-        .bind(2, k)
-        .bind(3, v)
-        .run();
-  tx.commit();
+  engine_->finish(trial_id, state, value, attrs, worker_id());
+  held_.erase(trial_id);
 }
 
 void StudyStorage::heartbeat(const std::vector<int64_t>& ids) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  for (int64_t id : ids)
-    Stmt(db_, "UPDATE trials SET heartbeat = ? WHERE trial_id = ?")
-        .bind(1, now_seconds())
-        .bind(2, id)
-        .run();
-  tx.commit();
+  engine_->heartbeat(ids, worker_id());
 }
 
 void StudyStorage::set_study_attr(int64_t study, const std::string& key, const std::string& value) {
   std::lock_guard lock(mutex_);
-  Stmt(db_, "INSERT OR REPLACE INTO study_attrs(study_id, key, value) VALUES(?, ?, ?)")
-      .bind(1, study)
-      .bind(2, key)
-      .bind(3, value)
-      .run();
+  engine_->set_study_attr(study, key, value);
 }
 
 std::optional<std::string> StudyStorage::study_attr(int64_t study, const std::string& key) {
   std::lock_guard lock(mutex_);
-  Stmt q(db_, "SELECT value FROM study_attrs WHERE study_id = ? AND key = ?");
-  q.bind(1, study).bind(2, key);
-  if (!q.step()) return std::nullopt;
-  return q.text_at(0);
+  return engine_->study_attr(study, key);
+}
+
+// The sweep asks a whole wave of trials before it trains them pack after pack, and an
+// epoch of a large pack may take minutes: beating from a thread of its own keeps every
+// trial this process holds alive however long it waits for its turn or its epoch.
+void StudyStorage::start_heartbeats() {
+  if (heartbeat_thread_.joinable()) return;
+  heartbeat_thread_ = std::thread([this] { beat_loop(); });
+}
+
+void StudyStorage::beat_loop() {
+  // Four beats per grace period: a worker loses its trials only after missing four.
+  const auto interval =
+      std::chrono::duration<double>(std::clamp(options_.heartbeat_grace_seconds / 4, 0.05, 30.0));
+  bool warned = false;
+  std::unique_lock lock(mutex_);
+  while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    if (held_.empty()) continue;
+    try {
+      engine_->heartbeat({held_.begin(), held_.end()}, worker_id());
+      warned = false;
+    } catch (const std::exception& e) {
+      // The next beat tries again (the PostgreSQL engine reconnects); the training goes
+      // on, and an operation of the sweep itself reports a store that stays away.
+      if (!warned)
+        std::cerr << "sgdlab: warning: heartbeat to " << shown_ << ": " << e.what() << "\n";
+      warned = true;
+    }
+  }
 }
 
 }  // namespace sgdlab

@@ -104,11 +104,20 @@ class Scheduler {
       if (c.refused >= o_.trials)
         SGDLAB_INPUT_ERROR("the search space: ", c.refused,
                            " trials were refused by training, the last with ", c.last_refusal);
+      // The budget holds across workers: a new trial is stored only while fewer than
+      // o_.trials trials are done, running or waiting (failed ones do not count).
+      const int max_stored = o_.trials + c.failed;
       std::vector<Trial> wave;
-      for (int i = 0; i < std::min(missing, wave_size(c)); ++i)
-        wave.push_back(storage_.ask(study_, [&](const std::vector<Trial>& history, int number) {
-          return sampler_.sample(space_, history, number);
-        }));
+      for (int i = 0; i < std::min(missing, wave_size(c)); ++i) {
+        auto t = storage_.ask_within(
+            study_,
+            [&](const std::vector<Trial>& history, int number) {
+              return sampler_.sample(space_, history, number);
+            },
+            max_stored);
+        if (!t) break;  // other workers took the rest of the budget meanwhile
+        wave.push_back(std::move(*t));
+      }
       run_wave(wave);
       result.ran_here += int(wave.size());
     }
@@ -123,7 +132,7 @@ class Scheduler {
 
  private:
   struct Census {
-    int done = 0, running = 0, waiting = 0, refused = 0, stored = 0;
+    int done = 0, running = 0, waiting = 0, failed = 0, refused = 0, stored = 0;
     std::string last_refusal;
   };
 
@@ -133,6 +142,7 @@ class Scheduler {
       c.done += t.finished_ok();
       c.running += t.state == TrialState::Running;
       c.waiting += t.state == TrialState::Waiting;
+      c.failed += t.state == TrialState::Failed;
       if (t.state == TrialState::Failed && t.attrs.count("fail_reason")) {
         ++c.refused;
         c.last_refusal = t.attrs.at("fail_reason");

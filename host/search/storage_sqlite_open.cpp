@@ -1,16 +1,18 @@
-// Opening a study database: read-write (the schema made in an empty file) or read-only
-// (nothing created, no -wal/-shm left behind). Either way a file that is not a study
-// database of this version is refused before anything is written to it.
+// Opening a SQLite study database: read-write (the schema made in an empty file) or
+// read-only (nothing created, no -wal/-shm left behind). Either way a file that is not a
+// study database of this version is refused before anything is written to it.
 #include <sqlite3.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "sgdlab/core/error.hpp"
-#include "sgdlab/search/storage.hpp"
 #include "sqlite.hpp"
+#include "storage_sqlite.hpp"
 
 namespace sgdlab {
 namespace {
@@ -19,7 +21,6 @@ using storage_detail::Stmt;
 using storage_detail::Transaction;
 
 constexpr int kSchemaVersion = 1;
-constexpr double kStaleSeconds = 600;  // a worker on another host is gone after this silence
 
 const char* kSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,6 +108,19 @@ std::string schema_problem(sqlite3* db, bool* empty) {
   return "";
 }
 
+// A study database of a newer sgdlab is refused for its version, before its columns
+// (which may have changed) are compared: that is the reason to give.
+void refuse_newer_schema(sqlite3* db, const std::string& path) {
+  const Columns have = columns_of(db);
+  const auto meta = have.find("meta");
+  if (meta == have.end() || !meta->second.count("key") || !meta->second.count("value")) return;
+  Stmt v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+  if (v.step() && std::atoll(v.text_at(0).c_str()) > kSchemaVersion)
+    SGDLAB_INPUT_ERROR(path, ": study schema version ", v.text_at(0),
+                       " is newer than this sgdlab's (", kSchemaVersion,
+                       "): open it with a newer sgdlab");
+}
+
 // A path as an SQLite URI ("file:" and the path, its unsafe characters %-escaped).
 std::string file_uri(const std::string& path) {
   static const char* hex = "0123456789ABCDEF";
@@ -125,7 +139,11 @@ std::string file_uri(const std::string& path) {
 
 }  // namespace
 
-StudyStorage::StudyStorage(const std::string& path, StorageMode mode) : path_(path) {
+std::unique_ptr<StorageEngine> open_sqlite_engine(const std::string& path, StorageMode mode) {
+  return std::make_unique<SqliteEngine>(path, mode);
+}
+
+SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(path) {
   const bool read_only = mode == StorageMode::ReadOnly;
   std::string name = path;
   int flags = SQLITE_OPEN_FULLMUTEX;
@@ -162,10 +180,11 @@ StudyStorage::StudyStorage(const std::string& path, StorageMode mode) : path_(pa
   }
 }
 
-bool StudyStorage::check_schema(bool read_only) {
+bool SqliteEngine::check_schema(bool read_only) {
   bool empty = false;
   std::string problem;
   try {
+    refuse_newer_schema(db_, path_);
     problem = schema_problem(db_, &empty);
   } catch (const Error&) {
     const int code = sqlite3_errcode(db_);
@@ -177,10 +196,11 @@ bool StudyStorage::check_schema(bool read_only) {
   return empty;
 }
 
-void StudyStorage::create_schema() {
+void SqliteEngine::create_schema() {
   // Another process may make the schema between the check and here: look again under
   // the write lock.
   Transaction tx(db_);
+  refuse_newer_schema(db_, path_);
   bool empty = false;
   const std::string problem = schema_problem(db_, &empty);
   if (!problem.empty()) SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", problem, ")");
@@ -193,11 +213,11 @@ void StudyStorage::create_schema() {
   tx.commit();
 }
 
-StudyStorage::~StudyStorage() {
+SqliteEngine::~SqliteEngine() {
   sqlite3_close(db_);
 }
 
-void StudyStorage::exec(const char* sql) {
+void SqliteEngine::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     const std::string msg = err ? err : sqlite3_errmsg(db_);
