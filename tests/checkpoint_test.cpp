@@ -62,6 +62,7 @@ TEST(Safetensors, EveryBadFileIsOneInputError) {
   EXPECT_NE(error_of(good.substr(0, 5)).find("truncated"), std::string::npos);
   EXPECT_NE(error_of(le64(1000) + good.substr(8)).find("beyond the file"), std::string::npos);
   EXPECT_NE(error_of(file_of("{\"w\": [", "")).find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(file_of("{\"w\": 1e999}", "")).find("not valid JSON"), std::string::npos);
   const std::string two = std::string(16, '\0');
   EXPECT_NE(error_of(file_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
@@ -162,6 +163,36 @@ TEST(ModelCheckpoint, SaveLoadRoundTripAndBadFiles) {
   EXPECT_NE(
       input_error([&] { load_model_checkpoint(dir / "cut.safetensors"); }).find("beyond the data"),
       std::string::npos);
+}
+
+// Metadata that fuzz_checkpoint found or that reading it as an int wrapped: each is one
+// InputError naming the key, never a JSON library exception or a wrapped count.
+TEST(ResumeCheckpoint, BadMetadataIsOneInputError) {
+  TempDir dir;
+  const std::vector<Tensor> tensors = {{"params", {2}, {1, 2}}, {"velocity", {2}, {0, 0}}};
+  const std::map<std::string, std::string> good = {
+      {"format", "sgdlab-resume"}, {"epoch", "2"},   {"global_step", "5000000000"},
+      {"lane_state", "[0, 1]"},    {"config", "{}"}, {"metrics", "[]"}};
+  write_safetensors(dir / "good.safetensors", tensors, good);
+  const ResumeCheckpoint c = load_resume_checkpoint(dir / "good.safetensors");
+  EXPECT_EQ(c.state.epoch, 2);
+  EXPECT_EQ(c.state.global_step, 5000000000ll);  // a step count needs 64 bits
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"metrics", "[{\"grad_l2\": 0.969E467285}]"},  // beyond a double: out_of_range
+      {"epoch", "4294967298"},                       // was read as int(n): epoch 2
+      {"lane_state", "[4294967297]"},                // was get<int>(): state 1
+      {"config", "{"}};
+  for (const auto& [key, value] : bad) {
+    auto meta = good;
+    meta[key] = value;
+    write_safetensors(dir / "bad.safetensors", tensors, meta);
+    try {
+      load_resume_checkpoint(dir / "bad.safetensors");
+      ADD_FAILURE() << key << " = " << value << " was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
       R"({"input": [1, 16, 16], "classes": 10, "layers": [{"type": "dense", "units": 10}]})");
   write_bytes(dir / "small.json",
               R"({"input": [1, 28, 28], "classes": 10, "layers": [{"type": "dense", "out": 10}]})");
+  write_bytes(dir / "huge.json", R"({"input": 1e999})");
   write_bytes(dir / "x.npz", "not a zip");
   std::filesystem::create_directories(dir / "idx");
   write_bytes(dir / "idx/train-images-idx3-ubyte", std::string("\x07\x07\x08\x03", 4));
@@ -101,6 +102,8 @@ TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
   const std::string data = " --data " + real_data_dir();
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--model " + (dir / "broken.json") + data, "broken.json: invalid JSON"},
+      // A number beyond a double (found by fuzz_model: exit code 1 before).
+      {"--model " + (dir / "huge.json") + data, "huge.json: invalid JSON"},
       {"--model " + (dir / "typo.json") + data, "layer 1 dense: unknown key \"units\""},
       {"--model " + (dir / "small.json") + data, "the images are 1x16x16"},
       {"--data " + (dir / "x.npz"), "x.npz: not a readable .npz"},

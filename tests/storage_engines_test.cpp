@@ -322,8 +322,8 @@ TYPED_TEST(StorageEngines, ANewerSchemaIsRefusedBeforeAnyWrite) {
   TempDir dir;
   write_small_usps(dir / "data", 300, 50);
   for (const std::string& cmd : {"sweep --model mlp --trials 1 --epochs 1 --device cpu --data " +
-                                    (dir / "data") + " --name b --study ",
-                                std::string("trials --name a --study ")}) {
+                                     (dir / "data") + " --name b --study ",
+                                 std::string("trials --name a --study ")}) {
     std::string out;
     EXPECT_EQ(run_command(sgdlab_binary() + " " + cmd + shell_quote(store.arg()), &out), 2) << out;
     EXPECT_EQ(out, "sgdlab: " + store.shown() + why + ": open it with a newer sgdlab\n");

@@ -77,5 +77,21 @@ TEST(Study, BadInputWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir / "study"));
 }
 
+// An --out that cannot be a folder (a file is in the way) is the user's mistake: one line
+// naming it, exit code 2 (it was an uncaught filesystem error, exit code 1).
+TEST(Study, AnOutUnderAFileIsOneLineAndExitCodeTwo) {
+  TempDir dir;
+  write_bytes(dir / "file", "x");
+  std::string out;
+  EXPECT_EQ(run_command(sgdlab_binary() + " study --preset quick --device cpu --data " +
+                            real_data_dir() + " --out " + (dir / "file/study"),
+                        &out),
+            2);
+  EXPECT_NE(out.find("sgdlab: --out " + (dir / "file/study") + ": cannot create the folder"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
 }  // namespace
 }  // namespace sgdlab::test

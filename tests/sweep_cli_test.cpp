@@ -61,6 +61,8 @@ TEST(SweepCli, InlineSpaceJsonIsTakenAndItsErrorsNameTheOption) {
                     "--space: lr: expected an object with a \"type\"");
   expect_user_error(sweep_args(dir, dir / "s.db", R"(--space '{"lr":{"type":"uniform"')"),
                     "--space: not valid JSON");
+  expect_user_error(sweep_args(dir, dir / "s.db", R"(--space '{"lr":{"low":1e999}}')"),
+                    "--space: not valid JSON");
   std::string out;
   ASSERT_EQ(
       run_command(sgdlab_binary() + " " +

@@ -1,5 +1,8 @@
 #include "sgdlab/engine/checkpoint.hpp"
 
+#include <climits>
+#include <cstdint>
+
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
 #include "sgdlab/engine/model_file.hpp"
@@ -51,17 +54,20 @@ nlohmann::json metadata_json(const SafetensorsFile& f, const std::string& key,
                              const std::string& source) {
   try {
     return nlohmann::json::parse(metadata(f, key, source));
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
+    // parse_error, and out_of_range for a number beyond a double (found by fuzz_checkpoint)
     SGDLAB_INPUT_ERROR(source, ": __metadata__ \"", key, "\" is not valid JSON");
   }
 }
 
-int metadata_int(const SafetensorsFile& f, const std::string& key, const std::string& source) {
+// A count from 0 to `max` (an epoch fits an int, a step count needs 64 bits).
+int64_t metadata_count(const SafetensorsFile& f, const std::string& key, const std::string& source,
+                       int64_t max) {
   const std::string& v = metadata(f, key, source);
   try {
     size_t used = 0;
     const long long n = std::stoll(v, &used);
-    if (used == v.size() && n >= 0 && n <= (1ll << 40)) return int(n);
+    if (used == v.size() && n >= 0 && n <= max) return n;
   } catch (const std::exception&) {
   }
   SGDLAB_INPUT_ERROR(source, ": __metadata__ \"", key, "\" is not a count: ", v);
@@ -133,7 +139,7 @@ ModelCheckpoint load_model_checkpoint(const std::string& path) {
   c.model = model_from_json(metadata_json(f, "model", path), path + ": model");
   c.params = params_from_tensors(NetworkPlan(c.model, 1), f, path);
   c.hyperparameters = metadata_json(f, "hyperparameters", path);
-  c.epoch = metadata_int(f, "epoch", path);
+  c.epoch = int(metadata_count(f, "epoch", path, INT_MAX));
   c.scaling = Scaling::from_json(metadata_json(f, "scaling", path), path + ": scaling");
   c.data_format = metadata(f, "data_format", path);
   return c;
@@ -167,14 +173,15 @@ ResumeCheckpoint load_resume_checkpoint(const std::string& path) {
   if (!params || !velocity) SGDLAB_INPUT_ERROR(path, ": no params or velocity tensor");
   c.state.params = params->data;
   c.state.velocity = velocity->data;
-  c.state.epoch = metadata_int(f, "epoch", path);
-  c.state.global_step = metadata_int(f, "global_step", path);
+  c.state.epoch = int(metadata_count(f, "epoch", path, INT_MAX));
+  c.state.global_step = metadata_count(f, "global_step", path, INT64_MAX);
   const nlohmann::json lanes = metadata_json(f, "lane_state", path);
   if (!lanes.is_array()) SGDLAB_INPUT_ERROR(path, ": lane_state is not a list");
   for (const auto& s : lanes) {
-    if (!s.is_number_integer() || s.get<int>() < 0 || s.get<int>() > 2)
+    // As int64: get<int>() would wrap 2^32 + 1 to an accepted 1.
+    if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > 2)
       SGDLAB_INPUT_ERROR(path, ": lane_state ", s.dump(), " is not 0, 1 or 2");
-    c.state.lanes.push_back(LaneState(s.get<int>()));
+    c.state.lanes.push_back(LaneState(s.get<int64_t>()));
   }
   c.config = metadata_json(f, "config", path);
   c.metrics = metadata_json(f, "metrics", path);

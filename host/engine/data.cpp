@@ -21,6 +21,7 @@
 #include "read_file.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/core/philox.hpp"
+#include "sgdlab/engine/files.hpp"
 
 namespace sgdlab {
 namespace fs = std::filesystem;
@@ -163,7 +164,7 @@ bool has_files(const fs::path& dir) {
 
 void download_usps(const std::string& dir_name) {
   const fs::path dir(dir_name);
-  fs::create_directories(dir);
+  make_folders(dir_name, "--data");
   for (const KnownFile& known : kKnownFiles) {
     const fs::path target = dir / known.name;
     if (fs::is_regular_file(target)) continue;

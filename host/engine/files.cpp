@@ -56,6 +56,12 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   tmp.renamed();
 }
 
+void make_folders(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) SGDLAB_INPUT_ERROR(what, " ", path, ": cannot create the folder (", ec.message(), ")");
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) SGDLAB_INPUT_ERROR(path, ": cannot open");

@@ -113,6 +113,28 @@ struct ZipFileCloser {
   void operator()(zip_file_t* f) const noexcept { zip_fclose(f); }
 };
 
+// A member's size is believed, and allocated, only where its compressed bytes could hold
+// it: NumPy writes members stored (np.savez) or deflated (np.savez_compressed), and
+// deflate expands at most 1032 times. A forged header would otherwise claim gigabytes
+// from a few bytes (found by fuzz_npz).
+void check_member_size(const zip_stat_t& st, const std::string& name, const std::string& path) {
+  constexpr uint64_t kMaxDeflateRatio = 1032;
+  std::error_code ec;
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (!(st.valid & ZIP_STAT_COMP_SIZE) || !(st.valid & ZIP_STAT_COMP_METHOD) || ec ||
+      st.comp_size > file_size)
+    SGDLAB_INPUT_ERROR(path, ": ", name, ": compressed size unknown or beyond the file");
+  if (st.comp_method == ZIP_CM_STORE && st.size != st.comp_size)
+    SGDLAB_INPUT_ERROR(path, ": ", name, ": stored member of ", st.comp_size, " bytes claims ",
+                       st.size);
+  if (st.comp_method == ZIP_CM_DEFLATE && st.size > st.comp_size * kMaxDeflateRatio + 64)
+    SGDLAB_INPUT_ERROR(path, ": ", name, ": ", st.comp_size, " deflated bytes cannot hold ",
+                       st.size);
+  if (st.comp_method != ZIP_CM_STORE && st.comp_method != ZIP_CM_DEFLATE)
+    SGDLAB_INPUT_ERROR(path, ": ", name, ": compression method ", st.comp_method,
+                       " (NumPy writes members stored or deflated)");
+}
+
 // The bytes of member `name` of an open archive.
 std::string zip_member(zip_t* archive, const std::string& name, const std::string& path) {
   zip_stat_t st;
@@ -122,6 +144,7 @@ std::string zip_member(zip_t* archive, const std::string& name, const std::strin
                        "x_train, y_train, x_test and y_test)");
   if (!(st.valid & ZIP_STAT_SIZE) || st.size > (uint64_t(1) << 34))
     SGDLAB_INPUT_ERROR(path, ": ", name, ": size unknown or too large");
+  check_member_size(st, name, path);
   std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen(archive, name.c_str(), 0));
   if (!f) SGDLAB_INPUT_ERROR(path, ": ", name, ": cannot read (", zip_strerror(archive), ")");
   std::string bytes(st.size, '\0');

@@ -219,7 +219,7 @@ ModelSpec load_model(const std::string& name_or_path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_text_file(name_or_path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
     // nlohmann's message starts with its own tag ("[json.exception.parse_error.101] ").
     const std::string what = e.what();
     const size_t tag = what.find("] ");

@@ -112,7 +112,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.substr(8, n));
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range (1e999)
     SGDLAB_INPUT_ERROR(source, ": the header is not valid JSON");
   }
   if (!header.is_object()) SGDLAB_INPUT_ERROR(source, ": the header is not a JSON object");

@@ -237,7 +237,7 @@ nlohmann::json parse_without_duplicates(const std::string& text, const std::stri
   };
   try {
     return nlohmann::json::parse(text, callback);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
     // The library's "[json.exception.parse_error.101] " says nothing to a user.
     const std::string what = e.what();
     const size_t tag = what.find("] ");

@@ -23,7 +23,7 @@ class PostgresEngine final : public StorageEngine {
   std::vector<Trial> trials(int64_t study) override;
   int recover_stale(int64_t study, double grace_seconds) override;
   std::optional<Trial> ask(int64_t study, const StudyStorage::SampleFn& sample,
-            const std::string& worker, int max_stored) override;
+                           const std::string& worker, int max_stored) override;
   void report(const TrialValues& values, const std::string& worker) override;
   void finish(int64_t trial_id, TrialState state, std::optional<double> value,
               const std::map<std::string, std::string>& attrs, const std::string& worker) override;

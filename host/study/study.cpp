@@ -67,7 +67,7 @@ void check_config(const StudyOptions& o, std::ostream& log) {
                          "); use another --out or the same settings to resume");
     log << "resuming the study in " << o.out << std::endl;
   }
-  fs::create_directories(o.out);
+  make_folders(o.out, "--out");
   study::write_json(path, now);
 }
 
