@@ -67,7 +67,14 @@ INSTANTIATE_TEST_SUITE_P(
         CliCase{"BadNormalize", "--data @DATA --normalize minmax", "--normalize"},
         CliCase{"BadInit", "--data @DATA --init gaussian",
                 "--init: expected 'xavier' or 'uniform:LOW:HIGH'"},
-        CliCase{"BadDevice", "--data @DATA --device tpu", "--device: expected cpu, cuda or auto"}),
+        CliCase{"BadDevice", "--data @DATA --device tpu", "--device: expected cpu, cuda or auto"},
+        // Seeds are integers (issue 14, 3): 1e23 and 2^64 ran as seed 0, -1 wrapped.
+        CliCase{"SeedInScientificNotation", "--data @DATA --seed 1e23",
+                "--seed: expected non-negative integers"},
+        CliCase{"SeedBeyond64Bits", "--data @DATA --seed 18446744073709551616",
+                "--seed: expected at most 18446744073709551615"},
+        CliCase{"NegativeSplitSeed", "--data @DATA --split-seed -1",
+                "--split-seed: expected non-negative integers"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Cli, BadDataFileNamesTheLine) {

@@ -175,6 +175,20 @@ TEST(Npz, AMemberSizeItsBytesCannotHoldIsRefusedBeforeAllocating) {
   EXPECT_NE(msg.find("x_test.npy: stored member of"), std::string::npos) << msg;
 }
 
+// Two training images leave no validation image (20% of 2 rounds to 0): refused, where
+// the run printed "val -nan%" and exited 0 (issue 14, 8).
+TEST(Splits, AnEmptyValidationSplitIsRefused) {
+  TempDir dir;
+  write_small_usps(dir / "data", 2, 5);
+  DataOptions o;
+  o.dir = dir / "data";
+  o.allow_download = false;
+  const std::string msg = input_error([&] { load_dataset(o); });
+  EXPECT_NE(msg.find("a split has no samples (2 training, 0 validation, 5 test)"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(Scaling, StandardGivesEachTrainingChannelMeanZeroAndUnitDeviation) {
   TempDir dir;
   write_good_npz(dir / "d.npz");

@@ -135,7 +135,10 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
     if (i > 0 && e.begin < entries[i - 1].end)
       SGDLAB_INPUT_ERROR(source, ": ", e.name, " overlaps ", entries[i - 1].name);
     Tensor t{e.name, e.shape, std::vector<float>((e.end - e.begin) / 4)};
-    std::memcpy(t.data.data(), bytes.data() + 8 + n + e.begin, e.end - e.begin);
+    // An empty tensor's vector may have no storage: memcpy of a null pointer is undefined
+    // even for 0 bytes (UBSan's nonnull-attribute).
+    if (e.end > e.begin)
+      std::memcpy(t.data.data(), bytes.data() + 8 + n + e.begin, e.end - e.begin);
     file.tensors.push_back(std::move(t));
   }
   return file;
