@@ -15,6 +15,7 @@
 #include "sgdlab/search/sampler.hpp"
 #include "sgdlab/search/storage.hpp"
 #include "tests/postgres_util.hpp"
+#include "tests/storage_util.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {
@@ -99,17 +100,6 @@ struct StoreNames {
 using Stores = ::testing::Types<SqliteStore, PostgresStore>;
 TYPED_TEST_SUITE(StorageEngines, Stores, StoreNames);
 
-StudyInfo info(const std::string& name) {
-  return {name, "cnn", "random", 7, 20, SearchSpace::study_default().to_json()};
-}
-
-StudyStorage::SampleFn random_fn(uint64_t seed) {
-  auto sampler = std::shared_ptr<Sampler>(make_random_sampler(seed));
-  return [sampler](const std::vector<Trial>& h, int n) {
-    return sampler->sample(SearchSpace::study_default(), h, n);
-  };
-}
-
 TYPED_TEST(StorageEngines, RoundTrip) {
   const std::string arg = this->store().arg();
   ParamValues p0, p1;
@@ -172,34 +162,17 @@ TYPED_TEST(StorageEngines, ResumingWithOtherSettingsIsAnError) {
   EXPECT_EQ(s.find_study("b")->second.seed, 18446744073709551615ull);
 }
 
-// Forks `workers` processes that each ask and finish `each` trials of study "shared".
+// `workers` processes that each ask and finish `each` trials of study "shared".
 void ask_from_processes(const std::string& arg, int workers, int each) {
-  std::vector<pid_t> children;
-  for (int c = 0; c < workers; ++c) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      int code = 0;
-      try {
-        StudyStorage s(arg);
-        const int64_t id = s.open_study(info("shared"));
-        for (int i = 0; i < each; ++i) {
-          const Trial t = s.ask(id, random_fn(10 + c));
-          s.report({{t.id, 1, 0.25}});
-          s.finish(t.id, TrialState::Complete, 0.5, {{"worker", std::to_string(c)}});
-        }
-      } catch (const std::exception& e) {
-        fprintf(stderr, "worker %d: %s\n", c, e.what());
-        code = 1;
-      }
-      _exit(code);
+  in_processes(workers, [&](int c) {
+    StudyStorage s(arg);
+    const int64_t id = s.open_study(info("shared"));
+    for (int i = 0; i < each; ++i) {
+      const Trial t = s.ask(id, random_fn(10 + c));
+      s.report({{t.id, 1, 0.25}});
+      s.finish(t.id, TrialState::Complete, 0.5, {{"worker", std::to_string(c)}});
     }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  });
 }
 
 // The count: 4 workers asking 40 trials of one study get exactly 40, numbered
@@ -225,29 +198,12 @@ TYPED_TEST(StorageEngines, FourProcessesAskTenEachAndGetFortyDistinctTrials) {
 // trials in all, however their asks interleave.
 TYPED_TEST(StorageEngines, AskWithinStopsEveryWorkerAtTheCap) {
   const std::string arg = this->store().arg();
-  std::vector<pid_t> children;
-  for (int c = 0; c < 3; ++c) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      int code = 0;
-      try {
-        StudyStorage s(arg);
-        const int64_t id = s.open_study(info("capped"));
-        while (auto t = s.ask_within(id, random_fn(20 + c), 12))
-          s.finish(t->id, TrialState::Complete, 0.5, {});
-      } catch (const std::exception& e) {
-        fprintf(stderr, "worker %d: %s\n", c, e.what());
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  in_processes(3, [&](int c) {
+    StudyStorage s(arg);
+    const int64_t id = s.open_study(info("capped"));
+    while (auto t = s.ask_within(id, random_fn(20 + c), 12))
+      s.finish(t->id, TrialState::Complete, 0.5, {});
+  });
   StudyStorage s(arg);
   const int64_t id = s.find_study("capped")->first;
   ASSERT_EQ(s.trials(id).size(), 12u);

@@ -9,21 +9,11 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/search/sampler.hpp"
 #include "sgdlab/search/storage.hpp"
+#include "tests/storage_util.hpp"
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
-
-StudyInfo info(const std::string& name) {
-  return {name, "cnn", "random", 7, 20, SearchSpace::study_default().to_json()};
-}
-
-StudyStorage::SampleFn random_fn(uint64_t seed) {
-  auto sampler = std::shared_ptr<Sampler>(make_random_sampler(seed));
-  return [sampler](const std::vector<Trial>& h, int n) {
-    return sampler->sample(SearchSpace::study_default(), h, n);
-  };
-}
 
 TEST(Storage, RoundTripThroughTheFile) {
   TempDir dir;
@@ -139,30 +129,14 @@ TEST(Storage, TwoProcessesAskTenEachAndGetTwentyDistinctTrials) {
     StudyStorage s(path);
     s.open_study(info("shared"));
   }
-  std::vector<pid_t> children;
-  for (int c = 0; c < 2; ++c) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      int code = 0;
-      try {
-        StudyStorage s(path);
-        const int64_t id = s.open_study(info("shared"));
-        for (int i = 0; i < 10; ++i) {
-          const Trial t = s.ask(id, random_fn(10 + c));
-          s.finish(t.id, TrialState::Complete, 0.5, {{"worker", std::to_string(c)}});
-        }
-      } catch (...) {
-        code = 1;
-      }
-      _exit(code);
+  in_processes(2, [&](int c) {
+    StudyStorage s(path);
+    const int64_t id = s.open_study(info("shared"));
+    for (int i = 0; i < 10; ++i) {
+      const Trial t = s.ask(id, random_fn(10 + c));
+      s.finish(t.id, TrialState::Complete, 0.5, {{"worker", std::to_string(c)}});
     }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  });
   StudyStorage s(path);
   const auto trials = s.trials(s.open_study(info("shared")));
   ASSERT_EQ(trials.size(), 20u);
