@@ -123,16 +123,7 @@ TEST(Sgd, WeightDecayOnWeightsOnlyAndNesterovByHand) {
 }
 
 const UspsData& small_data() {
-  static const UspsData d = [] {
-    const UspsData all = load_usps({real_data_dir()});
-    auto head = [](const Dataset& s, size_t n) {
-      Dataset out{s.features, {}, {}};
-      out.x.assign(s.x.begin(), s.x.begin() + n * s.features);
-      out.y.assign(s.y.begin(), s.y.begin() + n);
-      return out;
-    };
-    return UspsData{head(all.train, 300), head(all.val, 100), head(all.test, 100), "head"};
-  }();
+  static const UspsData d = usps_head(300, 100, 100);
   return d;
 }
 

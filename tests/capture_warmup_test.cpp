@@ -168,16 +168,7 @@ class SpyBackend final : public Backend {
 };
 
 const UspsData& tiny_data() {
-  static const UspsData data = [] {
-    const UspsData all = load_usps({real_data_dir()});
-    auto head = [](const Dataset& d, size_t n) {
-      Dataset out{d.features, {}, {}};
-      out.x.assign(d.x.begin(), d.x.begin() + n * d.features);
-      out.y.assign(d.y.begin(), d.y.begin() + n);
-      return out;
-    };
-    return UspsData{head(all.train, 75), head(all.val, 20), head(all.test, 20), "head"};
-  }();
+  static const UspsData data = usps_head(75, 20, 20);
   return data;
 }
 

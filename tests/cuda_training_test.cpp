@@ -29,16 +29,7 @@ class CudaTraining : public CudaParity {
   }
   // 470 training samples: 14 steps of 32 and a shorter 15th, quick to compare.
   static const UspsData& small_data() {
-    static const UspsData d = [] {
-      auto head = [](const Dataset& all, size_t n) {
-        Dataset out{all.features, {}, {}};
-        out.x.assign(all.x.begin(), all.x.begin() + n * all.features);
-        out.y.assign(all.y.begin(), all.y.begin() + n);
-        return out;
-      };
-      return UspsData{head(data().train, 470), head(data().val, 200), head(data().test, 200),
-                      "head"};
-    }();
+    static const UspsData d = usps_head(470, 200, 200);
     return d;
   }
 };

@@ -48,14 +48,7 @@ TEST(ModelFile, PresetFilesEqualTheBuiltInDefinitions) {
 
 // Not only the same spec: the same training, bit for bit, on the CPU.
 TEST(ModelFile, PresetFilesTrainBitIdenticallyToTheBuiltIns) {
-  const UspsData all = load_usps({real_data_dir()});
-  auto head = [](const Dataset& d, size_t n) {
-    Dataset out{d.features, {}, {}};
-    out.x.assign(d.x.begin(), d.x.begin() + n * d.features);
-    out.y.assign(d.y.begin(), d.y.begin() + n);
-    return out;
-  };
-  const UspsData data{head(all.train, 300), head(all.val, 100), head(all.test, 100), "head"};
+  const UspsData data = usps_head(300, 100, 100);
   auto cpu = make_cpu_backend();
   DeviceData dd(*cpu, data);
   for (const char* m : {"mlp", "cnn", "lcnn"}) {

@@ -45,14 +45,7 @@ std::vector<Trial> poll(const std::string& path, const std::string& name) {
 
 // The first 300 training and 100 test images, in-process.
 UspsData small_data() {
-  const UspsData all = load_usps({real_data_dir()});
-  auto head = [](const Dataset& d, size_t n) {
-    Dataset out{d.features, {}, {}};
-    out.x.assign(d.x.begin(), d.x.begin() + n * d.features);
-    out.y.assign(d.y.begin(), d.y.begin() + n);
-    return out;
-  };
-  return {head(all.train, 300), head(all.val, 100), head(all.test, 100), "head"};
+  return usps_head(300, 100, 100);
 }
 
 TEST(Sweep, KilledSweepResumesWithNoTrialLostOrRepeated) {

@@ -76,6 +76,19 @@ inline std::string real_data_dir() {
   return dir;
 }
 
+// The first `train`, `val` and `test` images of each split of the real USPS data: small
+// in-process data sets for training tests.
+inline UspsData usps_head(size_t train, size_t val, size_t test) {
+  const UspsData all = load_usps({real_data_dir()});
+  auto head = [](const Dataset& d, size_t n) {
+    Dataset out{d.features, {}, {}};
+    out.x.assign(d.x.begin(), d.x.begin() + n * d.features);
+    out.y.assign(d.y.begin(), d.y.begin() + n);
+    return out;
+  };
+  return {head(all.train, train), head(all.val, val), head(all.test, test), "head"};
+}
+
 // The sgdlab binary: as built, or $SGDLAB_TEST_BINARY for a build carried elsewhere.
 inline std::string sgdlab_binary() {
   const char* env = std::getenv("SGDLAB_TEST_BINARY");
