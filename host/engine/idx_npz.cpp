@@ -200,8 +200,12 @@ std::vector<uint64_t> parse_shape(const std::string& tuple, const std::string& w
   return dims;
 }
 
+// Bytes per element of a descr such as "<i8"; 0 for anything but 1, 2, 4 or 8 bytes, so a
+// forged "<i9" cannot make integer_at copy more than an int64 holds.
 size_t item_size(const std::string& dtype) {
-  return dtype.size() == 3 ? size_t(dtype[2] - '0') : 0;
+  if (dtype.size() != 3) return 0;
+  const char digit = dtype[2];
+  return digit == '1' || digit == '2' || digit == '4' || digit == '8' ? size_t(digit - '0') : 0;
 }
 
 NpyArray parse_npy(const std::string& bytes, const std::string& where) {
