@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
         CliCase{"SeedBeyond64Bits", "--data @DATA --seed 18446744073709551616",
                 "--seed: expected at most 18446744073709551615"},
         CliCase{"NegativeSplitSeed", "--data @DATA --split-seed -1",
-                "--split-seed: expected non-negative integers"}),
+                "--split-seed: expected one non-negative integer"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Cli, BadDataFileNamesTheLine) {

@@ -12,6 +12,7 @@
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/engine/tta.hpp"
 #include "sgdlab/search/sampler.hpp"
 #include "sgdlab/search/storage.hpp"
 #include "sgdlab/search/sweep.hpp"
@@ -220,6 +221,16 @@ TEST_F(CudaTraining, CheckpointsMoveBetweenCpuAndGpu) {
     SCOPED_TRACE(trained_on == cpu_.get() ? "trained on the CPU" : "trained on the GPU");
     expect_rel({probs(*gpu_)}, {probs(*cpu_)}, 1e-5);
   }
+}
+
+// Test-time shifts on the GPU as on the CPU: the same views, the same averaged
+// probabilities of a CNN with random weights.
+TEST_F(CudaTraining, TestTimeShiftsMatchTheCpu) {
+  const ModelSpec spec = model_preset("cnn");
+  const std::vector<float> params =
+      random_floats(NetworkPlan(spec, 1).param_count(), 3, -0.2f, 0.2f);
+  expect_rel({tta_probabilities(*gpu_, spec, params, small_data().test, 1)},
+             {tta_probabilities(*cpu_, spec, params, small_data().test, 1)}, 1e-5);
 }
 
 // The options beyond the paper on the GPU as on the CPU: a cosine schedule with

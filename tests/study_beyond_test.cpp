@@ -4,10 +4,47 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
+#include <sstream>
+
 #include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
+
+// The study's test-time shifted probabilities of each final model are those that
+// `sgdlab predict --tta-shift 1` gives for its checkpoint, and the report shows them.
+void expect_study_tta_equals_predict(const TempDir& dir, const nlohmann::json& report) {
+  for (const char* m : {"mlp", "cnn", "lcnn"}) {
+    const auto& tta = report["models"][m]["final"]["tta"];
+    ASSERT_TRUE(tta.is_object()) << m;
+    EXPECT_EQ(tta["val_errors"].size(), 2u) << m;
+    EXPECT_EQ(tta["val_errors_plain"].size(), 2u) << m;
+  }
+  const std::string study = dir / "study";
+  std::string out;
+  ASSERT_EQ(run_command(sgdlab_binary() + " predict --device cpu --tta-shift 1 --checkpoint " +
+                            study + "/lcnn/models/seed-2.safetensors --data " + (dir / "data") +
+                            " --out " + (dir / "p.csv"),
+                        &out),
+            0)
+      << out;
+  const std::string floats = read_bytes(study + "/lcnn/final_test_probs_tta.f32");
+  std::istringstream csv(read_bytes(dir / "p.csv"));
+  std::string line;
+  std::getline(csv, line);  // header
+  size_t row = 0;
+  for (; std::getline(csv, line); ++row)
+    for (int k = 0; k < 10; ++k) {
+      float stored;  // lane 1 (seed 2) of [n, 2 seeds, 10 classes]
+      std::memcpy(&stored, floats.data() + ((row * 2 + 1) * 10 + k) * 4, 4);
+      size_t at = 0;
+      for (int comma = 0; comma < 2 + k; ++comma) at = line.find(',', at) + 1;
+      EXPECT_EQ(std::strtof(line.c_str() + at, nullptr), stored) << row << " " << k;
+    }
+  EXPECT_EQ(row * 2 * 10 * 4, floats.size());
+  EXPECT_NE(read_bytes(study + "/report.md").find("Test-time shifts"), std::string::npos);
+}
 
 TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
   TempDir dir;
@@ -27,6 +64,7 @@ TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
       EXPECT_TRUE(trials[0]["params"].contains(p)) << m << " " << p;
   }
   EXPECT_TRUE(report["ensemble"]["all_seeds"].contains("test_acc"));
+  expect_study_tta_equals_predict(dir, report);
   const std::string md = read_bytes(dir / "study/report.md");
   EXPECT_NE(md.find("Table 1 beside the paper and the `paper` preset"), std::string::npos);
   // The CNN's final models again, with the printed command.

@@ -148,6 +148,20 @@ TEST(Predict, AgreesWithTrainingAndEvaluateCountsEveryImage) {
             2);
   EXPECT_NE(out.find("the images are 1x28x28"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  // Test-time shifts: a shift that leaves nothing of a 16x16 image, or no number, is one
+  // line and exit 2; one pixel gives every image a row again.
+  const std::string evaluate = sgdlab_binary() + " evaluate --device cpu --checkpoint " + ckpt +
+                               " --data " + real_data_dir() + " --tta-shift ";
+  for (const auto& [shift, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"16", "--tta-shift: 16 pixels moves a 16x16 image out of view"},
+           {"-1", "--tta-shift: expected one non-negative integer"},
+           {"one", "--tta-shift: expected one non-negative integer"}}) {
+    EXPECT_EQ(run_command(evaluate + shift, &out), 2) << shift;
+    EXPECT_NE(out.find(expect), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+  ASSERT_EQ(run_command(evaluate + "1 --json " + (dir / "shifted.json"), &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(read_bytes(dir / "shifted.json"))["images"], 2007);
 }
 
 // On IDX data: a LeNet-5 file trained on the USPS digits as 28x28 IDX images, saved,

@@ -30,32 +30,39 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
   return out;
 }
 
+namespace {
+
+// One decimal integer of `text` (all of it, or an item of its list); `expected` says what
+// the flag takes, for the message.
+uint64_t parse_uint_item(const std::string& flag, const std::string& item, const std::string& text,
+                         const char* expected) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    SGDLAB_INPUT_ERROR(flag, ": expected at most 18446744073709551615, got '", text, "'");
+  if (item.empty() || item[0] == '-' || item[0] == '+' || ec != std::errc() ||
+      ptr != item.data() + item.size())
+    SGDLAB_INPUT_ERROR(flag, ": expected ", expected, ", got '", text, "'");
+  return v;
+}
+
+}  // namespace
+
 std::vector<uint64_t> parse_uint_list(const std::string& flag, const std::string& text) {
   std::vector<uint64_t> out;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string::npos) comma = text.size();
-    const std::string item = text.substr(pos, comma - pos);
-    uint64_t v = 0;
-    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || item[0] == '-' || item[0] == '+' || ec == std::errc::result_out_of_range ||
-        ec != std::errc() || ptr != item.data() + item.size())
-      SGDLAB_INPUT_ERROR(flag, ": expected ",
-                         ec == std::errc::result_out_of_range ? "at most 18446744073709551615"
-                                                              : "non-negative integers",
-                         " (a comma-separated list), got '", text, "'");
-    out.push_back(v);
+    out.push_back(parse_uint_item(flag, text.substr(pos, comma - pos), text,
+                                  "non-negative integers (a comma-separated list)"));
     pos = comma + 1;
   }
   return out;
 }
 
 uint64_t parse_uint(const std::string& flag, const std::string& text) {
-  const auto v = parse_uint_list(flag, text);
-  if (v.size() != 1)
-    SGDLAB_INPUT_ERROR(flag, ": expected one non-negative integer, got '", text, "'");
-  return v[0];
+  return parse_uint_item(flag, text, text, "one non-negative integer");
 }
 
 template <class T>

@@ -1,5 +1,7 @@
 // sgdlab predict and sgdlab evaluate: a trained network (a model checkpoint, which
-// brings its model file and the data's scaling) on the test split of --data.
+// brings its model file and the data's scaling) on the test split of --data, optionally
+// with test-time shifts (engine/tta.hpp).
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/tta.hpp"
 #include "sgdlab/study/ensemble.hpp"
 
 namespace sgdlab::cli {
@@ -19,6 +22,7 @@ namespace {
 struct PredictArgs {
   std::string checkpoint, out, json;
   std::string device = "auto";
+  std::string tta_shift = "0";
   DataOptions data;
 };
 
@@ -36,13 +40,12 @@ Predictions predict(const PredictArgs& a) {
   p.images = load_test_split(a.data);
   apply_scaling(p.images, p.checkpoint.scaling);
   auto backend = make_backend(a.device);
-  // The data serves as every split: only its test pass runs, one lane, no training.
-  const UspsData data{p.images, p.images, p.images, a.data.dir};
-  DeviceData device_data(*backend, data);
-  check_data_fits(device_data, p.checkpoint.model);
-  Trainer trainer(*backend, device_data, p.checkpoint.model, {LaneSettings{}}, TrainerOptions{1});
-  trainer.set_parameters(p.checkpoint.params);
-  p.probs = trainer.probabilities(Split::Test);
+  const uint64_t shift = parse_uint("--tta-shift", a.tta_shift);
+  if (shift >= uint64_t(std::min(p.images.image.H, p.images.image.W)))
+    SGDLAB_INPUT_ERROR("--tta-shift: ", shift, " pixels moves a ", p.images.image.H, "x",
+                       p.images.image.W, " image out of view (expected less than its side)");
+  p.probs =
+      tta_probabilities(*backend, p.checkpoint.model, p.checkpoint.params, p.images, int(shift));
   const int classes = p.checkpoint.model.classes;
   for (size_t i = 0; i < p.images.size(); ++i)
     p.predicted.push_back(argmax_first(p.probs.data() + i * classes, classes));
@@ -125,6 +128,10 @@ void add_common(CLI::App& cmd, PredictArgs& a) {
   add_data_options(cmd, a.data);
   cmd.get_option("--data")->required();
   add_device_option(cmd, a.device);
+  cmd.add_option("--tta-shift", a.tta_shift,
+                 "test-time augmentation: average over each image and its copies moved this "
+                 "many pixels right, left, down and up (0: off)")
+      ->default_val("0");
 }
 
 }  // namespace

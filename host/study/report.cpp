@@ -169,8 +169,11 @@ void render_ensemble(std::ostream& md, const json& r, const json& cfg, const Mod
      << cfg.value("ensemble_draws", 0)
      << " weight draws (MLP in (0, 0.2), LCNN in (0, 0.8), CNN = 1 − both), chosen on the "
         "validation set "
-        "and reported on the test set (the paper chose on the test set).\n\n";
-  md << "| | test accuracy |\n|---|---|\n";
+        "and reported on the test set (the paper chose on the test set).";
+  for (const auto& [key, m] : models)
+    if (at(at(m["final"], "tta"), "used").is_boolean() && m["final"]["tta"]["used"].get<bool>())
+      md << " The " << key << " votes with its test-time shifted probabilities.";
+  md << "\n\n| | test accuracy |\n|---|---|\n";
   for (const auto& [key, m] : models)
     md << "| " << key << " alone | " << pct_pm(m["final"]["test_mean"], m["final"]["test_std"])
        << " |\n";
@@ -288,6 +291,28 @@ void render_figures(std::ostream& md) {
         "them with `python3 tools/figures.py DIR`.\n";
 }
 
+// Each final model with test-time shifts (engine/tta.hpp): validation errors over its
+// seeds without and with them, which decide whether the ensemble uses them, and the test
+// accuracy they give.
+void render_tta(std::ostream& md, const Models& models) {
+  bool any = false;
+  for (const auto& [key, m] : models) any = any || at(m["final"], "tta").is_object();
+  if (!any) return;
+  md << "Test-time shifts: each image and its copies moved one pixel right, left, down and up, "
+        "the probabilities averaged. The ensemble uses them for a model when they make fewer "
+        "validation errors over its seeds.\n\n"
+     << "| model | validation errors per seed, plain → shifted | used | test, shifted |\n"
+     << "|---|---|---|---|\n";
+  for (const auto& [key, m] : models) {
+    const json& t = at(m["final"], "tta");
+    if (!t.is_object()) continue;
+    md << "| " << key << " | " << t["val_errors_plain"].dump() << " → " << t["val_errors"].dump()
+       << " | " << (t.value("used", false) ? "yes" : "no") << " | "
+       << pct_pm(t["test_mean"], t["test_std"]) << " |\n";
+  }
+  md << "\n";
+}
+
 // The beyond preset beside the paper and, when the study was given one, a paper-preset
 // study's final figures; then the all-seeds ensemble and the commands that train the
 // final models again.
@@ -309,6 +334,7 @@ void render_beyond(std::ostream& md, const json& r, const Models& models) {
      << pct_pm(at(e, "test_mean"), at(e, "test_std")) << " |\n"
      << "| ensemble of every seed's model | | | " << pct(at(at(e, "all_seeds"), "test_acc"))
      << " (validation " << pct(at(at(e, "all_seeds"), "val_acc")) << ") |\n\n";
+  render_tta(md, models);
   md << "The final models again, with plain `sgdlab train` (bit for bit on the CPU):\n\n```sh\n";
   for (const auto& [key, m] : models)
     if (at(m["final"], "command").is_string())

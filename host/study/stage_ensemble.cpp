@@ -53,8 +53,9 @@ void run_ensemble(StudyContext& c) {
   const size_t nv = c.data.val.size(), nt = c.data.test.size();
   std::map<std::string, std::vector<float>> val, test;
   for (const char* m : {"mlp", "cnn", "lcnn"}) {
-    val[m] = read_floats(c.o.out + "/" + m + "/final_val_probs.f32");
-    test[m] = read_floats(c.o.out + "/" + m + "/final_test_probs.f32");
+    const std::string suffix = ensemble_probs_suffix(c.report["models"][m]["final"]);
+    val[m] = read_floats(c.o.out + "/" + m + "/final_val_probs" + suffix + ".f32");
+    test[m] = read_floats(c.o.out + "/" + m + "/final_test_probs" + suffix + ".f32");
   }
   // Probabilities are [n, seeds, classes]: lane i of sample r at (r * seeds + i) * classes.
   auto lane = [&](const std::vector<float>& p, size_t n, int i) {

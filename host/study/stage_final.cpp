@@ -53,6 +53,21 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
   return cmd.str();
 }
 
+// The final models' probabilities with test-time shifts, when the preset asks for them
+// and final.json does not have them yet (also for a study whose final models were trained
+// before the shifts existed).
+void add_tta(StudyContext& c, const std::string& m, nlohmann::json& j) {
+  const std::string dir = c.o.out + "/" + m;
+  const bool have = j.contains("tta") && j["tta"].value("shift", 0) == c.o.tta_shift &&
+                    fs::exists(dir + "/final_val_probs_tta.f32") &&
+                    fs::exists(dir + "/final_test_probs_tta.f32");
+  if (c.o.tta_shift == 0 || have) return;
+  c.log << "== " << m << ": final models with test-time shifts of " << c.o.tta_shift << " pixel"
+        << (c.o.tta_shift == 1 ? "" : "s") << std::endl;
+  j["tta"] = tta_figures(c, m, j);
+  write_json(dir + "/final.json", j);
+}
+
 }  // namespace
 
 nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamValues& params,
@@ -63,6 +78,7 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
     nlohmann::json j = read_json(path);
     if (j["params"].get<ParamValues>() == params) {
       c.log << "== " << m << ": final models already trained" << std::endl;
+      add_tta(c, m, j);
       return j;
     }
   }
@@ -103,6 +119,7 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
                       {"lanes", lanes_json},
                       {"seconds", c.seconds() - t0}};
   write_json(path, j);
+  add_tta(c, m, j);
   return j;
 }
 

@@ -31,6 +31,7 @@ StudyOptions resolve_preset(StudyOptions o) {
   if (o.fine == 0) o.fine = it->second.fine;
   if (o.epochs == 0) o.epochs = it->second.epochs;
   if (o.seeds == 0) o.seeds = it->second.seeds;
+  o.tta_shift = o.preset == "beyond" ? 1 : 0;
   for (int v : {o.coarse, o.fine, o.epochs, o.seeds})
     if (v <= 0) SGDLAB_INPUT_ERROR("--coarse, --fine, --epochs and --seeds must be > 0");
   if (o.models.empty()) SGDLAB_INPUT_ERROR("--models: expected at least one of mlp, cnn, lcnn");

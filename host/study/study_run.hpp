@@ -44,6 +44,15 @@ void run_searches(StudyContext& c, const std::string& model);
 // The chosen hyperparameters retrained with o.seeds seeds as one pack (cached on disk).
 nlohmann::json final_models(StudyContext& c, const std::string& model, const ParamValues& params,
                             const std::string& source);
+// Beyond the paper: each final model's probabilities with test-time shifts
+// (engine/tta.hpp), from its saved checkpoint, written beside the plain ones
+// (final_{val,test}_probs_tta.f32). Returns, per seed, the validation errors without and
+// with the shifts and the test accuracy with them, and whether the ensemble uses them:
+// only when they make fewer validation errors over all seeds.
+nlohmann::json tta_figures(StudyContext& c, const std::string& model, const nlohmann::json& final);
+// The final probabilities the ensemble reads for `model`: "_tta" when tta_figures chose
+// the shifts, else "".
+std::string ensemble_probs_suffix(const nlohmann::json& final);
 // Per seed index, the three models' final probabilities combined with weights chosen on
 // validation; fills report["ensemble"].
 void run_ensemble(StudyContext& c);

@@ -24,6 +24,9 @@ struct StudyOptions {
   std::string out;
   uint64_t seed = 0;
   int ensemble_draws = 100;
+  // Test-time shift in pixels for the ensemble's probabilities (engine/tta.hpp); 0: off.
+  // Set by the preset (beyond: 1), so a study's config.json names it through its preset.
+  int tta_shift = 0;
   // A `paper` preset study's report.json, whose final figures the report sets beside
   // this study's (optional).
   std::string baseline;
