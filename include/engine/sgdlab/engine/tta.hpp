@@ -2,7 +2,8 @@
 // Test-time augmentation: a trained network's class probabilities averaged over each
 // image and its four copies moved by a few pixels (right, left, down, up). A digit
 // written a pixel off centre is then judged by the view that centres it best; on USPS's
-// validation split it removed errors from 14 of the 15 beyond-preset final models.
+// validation split it removed errors from 13 of the 15 beyond-preset final models
+// (2 ties, none worse).
 // The views are made on the host, so both backends run the same inference.
 #include <vector>
 
