@@ -57,20 +57,13 @@ void run_ensemble(StudyContext& c) {
     val[m] = read_floats(c.o.out + "/" + m + "/final_val_probs" + suffix + ".f32");
     test[m] = read_floats(c.o.out + "/" + m + "/final_test_probs" + suffix + ".f32");
   }
-  // Probabilities are [n, seeds, classes]: lane i of sample r at (r * seeds + i) * classes.
-  auto lane = [&](const std::vector<float>& p, size_t n, int i) {
-    std::vector<float> out(n * classes);
-    for (size_t r = 0; r < n; ++r)
-      std::copy_n(p.begin() + (r * c.o.seeds + i) * classes, classes, out.begin() + r * classes);
-    return out;
-  };
   nlohmann::json per_seed = nlohmann::json::array();
   std::vector<double> test_acc;
   for (int i = 0; i < c.o.seeds; ++i) {
     std::vector<std::vector<float>> vp, tp;
     for (const char* m : {"mlp", "cnn", "lcnn"}) {
-      vp.push_back(lane(val[m], nv, i));
-      tp.push_back(lane(test[m], nt, i));
+      vp.push_back(lane_probabilities(val[m], nv, c.o.seeds, i, classes));
+      tp.push_back(lane_probabilities(test[m], nt, c.o.seeds, i, classes));
     }
     const WeightSearch w = search_weights(vp, c.data.val.y, tp, c.data.test.y, classes,
                                           c.o.ensemble_draws, c.o.seed + i);

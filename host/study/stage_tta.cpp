@@ -11,14 +11,6 @@ namespace {
 
 constexpr int kClasses = 10;
 
-// Lane i of probabilities [n, lanes, classes] as [n, classes].
-std::vector<float> lane_of(const std::vector<float>& p, size_t n, int lanes, int i) {
-  std::vector<float> out(n * kClasses);
-  for (size_t r = 0; r < n; ++r)
-    for (int k = 0; k < kClasses; ++k) out[r * kClasses + k] = p[(r * lanes + i) * kClasses + k];
-  return out;
-}
-
 // [n, classes] into lane i of [n, lanes, classes].
 void set_lane(std::vector<float>& p, const std::vector<float>& one, size_t n, int lanes, int i) {
   for (size_t r = 0; r < n; ++r)
@@ -49,7 +41,7 @@ nlohmann::json tta_figures(StudyContext& c, const std::string& m, const nlohmann
     const auto t = tta_probabilities(*c.backend, net.model, net.params, c.data.test, c.o.tta_shift);
     set_lane(val, v, nv, lanes, i);
     set_lane(test, t, nt, lanes, i);
-    const int before = errors(lane_of(plain_val, nv, lanes, i), c.data.val.y);
+    const int before = errors(lane_probabilities(plain_val, nv, lanes, i, kClasses), c.data.val.y);
     const int after = errors(v, c.data.val.y);
     plain_errors.push_back(before);
     tta_errors.push_back(after);

@@ -1,5 +1,6 @@
 // The small pieces every stage of the study uses: lane settings from trial parameters,
 // per-epoch rows as JSON, and the files a stage caches its results in.
+#include <algorithm>
 #include <cstring>
 
 #include "sgdlab/engine/files.hpp"
@@ -48,6 +49,14 @@ std::vector<float> read_floats(const std::string& path) {
   std::vector<float> v(bytes.size() / sizeof(float));
   std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
   return v;
+}
+
+std::vector<float> lane_probabilities(const std::vector<float>& p, size_t n, int lanes, int i,
+                                      int classes) {
+  std::vector<float> out(n * classes);
+  for (size_t r = 0; r < n; ++r)
+    std::copy_n(p.begin() + (r * lanes + i) * classes, classes, out.begin() + r * classes);
+  return out;
 }
 
 }  // namespace sgdlab::study

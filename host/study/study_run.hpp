@@ -73,5 +73,8 @@ void write_json(const std::string& path, const nlohmann::json& j);
 // Raw float32 files for the final models' probabilities.
 void write_floats(const std::string& path, const std::vector<float>& v);
 std::vector<float> read_floats(const std::string& path);
+// Lane i of probabilities [n, lanes, classes] (a pack's, sample-major) as [n, classes].
+std::vector<float> lane_probabilities(const std::vector<float>& p, size_t n, int lanes, int i,
+                                      int classes);
 
 }  // namespace sgdlab::study
