@@ -50,12 +50,11 @@ TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
   TempDir dir;
   write_small_usps(dir / "data", 300, 120);
   std::string out;
-  ASSERT_EQ(run_command(sgdlab_binary() + " study --preset beyond --coarse 3 --fine 2 " +
-                            "--epochs 2 --seeds 2 --device cpu --no-figures --data " +
-                            (dir / "data") + " --out " + (dir / "study"),
-                        &out),
-            0)
-      << out;
+  const std::string study_command =
+      sgdlab_binary() + " study --preset beyond --coarse 3 --fine 2 --epochs 2 " +
+      "--seeds 2 --device cpu --no-figures --data " + (dir / "data") + " --out " + (dir / "study");
+  ASSERT_EQ(run_command(study_command, &out), 0) << out;
+  EXPECT_NE(out.find("final models with test-time shifts of 1 pixel"), std::string::npos) << out;
   const auto report = nlohmann::json::parse(read_bytes(dir / "study/report.json"));
   for (const char* m : {"mlp", "cnn", "lcnn"}) {
     const auto& trials = report["models"][m]["coarse"]["trials"];
@@ -65,6 +64,13 @@ TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
   }
   EXPECT_TRUE(report["ensemble"]["all_seeds"].contains("test_acc"));
   expect_study_tta_equals_predict(dir, report);
+  // Resumed, the shifted probabilities are kept, not computed again.
+  const std::string probs_before = read_bytes(dir / "study/cnn/final_test_probs_tta.f32");
+  ASSERT_EQ(run_command(study_command, &out), 0) << out;
+  EXPECT_EQ(out.find("test-time shifts"), std::string::npos) << out;
+  EXPECT_EQ(read_bytes(dir / "study/cnn/final_test_probs_tta.f32"), probs_before);
+  EXPECT_EQ(nlohmann::json::parse(read_bytes(dir / "study/report.json"))["ensemble"],
+            report["ensemble"]);
   const std::string md = read_bytes(dir / "study/report.md");
   EXPECT_NE(md.find("Table 1 beside the paper and the `paper` preset"), std::string::npos);
   // The CNN's final models again, with the printed command.

@@ -1,6 +1,8 @@
 // sgdlab study end to end on a small slice of the data: every report part is there,
 // and running the same command again finishes the same study without redoing work.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "sgdlab/search/storage.hpp"
@@ -25,6 +27,11 @@ TEST(Study, ProducesEveryReportPartAndResumesWithoutRedoingWork) {
     EXPECT_EQ(report["models"][m]["final"]["test_acc"].size(), 2u);
     EXPECT_EQ(report["effects"]["init"][m]["lanes"].size(), 3u);
     EXPECT_EQ(report["effects"]["lr_scaling"][m]["lanes"].size(), 4u);
+    // Test-time shifts belong to the beyond preset only: the paper's protocol has none.
+    EXPECT_FALSE(report["models"][m]["final"].contains("tta")) << m;
+    EXPECT_FALSE(
+        std::filesystem::exists(dir / ("study/" + std::string(m) + "/final_val_probs_tta.f32")))
+        << m;
   }
   EXPECT_EQ(report["effects"]["batch"]["cnn"]["lanes"].size(), 2u);
   EXPECT_EQ(report["effects"]["momentum"]["cnn"]["lanes"].size(), 3u);

@@ -23,7 +23,7 @@ TEST(Tta, ViewsAreTheImageThenRightLeftDownUp) {
   EXPECT_THROW(tta_views(-1), InputError);
 }
 
-TEST(Tta, ShiftedImagesMovePixelsAndFillWithTheBackground) {
+TEST(Tta, ShiftedImagesMovePixelsAndFillEachChannelWithItsBackground) {
   // Two images of 2 channels, 2x3 pixels: value = 100 * image + 10 * channel + pixel.
   Dataset d;
   d.image = {2, 2, 3};
@@ -32,17 +32,22 @@ TEST(Tta, ShiftedImagesMovePixelsAndFillWithTheBackground) {
     for (int c = 0; c < 2; ++c)
       for (int p = 0; p < 6; ++p) d.x.push_back(float(100 * i + 10 * c + p));
   d.y = {0, 1};
-  const Dataset right = shifted_images(d, {1, 0}, -5);
-  // Row 0 of image 1, channel 1 was 110 111 112; moved right: -5 110 111.
-  EXPECT_EQ(right.x[18], -5);
+  const std::vector<float> background = {-5, -7};
+  const Dataset right = shifted_images(d, {1, 0}, background);
+  // Row 0 of image 1, channel 1 was 110 111 112; moved right: -7 110 111.
+  EXPECT_EQ(right.x[18], -7);
   EXPECT_EQ(right.x[19], 110);
   EXPECT_EQ(right.x[20], 111);
-  const Dataset up = shifted_images(d, {0, -1}, -5);
+  const Dataset up = shifted_images(d, {0, -1}, background);
   // Image 0, channel 0 was rows {0 1 2}, {3 4 5}; moved up: {3 4 5}, background.
   EXPECT_EQ(std::vector<float>(up.x.begin(), up.x.begin() + 6),
             (std::vector<float>{3, 4, 5, -5, -5, -5}));
   EXPECT_EQ(up.y, d.y);
-  EXPECT_EQ(shifted_images(d, {0, 0}, -5).x, d.x);
+  EXPECT_EQ(shifted_images(d, {0, 0}, background).x, d.x);
+  // The backgrounds tta_probabilities moves in: each channel's smallest pixel.
+  EXPECT_EQ(channel_minimum(d), (std::vector<float>{0, 10}));
+  d.x[6 + 2] = -3;  // image 0, channel 1, pixel 2
+  EXPECT_EQ(channel_minimum(d), (std::vector<float>{0, -3}));
 }
 
 // The plain probabilities of one network with random weights on `images`.
@@ -68,7 +73,7 @@ TEST(Tta, ProbabilitiesAreTheMeanOverTheShiftedViews) {
   std::vector<float> mean(plain.size(), 0.0f);
   for (const PixelShift& s : tta_views(1)) {
     // USPS pixels lie in [-1, 1]: the background is -1.
-    const auto p = plain_probabilities(*be, model, params, shifted_images(data.test, s, -1.0f));
+    const auto p = plain_probabilities(*be, model, params, shifted_images(data.test, s, {-1.0f}));
     for (size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / 5.0f;
   }
   ASSERT_EQ(tta.size(), mean.size());

@@ -31,21 +31,23 @@ struct Predictions {
   Dataset images;
   std::vector<float> probs;  // [n, classes]
   std::vector<int> predicted;
+  int tta_shift = 0;  // --tta-shift
 };
 
 // Runs the checkpoint's network on the test split of --data, scaled as it was trained.
 Predictions predict(const PredictArgs& a) {
+  const uint64_t shift = parse_uint("--tta-shift", a.tta_shift);  // before anything loads
   Predictions p;
   p.checkpoint = load_model_checkpoint(a.checkpoint);
   p.images = load_test_split(a.data);
   apply_scaling(p.images, p.checkpoint.scaling);
-  auto backend = make_backend(a.device);
-  const uint64_t shift = parse_uint("--tta-shift", a.tta_shift);
   if (shift >= uint64_t(std::min(p.images.image.H, p.images.image.W)))
     SGDLAB_INPUT_ERROR("--tta-shift: ", shift, " pixels moves a ", p.images.image.H, "x",
                        p.images.image.W, " image out of view (expected less than its side)");
+  p.tta_shift = int(shift);
+  auto backend = make_backend(a.device);
   p.probs =
-      tta_probabilities(*backend, p.checkpoint.model, p.checkpoint.params, p.images, int(shift));
+      tta_probabilities(*backend, p.checkpoint.model, p.checkpoint.params, p.images, p.tta_shift);
   const int classes = p.checkpoint.model.classes;
   for (size_t i = 0; i < p.images.size(); ++i)
     p.predicted.push_back(argmax_first(p.probs.data() + i * classes, classes));
@@ -76,7 +78,9 @@ void run_predict(const PredictArgs& a) {
     write_file_atomic(a.out, csv.str());
   std::cerr << "predicted " << p.predicted.size() << " images with " << p.checkpoint.model.name
             << " (accuracy against the file's labels " << std::fixed << std::setprecision(2)
-            << 100 * accuracy_of(p) << "%)" << (a.out.empty() ? "" : "; wrote " + a.out) << "\n";
+            << 100 * accuracy_of(p) << "%"
+            << (p.tta_shift ? ", test-time shifts of " + std::to_string(p.tta_shift) + " px" : "")
+            << ")" << (a.out.empty() ? "" : "; wrote " + a.out) << "\n";
 }
 
 nlohmann::json evaluation_json(const Predictions& p) {
@@ -88,17 +92,17 @@ nlohmann::json evaluation_json(const Predictions& p) {
     for (int v : matrix[c]) n += v;
     per_class.push_back(n ? nlohmann::json(double(matrix[c][c]) / n) : nlohmann::json(nullptr));
   }
-  return {{"model", p.checkpoint.model.name},
-          {"images", p.predicted.size()},
-          {"accuracy", accuracy_of(p)},
-          {"per_class_accuracy", per_class},
-          {"confusion_matrix", matrix}};
+  return {{"model", p.checkpoint.model.name}, {"images", p.predicted.size()},
+          {"tta_shift", p.tta_shift},         {"accuracy", accuracy_of(p)},
+          {"per_class_accuracy", per_class},  {"confusion_matrix", matrix}};
 }
 
 void print_evaluation(const nlohmann::json& e) {
   std::cout << "model " << e["model"].get<std::string>() << ", " << e["images"] << " images: "
             << "accuracy " << std::fixed << std::setprecision(2)
-            << 100 * e["accuracy"].get<double>() << "%\n\nper class (rows: true class; "
+            << 100 * e["accuracy"].get<double>() << "%"
+            << (e["tta_shift"] > 0 ? " (test-time shifts of " + e["tta_shift"].dump() + " px)" : "")
+            << "\n\nper class (rows: true class; "
             << "columns: predicted)\n  class   acc  ";
   const auto& m = e["confusion_matrix"];
   for (size_t c = 0; c < m.size(); ++c) std::cout << std::setw(6) << c;

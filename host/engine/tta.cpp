@@ -13,10 +13,25 @@ std::vector<PixelShift> tta_views(int pixels) {
   return {{0, 0}, {pixels, 0}, {-pixels, 0}, {0, pixels}, {0, -pixels}};
 }
 
-Dataset shifted_images(const Dataset& d, PixelShift s, float background) {
+std::vector<float> channel_minimum(const Dataset& d) {
+  const size_t C = size_t(d.image.C), plane = size_t(d.image.H) * d.image.W;
+  SGDLAB_CHECK(d.size() > 0 && d.x.size() == d.size() * C * plane, "images [n, C, H, W], n > 0");
+  std::vector<float> low(C);
+  for (size_t c = 0; c < C; ++c) {
+    low[c] = d.x[c * plane];
+    for (size_t i = 0; i < d.size(); ++i) {
+      const float* p = d.x.data() + (i * C + c) * plane;
+      low[c] = std::min(low[c], *std::min_element(p, p + plane));
+    }
+  }
+  return low;
+}
+
+Dataset shifted_images(const Dataset& d, PixelShift s, const std::vector<float>& background) {
+  SGDLAB_CHECK(background.size() == size_t(d.image.C), "one background value per channel");
   Dataset out = d;
-  const int H = d.image.H, W = d.image.W;
-  const size_t plane = size_t(H) * W, planes = d.size() * size_t(d.image.C);
+  const int H = d.image.H, W = d.image.W, C = d.image.C;
+  const size_t plane = size_t(H) * W, planes = d.size() * size_t(C);
   for (size_t p = 0; p < planes; ++p) {
     const float* src = d.x.data() + p * plane;
     float* dst = out.x.data() + p * plane;
@@ -24,7 +39,7 @@ Dataset shifted_images(const Dataset& d, PixelShift s, float background) {
       for (int c = 0; c < W; ++c) {
         const int from_r = r - s.dy, from_c = c - s.dx;
         const bool inside = from_r >= 0 && from_r < H && from_c >= 0 && from_c < W;
-        dst[r * W + c] = inside ? src[from_r * W + from_c] : background;
+        dst[r * W + c] = inside ? src[from_r * W + from_c] : background[p % C];
       }
   }
   return out;
@@ -38,7 +53,7 @@ std::vector<float> tta_probabilities(Backend& backend, const ModelSpec& model,
     SGDLAB_INPUT_ERROR("test-time shift: ", pixels, " pixels moves a ", images.image.H, "x",
                        images.image.W, " image out of view (expected less than its side)");
   if (images.size() == 0) SGDLAB_INPUT_ERROR("test-time shift: no images");
-  const float background = *std::min_element(images.x.begin(), images.x.end());
+  const std::vector<float> background = channel_minimum(images);
   std::vector<float> mean;
   for (const PixelShift& s : views) {
     const Dataset view = shifted_images(images, s, background);

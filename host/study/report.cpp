@@ -171,7 +171,7 @@ void render_ensemble(std::ostream& md, const json& r, const json& cfg, const Mod
         "validation set "
         "and reported on the test set (the paper chose on the test set).";
   for (const auto& [key, m] : models)
-    if (at(at(m["final"], "tta"), "used").is_boolean() && m["final"]["tta"]["used"].get<bool>())
+    if (at(at(m["final"], "tta"), "used") == true)
       md << " The " << key << " votes with its test-time shifted probabilities.";
   md << "\n\n| | test accuracy |\n|---|---|\n";
   for (const auto& [key, m] : models)
@@ -298,9 +298,14 @@ void render_tta(std::ostream& md, const Models& models) {
   bool any = false;
   for (const auto& [key, m] : models) any = any || at(m["final"], "tta").is_object();
   if (!any) return;
-  md << "Test-time shifts: each image and its copies moved one pixel right, left, down and up, "
-        "the probabilities averaged. The ensemble uses them for a model when they make fewer "
-        "validation errors over its seeds.\n\n"
+  for (const auto& [key, m] : models)
+    if (at(m["final"], "tta").is_object()) {
+      md << "Test-time shifts: each image and its copies moved " << m["final"]["tta"]["shift"]
+         << " pixel(s) right, left, down and up, the probabilities averaged. ";
+      break;
+    }
+  md << "The ensemble uses them for a model when they make fewer validation errors over its "
+        "seeds.\n\n"
      << "| model | validation errors per seed, plain → shifted | used | test, shifted |\n"
      << "|---|---|---|---|\n";
   for (const auto& [key, m] : models) {

@@ -1,25 +1,39 @@
 // Test-time shifts for the final models (the beyond preset): their probabilities over
 // each image and its one-pixel moves, used by the ensemble when validation says so.
+#include <filesystem>
+
+#include "sgdlab/core/argmax.hpp"
+#include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/stats.hpp"
 #include "sgdlab/engine/tta.hpp"
-#include "sgdlab/study/ensemble.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab::study {
 namespace {
 
-constexpr int kClasses = 10;
-
 // [n, classes] into lane i of [n, lanes, classes].
-void set_lane(std::vector<float>& p, const std::vector<float>& one, size_t n, int lanes, int i) {
+void set_lane(std::vector<float>& p, const std::vector<float>& one, int lanes, int i, int classes) {
+  const size_t n = one.size() / size_t(classes);
+  SGDLAB_CHECK(p.size() == n * lanes * classes, "probabilities [n, lanes, classes]");
   for (size_t r = 0; r < n; ++r)
-    for (int k = 0; k < kClasses; ++k) p[(r * lanes + i) * kClasses + k] = one[r * kClasses + k];
+    std::copy_n(one.begin() + r * classes, classes, p.begin() + (r * lanes + i) * classes);
 }
 
-int errors(const std::vector<float>& probs, const std::vector<int32_t>& labels) {
-  const double acc = accuracy(vote({probs}, {1.0}, kClasses), labels);
-  return int(std::lround((1 - acc) * double(labels.size())));
+// Images whose most probable class is not their label.
+int errors(const std::vector<float>& probs, const std::vector<int32_t>& labels, int classes) {
+  int wrong = 0;
+  for (size_t r = 0; r < labels.size(); ++r)
+    wrong += argmax_first(probs.data() + r * classes, classes) != labels[r];
+  return wrong;
+}
+
+ModelCheckpoint final_network(const std::string& dir, int seed) {
+  const std::string path = dir + "/models/seed-" + std::to_string(seed) + ".safetensors";
+  if (!std::filesystem::exists(path))
+    SGDLAB_INPUT_ERROR(path, ": missing, and the test-time shifts need it (delete ", dir,
+                       "/final.json to train the final models again)");
+  return load_model_checkpoint(path);
 }
 
 }  // namespace
@@ -27,27 +41,31 @@ int errors(const std::vector<float>& probs, const std::vector<int32_t>& labels) 
 nlohmann::json tta_figures(StudyContext& c, const std::string& m, const nlohmann::json& final) {
   const std::string dir = c.o.out + "/" + m;
   const int lanes = int(final["seeds"].size());
-  const size_t nv = c.data.val.size(), nt = c.data.test.size();
-  const std::vector<float> plain_val = read_floats(dir + "/final_val_probs.f32");
-  std::vector<float> val(nv * lanes * kClasses), test(nt * lanes * kClasses);
+  SGDLAB_CHECK(lanes == c.o.seeds, "one final model per seed");
+  std::vector<float> val, test;
   nlohmann::json plain_errors = nlohmann::json::array(), tta_errors = nlohmann::json::array();
   std::vector<double> test_acc;
   int plain_total = 0, tta_total = 0;
   for (int i = 0; i < lanes; ++i) {
-    const std::string seed = std::to_string(final["seeds"][i].get<int>());
-    const ModelCheckpoint net =
-        load_model_checkpoint(dir + "/models/seed-" + seed + ".safetensors");
-    const auto v = tta_probabilities(*c.backend, net.model, net.params, c.data.val, c.o.tta_shift);
-    const auto t = tta_probabilities(*c.backend, net.model, net.params, c.data.test, c.o.tta_shift);
-    set_lane(val, v, nv, lanes, i);
-    set_lane(test, t, nt, lanes, i);
-    const int before = errors(lane_probabilities(plain_val, nv, lanes, i, kClasses), c.data.val.y);
-    const int after = errors(v, c.data.val.y);
-    plain_errors.push_back(before);
-    tta_errors.push_back(after);
-    plain_total += before;
-    tta_total += after;
-    test_acc.push_back(accuracy(vote({t}, {1.0}, kClasses), c.data.test.y));
+    const ModelCheckpoint net = final_network(dir, final["seeds"][i].get<int>());
+    const int classes = net.model.classes;
+    auto probs = [&](const Dataset& d, int shift) {
+      return tta_probabilities(*c.backend, net.model, net.params, d, shift);
+    };
+    // Plain and shifted through the same single-network path, so the comparison that
+    // decides is between the views alone.
+    const auto v = probs(c.data.val, c.o.tta_shift), t = probs(c.data.test, c.o.tta_shift);
+    if (i == 0) {
+      val.assign(c.data.val.size() * lanes * classes, 0.0f);
+      test.assign(c.data.test.size() * lanes * classes, 0.0f);
+    }
+    set_lane(val, v, lanes, i, classes);
+    set_lane(test, t, lanes, i, classes);
+    plain_errors.push_back(errors(probs(c.data.val, 0), c.data.val.y, classes));
+    tta_errors.push_back(errors(v, c.data.val.y, classes));
+    plain_total += plain_errors.back().get<int>();
+    tta_total += tta_errors.back().get<int>();
+    test_acc.push_back(1.0 - double(errors(t, c.data.test.y, classes)) / c.data.test.size());
   }
   write_floats(dir + "/final_val_probs_tta.f32", val);
   write_floats(dir + "/final_test_probs_tta.f32", test);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/search/lane_params.hpp"
 #include "study_run.hpp"
@@ -53,6 +54,9 @@ std::vector<float> read_floats(const std::string& path) {
 
 std::vector<float> lane_probabilities(const std::vector<float>& p, size_t n, int lanes, int i,
                                       int classes) {
+  SGDLAB_CHECK(p.size() == n * lanes * classes && i >= 0 && i < lanes,
+               "probabilities [n, lanes, classes] of ", n, " x ", lanes, " x ", classes, ", got ",
+               p.size(), " values");
   std::vector<float> out(n * classes);
   for (size_t r = 0; r < n; ++r)
     std::copy_n(p.begin() + (r * lanes + i) * classes, classes, out.begin() + r * classes);
