@@ -45,16 +45,16 @@ Dataset shifted_images(const Dataset& d, PixelShift s, const std::vector<float>&
   return out;
 }
 
-std::vector<float> tta_probabilities(Backend& backend, const ModelSpec& model,
-                                     const std::vector<float>& params, const Dataset& images,
-                                     int pixels) {
+std::vector<std::vector<float>> view_probabilities(Backend& backend, const ModelSpec& model,
+                                                   const std::vector<float>& params,
+                                                   const Dataset& images, int pixels) {
   const std::vector<PixelShift> views = tta_views(pixels);
   if (pixels >= images.image.H || pixels >= images.image.W)
     SGDLAB_INPUT_ERROR("test-time shift: ", pixels, " pixels moves a ", images.image.H, "x",
                        images.image.W, " image out of view (expected less than its side)");
   if (images.size() == 0) SGDLAB_INPUT_ERROR("test-time shift: no images");
   const std::vector<float> background = channel_minimum(images);
-  std::vector<float> mean;
+  std::vector<std::vector<float>> out;
   for (const PixelShift& s : views) {
     const Dataset view = shifted_images(images, s, background);
     // The view serves as every split: only its test pass runs, one lane, no training.
@@ -63,11 +63,25 @@ std::vector<float> tta_probabilities(Backend& backend, const ModelSpec& model,
     check_data_fits(device_data, model);
     Trainer trainer(backend, device_data, model, {LaneSettings{}}, TrainerOptions{1});
     trainer.set_parameters(params);
-    const std::vector<float> p = trainer.probabilities(Split::Test);
-    if (mean.empty()) mean.assign(p.size(), 0.0f);
+    out.push_back(trainer.probabilities(Split::Test));
+  }
+  return out;
+}
+
+std::vector<float> mean_over_views(const std::vector<std::vector<float>>& views) {
+  SGDLAB_CHECK(!views.empty(), "at least one view");
+  std::vector<float> mean(views[0].size(), 0.0f);
+  for (const auto& p : views) {
+    SGDLAB_CHECK(p.size() == mean.size(), "views of the same images");
     for (size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / float(views.size());
   }
   return mean;
+}
+
+std::vector<float> tta_probabilities(Backend& backend, const ModelSpec& model,
+                                     const std::vector<float>& params, const Dataset& images,
+                                     int pixels) {
+  return mean_over_views(view_probabilities(backend, model, params, images, pixels));
 }
 
 }  // namespace sgdlab

@@ -295,16 +295,13 @@ void render_figures(std::ostream& md) {
 // seeds without and with them, which decide whether the ensemble uses them, and the test
 // accuracy they give.
 void render_tta(std::ostream& md, const Models& models) {
-  bool any = false;
-  for (const auto& [key, m] : models) any = any || at(m["final"], "tta").is_object();
-  if (!any) return;
+  const json* first = nullptr;
   for (const auto& [key, m] : models)
-    if (at(m["final"], "tta").is_object()) {
-      md << "Test-time shifts: each image and its copies moved " << m["final"]["tta"]["shift"]
-         << " pixel(s) right, left, down and up, the probabilities averaged. ";
-      break;
-    }
-  md << "The ensemble uses them for a model when they make fewer validation errors over its "
+    if (!first && at(m["final"], "tta").is_object()) first = &m["final"]["tta"];
+  if (!first) return;
+  md << "Test-time shifts: each image and its copies moved " << (*first)["shift"]
+     << " pixel(s) right, left, down and up, the probabilities averaged. "
+     << "The ensemble uses them for a model when they make fewer validation errors over its "
         "seeds.\n\n"
      << "| model | validation errors per seed, plain → shifted | used | test, shifted |\n"
      << "|---|---|---|---|\n";

@@ -49,19 +49,19 @@ nlohmann::json tta_figures(StudyContext& c, const std::string& m, const nlohmann
   for (int i = 0; i < lanes; ++i) {
     const ModelCheckpoint net = final_network(dir, final["seeds"][i].get<int>());
     const int classes = net.model.classes;
-    auto probs = [&](const Dataset& d, int shift) {
-      return tta_probabilities(*c.backend, net.model, net.params, d, shift);
-    };
-    // Plain and shifted through the same single-network path, so the comparison that
-    // decides is between the views alone.
-    const auto v = probs(c.data.val, c.o.tta_shift), t = probs(c.data.test, c.o.tta_shift);
+    // Plain and shifted from the same single-network views (the first is the plain
+    // images), so the comparison that decides is between the views alone.
+    const auto val_views =
+        view_probabilities(*c.backend, net.model, net.params, c.data.val, c.o.tta_shift);
+    const auto v = mean_over_views(val_views);
+    const auto t = tta_probabilities(*c.backend, net.model, net.params, c.data.test, c.o.tta_shift);
     if (i == 0) {
       val.assign(c.data.val.size() * lanes * classes, 0.0f);
       test.assign(c.data.test.size() * lanes * classes, 0.0f);
     }
     set_lane(val, v, lanes, i, classes);
     set_lane(test, t, lanes, i, classes);
-    plain_errors.push_back(errors(probs(c.data.val, 0), c.data.val.y, classes));
+    plain_errors.push_back(errors(val_views[0], c.data.val.y, classes));
     tta_errors.push_back(errors(v, c.data.val.y, classes));
     plain_total += plain_errors.back().get<int>();
     tta_total += tta_errors.back().get<int>();

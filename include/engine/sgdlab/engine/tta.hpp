@@ -28,9 +28,18 @@ std::vector<float> channel_minimum(const Dataset& d);
 Dataset shifted_images(const Dataset& d, PixelShift s, const std::vector<float>& background);
 
 // One network (a T = 1 flat parameter buffer of NetworkPlan(model, 1)) on `images`,
-// scaled as it was trained: probabilities [n, classes] averaged over tta_views(pixels),
-// with channel_minimum(images) moved in. Throws InputError for a shift that is not less
-// than the image's side, or no images.
+// scaled as it was trained: its probabilities [n, classes] on each of tta_views(pixels),
+// in that order (the first is the images as they are), with channel_minimum(images)
+// moved in. Throws InputError for a shift that is not less than the image's side, or no
+// images.
+std::vector<std::vector<float>> view_probabilities(Backend& backend, const ModelSpec& model,
+                                                   const std::vector<float>& params,
+                                                   const Dataset& images, int pixels);
+
+// The mean of view_probabilities over the views.
+std::vector<float> mean_over_views(const std::vector<std::vector<float>>& views);
+
+// mean_over_views(view_probabilities(...)).
 std::vector<float> tta_probabilities(Backend& backend, const ModelSpec& model,
                                      const std::vector<float>& params, const Dataset& images,
                                      int pixels);
