@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "sgdlab/core/buffer.hpp"
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/engine/stats.hpp"
 #include "sgdlab/engine/trainer.hpp"
 #include "sgdlab/engine/tta.hpp"
 #include "sgdlab/search/sampler.hpp"
@@ -259,18 +262,38 @@ TEST_F(CudaTraining, BeyondThePaperOptionsMatchTheCpu) {
   expect_rel({g.second}, {c.second}, 1e-4);
 }
 
-TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpu) {
+// GPU and CPU runs differ in summation order only, and 20 epochs of SGD decorrelate the
+// two trajectories as a change of seed would: the seed-to-seed spread alone gives one
+// GPU-CPU difference a standard deviation of about 0.2 points, so the fixed bound of 0.3
+// points this test had failed about one correct GPU in ten. Five seeds on each device are
+// compared as two samples instead: a GPU that trains as the CPU does gives means within
+// 4 pooled standard errors (Student's t with 8 degrees of freedom: |t| > 4 about one run
+// in 250); a GPU that trains wrongly moves its mean far beyond that noise (4 standard
+// errors are about 0.5 points here).
+TEST_F(CudaTraining, CnnTwentyEpochsMatchesTheCpuWithinTheSeedSpread) {
+  std::vector<LaneSettings> lanes;
+  for (uint64_t seed = 1; seed <= 5; ++seed) lanes.push_back({0.01f, 0.9f, 0.3f, seed});
   auto run = [&](Backend& be) {
     DeviceData dd(be, data());
-    Trainer t(be, dd, model_preset("cnn"), {{0.01f, 0.9f, 0.3f, 1}}, {32});
+    Trainer t(be, dd, model_preset("cnn"), lanes, {32});
     for (int e = 0; e < 20; ++e) t.train_epoch();
-    return t.evaluate(Split::Test)[0].acc;
+    std::vector<double> acc;
+    for (const auto& row : t.evaluate(Split::Test)) acc.push_back(row.acc);
+    return acc;
   };
-  const double gpu = run(*gpu_), cpu = run(*cpu_);
-  std::cout << "CNN 20 epochs test accuracy: GPU " << 100 * gpu << "%, CPU " << 100 * cpu << "%\n";
-  // Issue #3's bound: GPU and CPU runs differ in summation order only, and 20 epochs
-  // turn that into a few of the 2,007 test predictions (0.3% = 6 images).
-  EXPECT_NEAR(gpu, cpu, 0.003);
+  const std::vector<double> gpu = run(*gpu_), cpu = run(*cpu_);
+  for (size_t s = 0; s < lanes.size(); ++s)
+    std::cout << "CNN 20 epochs, seed " << lanes[s].seed << ": test accuracy GPU " << 100 * gpu[s]
+              << "%, CPU " << 100 * cpu[s] << "%\n";
+  const double n = double(lanes.size());
+  const double pooled_sd =
+      std::sqrt((sample_std(gpu) * sample_std(gpu) + sample_std(cpu) * sample_std(cpu)) / 2);
+  // One test image (of 2,007) is the finest difference accuracy can show.
+  const double standard_error = std::max(pooled_sd * std::sqrt(2 / n), 1.0 / 2007);
+  std::cout << "means: GPU " << 100 * mean(gpu) << "%, CPU " << 100 * mean(cpu)
+            << "%; pooled standard error of the difference " << 100 * standard_error << "\n";
+  EXPECT_LE(std::abs(mean(gpu) - mean(cpu)), 4 * standard_error);
+  EXPECT_GT(*std::min_element(gpu.begin(), gpu.end()), 0.9);  // every GPU lane learned
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 # binary, a fake nvidia-smi, a binary with a missing library and a failing step.
 # usage: gpu_check_test.sh SGDLAB_BINARY SGDLAB_TESTS_BINARY
 set -uo pipefail
-SGDLAB=$1 TESTS=$2
+SGDLAB=$(realpath "$1") TESTS=$(realpath "$2")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -70,12 +70,70 @@ field "$TMP/missing" "j['steps']['preflight']['note']" | grep -q libsgdprobe.so 
 [ "$(field "$TMP/missing" "'cuda_tests' in j['steps']")" = False ] || fail "ran after preflight"
 
 # 5. A budget too small for a step: that step is not run (3), not cut off and passed.
-run_check budget GPU_CHECK_CARRY="$TMP/real" GPU_CHECK_BUDGET=12 PATH="/usr/bin:/bin"
+run_check budget GPU_CHECK_CARRY="$TMP/real" GPU_CHECK_BUDGET=20 PATH="/usr/bin:/bin"
 [ "$status" = 3 ] || fail "small budget: expected exit 3, got $status"
 [ "$(field "$TMP/budget" "j['steps']['cuda_tests']['status']")" = not_run ] || fail "budget"
+
+# 6. A library the bundle holds, behind another one it holds: ldd sees only the first
+#    while it is missing, so preflight unpacks in rounds until nothing is missing.
+mkdir -p "$TMP/deep/bin" "$TMP/deeplib"
+echo 'int sgd_deep(void) { return 0; }' > "$TMP/deeplib/deep.c"
+echo 'int sgd_deep(void); int sgd_probe(void) { return sgd_deep(); }' > "$TMP/deeplib/probe.c"
+gcc -shared -fPIC -o "$TMP/deeplib/libsgddeep.so" "$TMP/deeplib/deep.c"
+gcc -shared -fPIC -o "$TMP/deeplib/libsgdprobe.so" "$TMP/deeplib/probe.c" -L"$TMP/deeplib" -lsgddeep
+gcc -o "$TMP/deep/bin/sgdlab" "$TMP/main.c" -L"$TMP/deeplib" -Wl,-rpath-link,"$TMP/deeplib" \
+  -lsgdprobe
+ln -s "$TESTS" "$TMP/deep/bin/sgdlab_tests"
+tar -C "$TMP/deeplib" -cJf "$TMP/deep/libs.tar.xz" ./libsgddeep.so ./libsgdprobe.so
+rm "$TMP"/deeplib/*.so
+run_check deep GPU_CHECK_CARRY="$TMP/deep" PATH="/usr/bin:/bin"
+[ "$(field "$TMP/deep" "j['steps']['preflight']['status']")" = pass ] ||
+  fail "a library behind a missing one was not unpacked"
+tar -xzf "$TMP/deep/logs.tar.gz" -C "$TMP/deep" preflight.log
+grep -q "round 2: unpacked libsgddeep.so" "$TMP/deep/preflight.log" ||
+  fail "preflight did not unpack in rounds: $(cat "$TMP/deep/preflight.log")"
+
+# 7. A sanitizer step whose limit the budget cut, and which runs out of it, is not run
+#    (3), not failed.
+printf '#!/bin/sh\nsleep 100\n' > "$TMP/fakebin/compute-sanitizer"
+chmod +x "$TMP/fakebin/compute-sanitizer"
+rm "$TMP/fakebin/nvidia-smi"
+run_check slow GPU_CHECK_CARRY="$TMP/real" GPU_CHECK_BUDGET=35 PATH="$TMP/fakebin:/usr/bin:/bin"
+[ "$status" = 3 ] || fail "sanitizer cut by the budget: expected exit 3, got $status"
+[ "$(field "$TMP/slow" "j['steps']['memcheck_ops']['status']")" = not_run ] ||
+  fail "a sanitizer cut by the budget counted as $(field "$TMP/slow" "j['steps']['memcheck_ops']")"
+
+# 8. The CUDA filter selects the CUDA suites by name, all of them, and nothing else
+#    (Cli.CudaWithoutGpuIsOneClearLine skips where a GPU is: selecting it would fail a
+#    correct GPU).
+suites() {  # the base names of the suites a --gtest_list_tests output names
+  grep -E '^[A-Za-z0-9_/]+\.' | sed -e 's/\..*//' -e 's|.*/||' | sort -u
+}
+"$TESTS" --gtest_list_tests > "$TMP/all.txt"
+"$TESTS" --gtest_list_tests --gtest_filter="$(bash "$ROOT/tools/gpu_check.sh" --cuda-filter)" \
+  > "$TMP/cuda.txt"
+[ "$(suites < "$TMP/cuda.txt")" = "$(suites < "$TMP/all.txt" | grep '^Cuda')" ] ||
+  fail "CUDA filter selects $(suites < "$TMP/cuda.txt" | tr '\n' ' '), the Cuda suites are" \
+    "$(suites < "$TMP/all.txt" | grep '^Cuda' | tr '\n' ' ')"
+grep -q CudaWithoutGpu "$TMP/cuda.txt" && fail "the CUDA filter selects Cli.CudaWithoutGpu..."
+#    The sanitizers' filter: sgdlab's own kernels only, local2d among them, no cuDNN
+#    convolution and no cuBLAS dense case.
+"$TESTS" --gtest_list_tests \
+  --gtest_filter="$(bash "$ROOT/tools/gpu_check.sh" --own-kernels-filter)" > "$TMP/own.txt"
+[ "$(suites < "$TMP/own.txt" | tr '\n' ' ')" = "CudaConvParity CudaParity " ] ||
+  fail "own-kernel filter selects suites $(suites < "$TMP/own.txt" | tr '\n' ' ')"
+grep -q 'local2d' "$TMP/own.txt" || fail "own-kernel filter misses local2d"
+grep -q -E 'conv2d|^  Dense$' "$TMP/own.txt" && fail "own-kernel filter selects cuDNN or cuBLAS"
+[ "$(grep -c '^  ' "$TMP/own.txt")" -ge 12 ] || fail "own-kernel filter: $(cat "$TMP/own.txt")"
+
+# 9. Each phase's step limits fit its budget with the margin left for a rerun.
+for phase in correctness speed extra; do
+  bash "$ROOT/tools/gpu_check.sh" --plan "$phase" > "$TMP/plan_$phase.txt" ||
+    fail "the $phase phase's limits exceed its budget: $(cat "$TMP/plan_$phase.txt")"
+done
 
 if [ "$failures" -gt 0 ]; then
   for f in "$TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
   exit 1
 fi
-echo "gpu_check.sh: all 5 scenarios behave"
+echo "gpu_check.sh: all 9 scenarios behave"

@@ -90,6 +90,22 @@ def figures(work, out, summary):
             shutil.copy(os.path.join(work, "study", "report.md"), os.path.join(out, "study_report.md"))
 
 
+def sanitizer_reports(work, summary):
+    """compute-sanitizer's own closing line of each sanitizer step (memcheck: 'ERROR
+    SUMMARY: N errors'; racecheck: 'RACECHECK SUMMARY: N hazards displayed ...')."""
+    reports = {}
+    for name in ("memcheck_ops", "racecheck_ops", "memcheck_train"):
+        try:
+            with open(os.path.join(work, f"{name}.log"), errors="replace") as f:
+                lines = [l.strip("= \n") for l in f if "SUMMARY:" in l]
+        except OSError:
+            continue
+        if lines:
+            reports[name] = lines[-1]
+    if reports:
+        summary["sanitizers"] = reports
+
+
 def verdict(steps):
     states = [s["status"] for s in steps.values()]
     if any(s == "fail" for s in states):
@@ -110,6 +126,7 @@ def main():
         shutil.copy(os.path.join(work, "cuda_tests.json"), os.path.join(out, "cuda_tests.json"))
     summary["steps"] = steps
     figures(work, out, summary)
+    sanitizer_reports(work, summary)
     summary["verdict"] = verdict(steps)
     with open(os.path.join(out, "gpu_check.json"), "w") as f:
         json.dump(summary, f, indent=2)
