@@ -5,16 +5,8 @@
 # library fails that check, naming it. Skips (77) where no mount namespace can be made.
 # usage: gpu_bundle_test.sh SGDLAB_BINARY SGDLAB_TESTS_BINARY
 set -uo pipefail
-SGDLAB=$(realpath "$1") TESTS=$(realpath "$2")
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 unshare -m /bin/true 2> /dev/null || { echo "no mount namespace here (unshare -m)"; exit 77; }
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-fail() {
-  echo "FAILED: $*"
-  failures=$((failures + 1))
-}
+source "$(dirname "$0")/script_test_util.sh" "$1" "$2"
 # bundle() takes $BUILD/sgdlab and $BUILD/tests/sgdlab_tests.
 mkdir -p "$TMP/build/tests"
 ln -s "$SGDLAB" "$TMP/build/sgdlab"

@@ -3,15 +3,7 @@
 # binary, a fake nvidia-smi, a binary with a missing library and a failing step.
 # usage: gpu_check_test.sh SGDLAB_BINARY SGDLAB_TESTS_BINARY
 set -uo pipefail
-SGDLAB=$(realpath "$1") TESTS=$(realpath "$2")
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-fail() {
-  echo "FAILED: $*"
-  failures=$((failures + 1))
-}
+source "$(dirname "$0")/script_test_util.sh" "$1" "$2"
 field() {  # field OUT python-expression-on-j
   python3 -c "import json,sys; j=json.load(open(sys.argv[1]+'/gpu_check.json')); print($2)" "$1"
 }
