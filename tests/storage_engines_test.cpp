@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <set>
 
@@ -325,6 +326,89 @@ TYPED_TEST(StorageEngines, AHeldTrialKeepsBeatingUntilItIsFinished) {
   usleep(1200000);
   EXPECT_GT(std::stod(store.heartbeat_age(t.id)), 1.0);
   EXPECT_THROW(StudyStorage(store.arg(), StorageMode::ReadWrite, {0.0}), InputError);
+}
+
+// A refusal names each setting that differs, not the whole stored study (issue #22).
+TYPED_TEST(StorageEngines, OtherSettingsAreNamedOneByOne) {
+  StudyStorage s(this->store().arg());
+  s.open_study(info("a"));
+  StudyInfo other = info("a");
+  other.epochs = 21;
+  other.space["lr"]["low"] = 1e-3;
+  try {
+    s.open_study(other);
+    ADD_FAILURE() << "other settings were taken";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("study 'a' exists with other settings: epochs 21 (the study has 20); "
+                       "space parameter lr {"),
+              std::string::npos)
+        << msg;
+    EXPECT_EQ(msg.find("momentum"), std::string::npos) << "an unchanged parameter: " << msg;
+  }
+}
+
+// The study's data is recorded by its first worker (or, in a study without one, by the
+// next); other data is refused naming what differs; two workers recording it at once
+// both see the first's (issue #22, 8).
+TYPED_TEST(StorageEngines, TheDataIsRecordedOnceAndOtherDataIsRefused) {
+  const nlohmann::json data = {{"format", "usps"},
+                               {"files", {{"zip.train.gz", "aa"}}},
+                               {"split_seed", 0},
+                               {"scaling", {{"divide", 1}}}};
+  nlohmann::json other = data;
+  other["split_seed"] = 3;
+  StudyStorage s(this->store().arg());
+  const int64_t id = s.open_study(info("a"));
+  EXPECT_FALSE(s.study_attr(id, "data").has_value());  // as a study of an older sgdlab
+  s.check_data(id, "a", data);
+  s.check_data(id, "a", data);
+  try {
+    s.check_data(id, "a", other);
+    ADD_FAILURE() << "other data was taken";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "study 'a' was run on other data: --split-seed 3 (the study has 0)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(nlohmann::json::parse(*s.study_attr(id, "data")), data);
+  const int64_t b = s.open_study(info("b"));
+  in_processes(4, [&](int c) {
+    StudyStorage w(this->store().arg());
+    nlohmann::json mine = data;
+    mine["split_seed"] = c;
+    try {
+      w.check_data(b, "b", mine);
+    } catch (const InputError&) {
+    }
+  });
+  const nlohmann::json first = nlohmann::json::parse(*s.study_attr(b, "data"));
+  int taken = 0;
+  for (int c = 0; c < 4; ++c) {
+    nlohmann::json mine = data;
+    mine["split_seed"] = c;
+    try {
+      s.check_data(b, "b", mine);
+      ++taken;
+      EXPECT_EQ(mine, first);
+    } catch (const InputError&) {
+    }
+  }
+  EXPECT_EQ(taken, 1);
+}
+
+// A scheme in capitals is a scheme (issue #22): POSTGRESQL:// opens the database, never a
+// file path.
+TYPED_TEST(StorageEngines, TheSchemeIsReadInAnyCase) {
+  if (!std::is_same_v<TypeParam, PostgresStore>) GTEST_SKIP() << "a PostgreSQL URL";
+  std::string url = this->store().arg();
+  const size_t scheme = url.find("://");
+  for (size_t i = 0; i < scheme; ++i) url[i] = char(std::toupper(url[i]));
+  StudyStorage s(url);
+  s.open_study(info("a"));
+  EXPECT_EQ(s.path(), this->store().shown());
+  EXPECT_EQ(this->store().query("SELECT count(*) FROM sgdlab.studies"), "1");
 }
 
 }  // namespace

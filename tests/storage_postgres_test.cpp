@@ -195,5 +195,37 @@ TEST(StoragePostgres, ConnectionErrorsAreOneLineWithoutThePassword) {
       "password authentication failed", secret, "PGPASSWORD=" + shell_quote(secret) + " ");
 }
 
+// Workers on a PostgreSQL study with other data are refused naming the file, without the
+// password; the URL's scheme may be in capitals (issue #22).
+TEST(StoragePostgres, AWorkerWithOtherDataIsRefusedNamingTheFile) {
+  SGDLAB_SKIP_WITHOUT_POSTGRES();
+  TempDir dir;
+  write_small_usps(dir / "data", 300, 50);
+  write_small_usps(dir / "other", 301, 50);
+  TempPostgresDb db;
+  auto sweep = [&](const std::string& url, const std::string& data, int trials) {
+    std::string out;
+    const int code = run_command(sgdlab_binary() + " sweep --model mlp --epochs 1 --device cpu " +
+                                     "--name t --trials " + std::to_string(trials) + " --data " +
+                                     data + " --study " + shell_quote(url),
+                                 &out);
+    return std::make_pair(code, out);
+  };
+  const auto first = sweep(db.url(), dir / "data", 1);
+  ASSERT_EQ(first.first, 0) << first.second;
+  const auto other = sweep(db.url(), dir / "other", 2);
+  EXPECT_EQ(other.first, 2) << other.second;
+  EXPECT_EQ(other.second.rfind("sgdlab: " + without_password(db.url()) +
+                                   ": study 't' was run on other data: data file zip.train.gz",
+                               0),
+            0u)
+      << other.second;
+  EXPECT_EQ(other.second.find(password_of(db.url())), std::string::npos) << other.second;
+  const std::string upper = "POSTGRESQL" + db.url().substr(db.url().find("://"));
+  const auto same = sweep(upper, dir / "data/", 2);
+  EXPECT_EQ(same.first, 0) << same.second;
+  EXPECT_EQ(psql(db.url(), "SELECT count(*) FROM sgdlab.trials"), "2");
+}
+
 }  // namespace
 }  // namespace sgdlab::test

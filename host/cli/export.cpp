@@ -17,8 +17,9 @@ struct ExportArgs {
 };
 
 void run_export(const ExportArgs& a) {
-  if (!is_postgres_url(a.study) && !std::filesystem::is_regular_file(a.study))
-    SGDLAB_INPUT_ERROR("--study ", a.study, ": no such study database");
+  const std::string study = resolve_study_arg(a.study);
+  if (!is_postgres_url(study) && !std::filesystem::is_regular_file(study))
+    SGDLAB_INPUT_ERROR("--study ", study, ": no such study database");
   // Exporting reads: the study is opened read-only and nothing is created in it.
   StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto found = storage.find_study(a.name);
@@ -37,7 +38,8 @@ void register_export(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("export", "write a study in Optuna's journal format (optuna-dashboard)");
   cmd->add_option("--study", a->study,
-                  "the study: a SQLite file, or postgresql://USER[:PASS]@HOST[:PORT]/DB")
+                  "the study: a SQLite file (or sqlite:///PATH), or "
+                  "postgresql://USER[:PASS]@HOST[:PORT]/DB")
       ->required();
   cmd->add_option("--name", a->name, "the study's name")->required();
   cmd->add_option("--optuna-journal", a->journal, "the journal file to write")->required();

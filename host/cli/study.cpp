@@ -14,6 +14,8 @@ void register_study(CLI::App& app) {
   auto models = std::make_shared<std::string>("mlp,cnn,lcnn");
   auto figures = std::make_shared<bool>(true);
   auto python = std::make_shared<std::string>();
+  // Read as text: CLI11 would wrap -1 into 2^64 - 1.
+  auto seed = std::make_shared<std::string>("0");
   CLI::App* cmd = app.add_subcommand(
       "study",
       "the paper's pipeline: coarse search, narrowing, TPE, final seeds, ensemble, effect "
@@ -29,7 +31,7 @@ void register_study(CLI::App& app) {
   cmd->add_option("--fine", o->fine, "TPE trials per model (0: preset)")->default_val(0);
   cmd->add_option("--epochs", o->epochs, "epochs per run (0: preset)")->default_val(0);
   cmd->add_option("--seeds", o->seeds, "seeds of the final models (0: preset)")->default_val(0);
-  cmd->add_option("--seed", o->seed, "sampler and trial seed")->default_val(0);
+  cmd->add_option("--seed", *seed, "sampler and trial seed, 0 to 2^64-1")->default_val("0");
   add_device_option(*cmd, o->device);
   add_data_options(*cmd, o->data_options);
   cmd->add_option("--baseline", o->baseline,
@@ -40,7 +42,8 @@ void register_study(CLI::App& app) {
   cmd->add_option("--python", *python,
                   "the Python that draws the figures (default: the first python3 on PATH with "
                   "matplotlib)");
-  cmd->callback([o, models, figures, python] {
+  cmd->callback([o, models, figures, python, seed] {
+    o->seed = parse_uint("--seed", *seed);
     o->models.clear();
     std::stringstream in(*models);
     for (std::string m; std::getline(in, m, ',');) o->models.push_back(m);

@@ -10,6 +10,7 @@
 
 #include "common.hpp"
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/narrow.hpp"
@@ -87,6 +88,7 @@ void run_sweep_command(const SweepArgs& a) {
   load_model(a.model);  // a bad model fails before anything is read or written
   if (a.study.empty() || a.name.empty())
     SGDLAB_INPUT_ERROR("--study FILE|URL and --name NAME are required");
+  const std::string study_arg = resolve_study_arg(a.study);
   const uint64_t seed = parse_uint("--seed", a.seed);
   const int pack_lanes = parse_count("--pack-lanes", a.pack_lanes);
   const int streams = parse_count("--streams", a.streams);
@@ -115,11 +117,13 @@ void run_sweep_command(const SweepArgs& a) {
   o.seed = seed;
   o.prune = a.prune;
   o = resolve_defaults(o, device, a.sampler);
-  make_study_folder(a.study);
-  StudyStorage storage(a.study, StorageMode::ReadWrite, {a.heartbeat_grace});
+  const nlohmann::json data_id = data_identity(data, a.data);
+  make_study_folder(study_arg);
+  StudyStorage storage(study_arg, StorageMode::ReadWrite, {a.heartbeat_grace});
   bool created = false;
   const int64_t study =
       storage.open_study({a.name, a.model, a.sampler, seed, a.epochs, space.to_json()}, &created);
+  storage.check_data(study, a.name, data_id);
   DeviceData device_data(*main_backend, data);
   std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << storage.path()
             << ": " << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
@@ -149,8 +153,9 @@ struct StudyArgs {
 
 // A study file that is not there is named as such (opening it read-only would say less).
 void check_study_exists(const std::string& study) {
-  if (!is_postgres_url(study) && !std::filesystem::exists(study))
-    SGDLAB_INPUT_ERROR(study, ": no such study file");
+  const std::string resolved = resolve_study_arg(study);
+  if (!is_postgres_url(resolved) && !std::filesystem::exists(resolved))
+    SGDLAB_INPUT_ERROR(resolved, ": no such study file");
 }
 
 std::pair<int64_t, StudyInfo> find(StudyStorage& storage, const StudyArgs& a) {
@@ -231,7 +236,8 @@ void run_narrow_command(const StudyArgs& a) {
 
 void add_study_options(CLI::App* cmd, StudyArgs& a) {
   cmd->add_option("--study", a.study,
-                  "the study: a SQLite file, or postgresql://USER[:PASS]@HOST[:PORT]/DB")
+                  "the study: a SQLite file (or sqlite:///PATH), or "
+                  "postgresql://USER[:PASS]@HOST[:PORT]/DB")
       ->required();
   cmd->add_option("--name", a.name, "study name")->required();
 }
@@ -252,7 +258,7 @@ void register_sweep(CLI::App& app) {
       ->default_val(30);
   cmd->add_option("--epochs", a->epochs, "epochs per trial")->default_val(20);
   cmd->add_option("--study", a->study,
-                  "the study: a SQLite file (created if absent) or "
+                  "the study: a SQLite file (created if absent; or sqlite:///PATH) or "
                   "postgresql://USER[:PASS]@HOST[:PORT]/DB (the password may also come from "
                   "PGPASSWORD or ~/.pgpass)")
       ->required();

@@ -72,6 +72,9 @@ struct Args {
 };
 
 void run(const Args& a) {
+  // A negative count would print an empty result as if it had run.
+  if (a.seeds < 1) SGDLAB_INPUT_ERROR("--seeds: expected a number of runs >= 1, got ", a.seeds);
+  if (a.trials < 1) SGDLAB_INPUT_ERROR("--trials: expected a number >= 1, got ", a.trials);
   const TestFunction tf = test_function(a.function);
   nlohmann::json out = {{"function", a.function}, {"sampler", a.sampler}, {"trials", a.trials}};
   for (int seed = 0; seed < a.seeds; ++seed) {

@@ -11,6 +11,7 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
 #include "sgdlab/engine/checkpoint.hpp"
+#include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/metrics_io.hpp"
 #include "sgdlab/engine/model_file.hpp"
@@ -70,6 +71,7 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
                       {"batch", a.batch},
                       {"init", a.init},
                       {"data", data.source},
+                      {"data_identity", data_identity(data, a.data)},
                       {"data_format", data.format},
                       {"scaling", data.scaling.to_json()},
                       {"split_seed", a.data.split_seed},
@@ -97,6 +99,25 @@ std::string differences(const nlohmann::json& saved, const nlohmann::json& now) 
            before.dump() + ")";
   }
   return out;
+}
+
+// The data is compared by its identity (engine/data_identity.hpp), not by its path as
+// text: a trailing slash, a relative path or a copy of the files is the same data. A
+// checkpoint of an older sgdlab has no identity; its format, scaling and split seed are
+// still compared with the other settings.
+void check_same_data(const std::string& dir, const nlohmann::json& saved,
+                     const nlohmann::json& now) {
+  if (!saved.contains("data_identity")) return;
+  const std::string why =
+      data_identity_difference(saved["data_identity"], now["data_identity"], "the checkpoint");
+  if (!why.empty())
+    SGDLAB_INPUT_ERROR("--resume ", dir, ": other data than the checkpoint's: ", why);
+}
+
+nlohmann::json without_data(nlohmann::json settings) {
+  settings.erase("data");
+  settings.erase("data_identity");
+  return settings;
 }
 
 // The folder the run writes to: a new one, one given with --overwrite, or the run to
@@ -189,7 +210,8 @@ void set_up(Run& r) {
 void resume(Run& r) {
   const std::string path = r.out + "/checkpoint.safetensors";
   ResumeCheckpoint c = load_resume_checkpoint(path);
-  const std::string diff = differences(c.config, r.settings);
+  check_same_data(r.out, c.config, r.settings);
+  const std::string diff = differences(without_data(c.config), without_data(r.settings));
   if (!diff.empty())
     SGDLAB_INPUT_ERROR("--resume ", r.out, ": other settings than the checkpoint's: ", diff);
   if (c.state.epoch >= r.a.epochs)

@@ -92,7 +92,8 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path)
   return d;
 }
 
-Dataset read_idx_split(const std::string& dir, const std::string& split) {
+std::pair<std::string, std::string> idx_split_files(const std::string& dir,
+                                                    const std::string& split) {
   const auto prefix = split == "train" ? std::string_view("train") : std::string_view("t10k");
   std::string images = find_file(dir, {prefix, "images", "idx3-ubyte"});
   std::string labels = find_file(dir, {prefix, "labels", "idx1-ubyte"});
@@ -101,6 +102,11 @@ Dataset read_idx_split(const std::string& dir, const std::string& split) {
   if (images.empty() || labels.empty())
     SGDLAB_INPUT_ERROR(dir, ": expected the IDX files ", prefix, "-images-idx3-ubyte and ", prefix,
                        "-labels-idx1-ubyte (raw or .gz) for the ", split, " split");
+  return {images, labels};
+}
+
+Dataset read_idx_split(const std::string& dir, const std::string& split) {
+  const auto [images, labels] = idx_split_files(dir, split);
   return read_idx(images, labels);
 }
 

@@ -6,20 +6,89 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/data_identity.hpp"
 #include "storage_engine.hpp"
 
 namespace sgdlab {
 
+namespace {
+
+// The scheme of "SCHEME://..." in lower case (RFC 3986: a letter, then letters, digits,
+// "+", "-" or "."), or "" for anything else, a file path.
+std::string url_scheme(const std::string& arg) {
+  const size_t end = arg.find("://");
+  if (end == std::string::npos || end == 0 || !std::isalpha(static_cast<unsigned char>(arg[0])))
+    return "";
+  std::string scheme;
+  for (size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(arg[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return "";
+    scheme += char(std::tolower(c));
+  }
+  return scheme;
+}
+
+// "epochs 2 (the study has 1)": a setting as given now and as the study has it.
+void add_if_differs(std::vector<std::string>& out, const std::string& what, const std::string& now,
+                    const std::string& stored) {
+  if (now != stored) out.push_back(what + " " + now + " (the study has " + stored + ")");
+}
+
+// Each setting of `now` that differs from the stored study's; a space by its parameters.
+std::string settings_difference(const StudyInfo& stored, const StudyInfo& now) {
+  std::vector<std::string> parts;
+  add_if_differs(parts, "model", now.model, stored.model);
+  add_if_differs(parts, "sampler", now.sampler, stored.sampler);
+  add_if_differs(parts, "epochs", std::to_string(now.epochs), std::to_string(stored.epochs));
+  add_if_differs(parts, "seed", std::to_string(now.seed), std::to_string(stored.seed));
+  auto param = [](const nlohmann::json& space, const std::string& name) -> std::string {
+    return space.is_object() && space.contains(name) ? space.at(name).dump() : "none";
+  };
+  std::set<std::string> names;
+  for (const nlohmann::json* space : {&now.space, &stored.space})
+    if (space->is_object())
+      for (const auto& [name, spec] : space->items()) names.insert(name);
+  for (const std::string& name : names)
+    add_if_differs(parts, "space parameter " + name, param(now.space, name),
+                   param(stored.space, name));
+  // A space that is not an object at all (a hand-edited database) differs as a whole.
+  if (parts.empty()) add_if_differs(parts, "space", now.space.dump(), stored.space.dump());
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+}  // namespace
+
 bool is_postgres_url(const std::string& study_arg) {
-  return study_arg.rfind("postgresql://", 0) == 0 || study_arg.rfind("postgres://", 0) == 0;
+  const std::string scheme = url_scheme(study_arg);
+  return scheme == "postgresql" || scheme == "postgres";
+}
+
+std::string resolve_study_arg(const std::string& study_arg) {
+  const std::string scheme = url_scheme(study_arg);
+  if (scheme.empty()) return study_arg;
+  const std::string rest = study_arg.substr(scheme.size() + 3);
+  if (scheme == "postgresql" || scheme == "postgres") return scheme + "://" + rest;
+  if (scheme == "sqlite") {
+    if (rest.size() > 1 && rest[0] == '/') return rest.substr(1);
+    SGDLAB_INPUT_ERROR("--study ", study_arg, ": expected sqlite:///PATH (sqlite:///runs/s.db for ",
+                       "runs/s.db, sqlite:////tmp/s.db for /tmp/s.db)");
+  }
+  // Only the scheme is named: the rest may hold a password.
+  SGDLAB_INPUT_ERROR("--study: unsupported URL scheme '", study_arg.substr(0, scheme.size()),
+                     "://' (expected a SQLite file path, sqlite:///PATH, or ",
+                     "postgresql://USER[:PASS]@HOST[:PORT]/DB)");
 }
 
 std::string StudyStorage::worker_id() {
@@ -39,13 +108,14 @@ std::string StudyStorage::worker_id() {
 }
 
 StudyStorage::StudyStorage(const std::string& study_arg, StorageMode mode, StorageOptions options)
-    : shown_(is_postgres_url(study_arg) ? postgres_url_shown(study_arg) : study_arg),
-      options_(options) {
+    : options_(options) {
   if (!(options_.heartbeat_grace_seconds > 0) || !std::isfinite(options_.heartbeat_grace_seconds))
     SGDLAB_INPUT_ERROR("--heartbeat-grace: expected a number of seconds > 0, got ",
                        options_.heartbeat_grace_seconds);
-  engine_ = is_postgres_url(study_arg) ? open_postgres_engine(study_arg, shown_, mode)
-                                       : open_sqlite_engine(study_arg, mode);
+  const std::string arg = resolve_study_arg(study_arg);
+  const bool postgres = is_postgres_url(arg);
+  shown_ = postgres ? postgres_url_shown(arg) : arg;
+  engine_ = postgres ? open_postgres_engine(arg, shown_, mode) : open_sqlite_engine(arg, mode);
 }
 
 StudyStorage::~StudyStorage() {
@@ -69,12 +139,23 @@ int64_t StudyStorage::open_study(const StudyInfo& info, bool* created) {
   lock.unlock();
   if (s.model != info.model || s.sampler != info.sampler || s.space != info.space ||
       s.epochs != info.epochs || s.seed != info.seed)
-    SGDLAB_INPUT_ERROR(shown_, ": study '", info.name, "' exists with model ", s.model,
-                       ", sampler ", s.sampler, ", ", s.epochs, " epochs, seed ", s.seed,
-                       " and space ", s.space.dump(),
+    SGDLAB_INPUT_ERROR(shown_, ": study '", info.name,
+                       "' exists with other settings: ", settings_difference(s, info),
                        "; resume it with the same settings or choose another --name");
   if (created) *created = inserted;
   return id;
+}
+
+void StudyStorage::check_data(int64_t study, const std::string& name,
+                              const nlohmann::json& identity) {
+  std::unique_lock lock(mutex_);
+  const std::string stored = engine_->claim_study_attr(study, "data", identity.dump());
+  lock.unlock();
+  const std::string diff = data_identity_difference(nlohmann::json::parse(stored, nullptr, false),
+                                                    identity, "the study");
+  if (!diff.empty())
+    SGDLAB_INPUT_ERROR(shown_, ": study '", name, "' was run on other data: ", diff,
+                       "; give it the same data or choose another --name");
 }
 
 std::optional<std::pair<int64_t, StudyInfo>> StudyStorage::find_study(const std::string& name) {

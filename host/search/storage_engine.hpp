@@ -47,6 +47,10 @@ class StorageEngine {
 
   virtual void set_study_attr(int64_t study, const std::string& key, const std::string& value) = 0;
   virtual std::optional<std::string> study_attr(int64_t study, const std::string& key) = 0;
+  // Stores `value` unless the study has one under `key`; returns the stored value, so
+  // that of two workers setting it at once both see the one that was stored first.
+  virtual std::string claim_study_attr(int64_t study, const std::string& key,
+                                       const std::string& value) = 0;
 };
 
 // `shown` is how errors name the store (a PostgreSQL URL without its password).

@@ -292,6 +292,17 @@ void PostgresEngine::set_study_attr(int64_t study, const std::string& key,
   });
 }
 
+std::string PostgresEngine::claim_study_attr(int64_t study, const std::string& key,
+                                             const std::string& value) {
+  retrying([&] {
+    conn_.exec(
+        "INSERT INTO sgdlab.study_attrs(study_id, key, value) VALUES($1, $2, $3) "
+        "ON CONFLICT (study_id, key) DO NOTHING",
+        study, key, value);
+  });
+  return study_attr(study, key).value_or("");
+}
+
 std::optional<std::string> PostgresEngine::study_attr(int64_t study, const std::string& key) {
   return retrying([&]() -> std::optional<std::string> {
     const PgResult q = conn_.exec(

@@ -264,6 +264,16 @@ void SqliteEngine::set_study_attr(int64_t study, const std::string& key, const s
       .run();
 }
 
+std::string SqliteEngine::claim_study_attr(int64_t study, const std::string& key,
+                                           const std::string& value) {
+  Stmt(db_, "INSERT OR IGNORE INTO study_attrs(study_id, key, value) VALUES(?, ?, ?)")
+      .bind(1, study)
+      .bind(2, key)
+      .bind(3, value)
+      .run();
+  return study_attr(study, key).value_or("");
+}
+
 std::optional<std::string> SqliteEngine::study_attr(int64_t study, const std::string& key) {
   Stmt q(db_, "SELECT value FROM study_attrs WHERE study_id = ? AND key = ?");
   q.bind(1, study).bind(2, key);

@@ -30,6 +30,8 @@ class SqliteEngine final : public StorageEngine {
   void heartbeat(const std::vector<int64_t>& trial_ids, const std::string& worker) override;
   void set_study_attr(int64_t study, const std::string& key, const std::string& value) override;
   std::optional<std::string> study_attr(int64_t study, const std::string& key) override;
+  std::string claim_study_attr(int64_t study, const std::string& key,
+                               const std::string& value) override;
 
  private:
   void exec(const char* sql);

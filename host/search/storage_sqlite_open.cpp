@@ -2,6 +2,7 @@
 // read-only (nothing created, no -wal/-shm left behind). Either way a file that is not a
 // study database of this version is refused before anything is written to it.
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -137,6 +138,23 @@ std::string file_uri(const std::string& path) {
   return uri;
 }
 
+// Why a study that a sweep must write to cannot be written: the file or its folder (where
+// SQLite keeps the -wal and -shm files) is read-only, or what SQLite said.
+std::string why_not_writable(const std::string& path, const std::string& sqlite_says) {
+  if (access(path.c_str(), F_OK) == 0 && access(path.c_str(), W_OK) != 0)
+    return "the file is read-only";
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (access(folder.empty() ? "." : folder.c_str(), W_OK) != 0)
+    return "its folder is read-only, and SQLite keeps the -wal and -shm files there";
+  return sqlite_says;
+}
+
+// The error codes of a database that can be read but not written here.
+bool is_write_refusal(int code) {
+  return code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM ||
+         code == SQLITE_AUTH;
+}
+
 }  // namespace
 
 std::unique_ptr<StorageEngine> open_sqlite_engine(const std::string& path, StorageMode mode) {
@@ -162,10 +180,18 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
+    if (!read_only && std::filesystem::exists(path))
+      SGDLAB_INPUT_ERROR(path, ": the study cannot be opened for writing (",
+                         why_not_writable(path, msg), ")");
     SGDLAB_INPUT_ERROR(path, ": cannot open the study database (", msg, ")");
   }
   sqlite3_busy_timeout(db_, 120000);
   try {
+    // SQLite opens a file it may not write read-only without a word; a sweep would fail
+    // at its first write, after the work.
+    if (!read_only && sqlite3_db_readonly(db_, "main") == 1)
+      SGDLAB_INPUT_ERROR(path, ": the study cannot be opened for writing (",
+                         why_not_writable(path, "SQLite opened it read-only"), ")");
     const bool empty = check_schema(read_only);
     if (!read_only) {
       exec("PRAGMA journal_mode=WAL");
@@ -173,6 +199,21 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
       exec("PRAGMA foreign_keys=ON");
       if (empty) create_schema();
     }
+  } catch (const InputError&) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  } catch (const Error&) {
+    // A file that can be read but whose -wal/-shm cannot be made (a read-only folder)
+    // fails at its first statement.
+    const int code = sqlite3_errcode(db_);
+    const std::string msg = sqlite3_errmsg(db_);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    if (!read_only && is_write_refusal(code))
+      SGDLAB_INPUT_ERROR(path, ": the study cannot be opened for writing (",
+                         why_not_writable(path, msg), ")");
+    throw;
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;

@@ -47,6 +47,7 @@ SweepResult sweep(StudyContext& c, const std::string& model, const std::string& 
   auto s = make_sampler(sampler, seed);
   const int64_t id =
       c.storage->open_study({name, model, sampler, seed, c.o.epochs, space.to_json()});
+  c.storage->check_data(id, name, c.data_identity);
   SweepOptions so;
   so.model = model;
   so.trials = trials;

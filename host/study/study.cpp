@@ -7,6 +7,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
+#include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
 #include "sgdlab/engine/files.hpp"
@@ -54,26 +55,23 @@ nlohmann::json config_json(const StudyOptions& o) {
           {"version", build_version()}};
 }
 
-// A folder holds one study: resuming with other settings would mix results.
+// A folder holds one study: resuming with other settings would mix results. Reads only.
 void check_config(const StudyOptions& o, std::ostream& log) {
   const std::string path = o.out + "/config.json";
-  const nlohmann::json now = config_json(o);
-  if (fs::exists(path)) {
-    nlohmann::json before = study::read_json(path);
-    before.erase("version");
-    nlohmann::json cmp = now;
-    cmp.erase("version");
-    if (before != cmp)
-      SGDLAB_INPUT_ERROR(o.out, " holds a study with other settings (", before.dump(),
-                         "); use another --out or the same settings to resume");
-    log << "resuming the study in " << o.out << std::endl;
-  }
-  make_folders(o.out, "--out");
-  study::write_json(path, now);
+  if (!fs::exists(path)) return;
+  nlohmann::json before = study::read_json(path);
+  before.erase("version");
+  nlohmann::json cmp = config_json(o);
+  cmp.erase("version");
+  if (before != cmp)
+    SGDLAB_INPUT_ERROR(o.out, " holds a study with other settings (", before.dump(),
+                       "); use another --out or the same settings to resume");
+  log << "resuming the study in " << o.out << std::endl;
 }
 
 // The final test figures of another study's report.json, to compare with.
 nlohmann::json baseline_figures(const std::string& path) {
+  if (!fs::is_regular_file(path)) SGDLAB_INPUT_ERROR("--baseline ", path, ": no such file");
   nlohmann::json r;
   try {
     r = study::read_json(path);
@@ -92,17 +90,20 @@ nlohmann::json baseline_figures(const std::string& path) {
   return out;
 }
 
-// Bad data, a missing GPU or a folder holding another study stop the study before
-// anything is written.
+// Bad data, a bad baseline, a missing GPU or a folder holding another study stop the
+// study before anything is written: every input is checked before the folder is made.
 void set_up(study::StudyContext& c) {
   c.data = load_dataset(c.o.data_options);
   if (c.data.downloaded) c.log << "downloaded the USPS data into " << c.data.source << std::endl;
+  c.data_identity = data_identity(c.data, c.o.data_options);
+  if (!c.o.baseline.empty()) c.report["baseline"] = baseline_figures(c.o.baseline);
   c.backend = make_backend(c.o.device, &c.log);
   check_config(c.o, c.log);
   c.device_data = std::make_unique<DeviceData>(*c.backend, c.data);
+  make_folders(c.o.out, "--out");
+  study::write_json(c.o.out + "/config.json", config_json(c.o));
   c.storage = std::make_unique<StudyStorage>(c.o.out + "/study.db");
   c.report["config"] = config_json(c.o);
-  if (!c.o.baseline.empty()) c.report["baseline"] = baseline_figures(c.o.baseline);
   c.report["device"] = c.backend->describe();
 }
 

@@ -31,6 +31,7 @@ struct StudyContext {
   std::ostream& log;
   clock::time_point start;
   UspsData data;
+  nlohmann::json data_identity;  // engine/data_identity.hpp: each sweep checks it
   std::unique_ptr<Backend> backend;
   std::unique_ptr<DeviceData> device_data;
   std::unique_ptr<StudyStorage> storage;

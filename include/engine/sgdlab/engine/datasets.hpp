@@ -13,6 +13,7 @@
 // set's mean and divides by its standard deviation, per channel.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sgdlab/engine/data.hpp"
@@ -33,6 +34,9 @@ DataFormat detect_data_format(const std::string& path);
 Dataset read_idx(const std::string& images_path, const std::string& labels_path);
 // The IDX files of `split` ("train" or "test") in a folder.
 Dataset read_idx_split(const std::string& dir, const std::string& split);
+// The paths of those files, images then labels, as read_idx_split reads them.
+std::pair<std::string, std::string> idx_split_files(const std::string& dir,
+                                                    const std::string& split);
 
 // x_<split> and y_<split> of a .npz file; `nhwc`: the images are [N, H, W, C].
 Dataset read_npz_split(const std::string& path, const std::string& split, bool nhwc);

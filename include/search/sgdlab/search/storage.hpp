@@ -46,8 +46,16 @@ struct StorageOptions {
 
 class StorageEngine;  // host/search/storage_engine.hpp
 
-// Whether a --study argument names a PostgreSQL database (postgresql:// or postgres://).
+// Whether a --study argument names a PostgreSQL database (postgresql:// or postgres://,
+// the scheme in any case).
 bool is_postgres_url(const std::string& study_arg);
+
+// A --study argument as the storage takes it: a PostgreSQL URL with its scheme in lower
+// case (libpq reads no other); sqlite:///PATH as PATH, in SQLAlchemy's (and so Optuna's)
+// form, relative unless PATH starts with a / (sqlite:////tmp/s.db is /tmp/s.db); a path
+// as it is. Any other SCHEME:// is an InputError naming the forms sgdlab reads, rather
+// than a file path that makes folders named "mysql:".
+std::string resolve_study_arg(const std::string& study_arg);
 
 // The one handle every caller uses. It picks the engine from the argument, serialises
 // the calls of a process's threads on its one connection, and keeps the heartbeats of
@@ -68,8 +76,13 @@ class StudyStorage {
   const StorageOptions& options() const { return options_; }
 
   // Creates the study or loads the stored one of that name; a stored study keeps its
-  // settings, and a different model, sampler or space is an InputError.
+  // settings, and a different model, sampler, number of epochs, seed or space is an
+  // InputError that names each setting that differs.
   int64_t open_study(const StudyInfo& info, bool* created = nullptr);
+  // The data a study's trials train on (its identity, engine/data_identity.hpp) is
+  // recorded with the study by its first worker, or on first use for a study of an older
+  // sgdlab that has none; a worker with other data is an InputError naming what differs.
+  void check_data(int64_t study, const std::string& name, const nlohmann::json& identity);
   std::optional<std::pair<int64_t, StudyInfo>> find_study(const std::string& name);
   std::vector<std::string> study_names();
 
@@ -121,8 +134,9 @@ class StudyStorage {
   bool stopping_ = false;
 };
 
-// The factory: a path opens (or creates) a SQLite file, a postgresql:// or postgres://
-// URL a PostgreSQL database (the password may come from the URL, PGPASSWORD or
+// The factory: a path (or sqlite:///PATH) opens (or creates) a SQLite file, a
+// postgresql:// or postgres:// URL a PostgreSQL database (the password may come from the URL,
+// PGPASSWORD or
 // ~/.pgpass, as libpq reads them).
 std::unique_ptr<StudyStorage> open_study_storage(const std::string& study_arg,
                                                  OpenMode mode = OpenMode::ReadWrite,
