@@ -24,7 +24,8 @@ run_check() {  # run_check NAME [ENV...]: the correctness phase, its exit status
 carry "$TMP/real"
 run_check none GPU_CHECK_CARRY="$TMP/real" PATH="/usr/bin:/bin"
 [ "$status" = 3 ] || fail "no GPU: expected exit 3 (incomplete), got $status"
-[ "$(field "$TMP/none" "j['steps']['cuda_tests']['status']")" = pass ] || fail "no GPU: cuda_tests"
+[ "$(field "$TMP/none" "j['steps']['cuda_ops']['status']")" = pass ] || fail "no GPU: cuda_ops"
+[ "$(field "$TMP/none" "j['steps']['cuda_training']['status']")" = pass ] || fail "no GPU: cuda_training"
 [ "$(field "$TMP/none" "j['cuda_tests']['skipped'] > 0")" = True ] || fail "no GPU: skips not counted"
 [ "$(field "$TMP/none" "j['steps']['memcheck_ops']['status']")" = not_run ] || fail "no GPU: memcheck"
 
@@ -35,7 +36,7 @@ printf '#!/bin/sh\necho "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0)"\n' > "$TMP/
 chmod +x "$TMP/fakebin/nvidia-smi"
 run_check listed GPU_CHECK_CARRY="$TMP/real" PATH="$TMP/fakebin:/usr/bin:/bin"
 [ "$status" = 1 ] || fail "GPU listed, tests skipped: expected exit 1, got $status"
-[ "$(field "$TMP/listed" "j['steps']['cuda_tests']['status']")" = fail ] ||
+[ "$(field "$TMP/listed" "j['steps']['cuda_training']['status']")" = fail ] ||
   fail "GPU listed: skipped CUDA tests not counted as a failure"
 
 # 3. A failing step fails the check (1), and its name is in the summary.
@@ -45,7 +46,7 @@ printf '#!/bin/sh\necho "a test failed" >&2\nexit 1\n' > "$TMP/failing/bin/sgdla
 chmod +x "$TMP/failing/bin/sgdlab_tests"
 run_check failing GPU_CHECK_CARRY="$TMP/failing" PATH="/usr/bin:/bin"
 [ "$status" = 1 ] || fail "failing step: expected exit 1, got $status"
-[ "$(field "$TMP/failing" "j['steps']['cuda_tests']['status']")" = fail ] || fail "failing step"
+[ "$(field "$TMP/failing" "j['steps']['cuda_ops']['status']")" = fail ] || fail "failing step"
 
 # 4. A binary whose library is missing: preflight names it and nothing else runs (1).
 mkdir -p "$TMP/lib" "$TMP/missing/bin"
@@ -59,12 +60,12 @@ run_check missing GPU_CHECK_CARRY="$TMP/missing" PATH="/usr/bin:/bin"
 [ "$status" = 1 ] || fail "missing library: expected exit 1, got $status"
 field "$TMP/missing" "j['steps']['preflight']['note']" | grep -q libsgdprobe.so ||
   fail "missing library not named"
-[ "$(field "$TMP/missing" "'cuda_tests' in j['steps']")" = False ] || fail "ran after preflight"
+[ "$(field "$TMP/missing" "'cuda_ops' in j['steps']")" = False ] || fail "ran after preflight"
 
 # 5. A budget too small for a step: that step is not run (3), not cut off and passed.
 run_check budget GPU_CHECK_CARRY="$TMP/real" GPU_CHECK_BUDGET=20 PATH="/usr/bin:/bin"
 [ "$status" = 3 ] || fail "small budget: expected exit 3, got $status"
-[ "$(field "$TMP/budget" "j['steps']['cuda_tests']['status']")" = not_run ] || fail "budget"
+[ "$(field "$TMP/budget" "j['steps']['cuda_ops']['status']")" = not_run ] || fail "budget"
 
 # 6. A library the bundle holds, behind another one it holds: ldd sees only the first
 #    while it is missing, so preflight unpacks in rounds until nothing is missing.
@@ -108,6 +109,15 @@ suites() {  # the base names of the suites a --gtest_list_tests output names
   fail "CUDA filter selects $(suites < "$TMP/cuda.txt" | tr '\n' ' '), the Cuda suites are" \
     "$(suites < "$TMP/all.txt" | grep '^Cuda' | tr '\n' ' ')"
 grep -q CudaWithoutGpu "$TMP/cuda.txt" && fail "the CUDA filter selects Cli.CudaWithoutGpu..."
+#    Its two steps, ops and training, select every CUDA test once between them.
+mapfile -t step_filters < <(bash "$ROOT/tools/gpu_check.sh" --cuda-step-filters)
+for k in 0 1; do
+  "$TESTS" --gtest_list_tests --gtest_filter="${step_filters[$k]}" | grep '^  ' |
+    sed 's/  #.*//' > "$TMP/step$k.txt"  # the names, not the parameters' printed bytes
+  [ -s "$TMP/step$k.txt" ] || fail "CUDA step filter ${step_filters[$k]} selects nothing"
+done
+[ "$(sort "$TMP/step0.txt" "$TMP/step1.txt")" = "$(grep '^  ' "$TMP/cuda.txt" | sed 's/  #.*//' | sort)" ] ||
+  fail "the CUDA steps do not select every CUDA test exactly once"
 #    The sanitizers' filter: sgdlab's own kernels only, local2d among them, no cuDNN
 #    convolution and no cuBLAS dense case.
 "$TESTS" --gtest_list_tests \

@@ -37,6 +37,10 @@ DATA=$ROOT/data/usps
 # The CUDA suites, by suite name: Cuda*.* and, for parameterised suites, Prefix/Cuda*.*
 # (Cli.CudaWithoutGpuIsOneClearLine, which skips where a GPU is, is not one of them).
 CUDA_FILTER='Cuda*.*:*/Cuda*.*'
+# Two steps, each with its own JSON, so that a step cut off loses only its own results:
+# the ops, and the training runs (several of them train on the CPU too, to compare).
+CUDA_OPS_FILTER="$CUDA_FILTER:-CudaTraining.*"
+CUDA_TRAINING_FILTER='CudaTraining.*'
 # sgdlab's own kernels: local2d, softmax cross-entropy, dropout, SGD, grad stats, augment,
 # max-pool, activations, gather. cuDNN and cuBLAS cases stay out of the sanitizers.
 OWN_KERNELS_FILTER='CudaParity.MaxPool*:CudaParity.Activations:CudaParity.Dropout*'
@@ -47,6 +51,11 @@ MARGIN=15  # seconds a phase keeps for its summary and the call's transfers
 case "${1:-}" in
   --cuda-filter)
     echo "$CUDA_FILTER"
+    exit 0
+    ;;
+  --cuda-step-filters)
+    echo "$CUDA_OPS_FILTER"
+    echo "$CUDA_TRAINING_FILTER"
     exit 0
     ;;
   --own-kernels-filter)
@@ -187,9 +196,11 @@ have_sanitizer() {
 }
 
 correctness() {
-  # The CUDA cases first, into their own JSON: a time-out later keeps their results.
-  step cuda_tests 105 "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_filter="$CUDA_FILTER" \
-    --gtest_output="json:$WORK/cuda_tests.json"
+  # The CUDA cases first, each step into its own JSON: a time-out later keeps them.
+  step cuda_ops 40 "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_filter="$CUDA_OPS_FILTER" \
+    --gtest_output="json:$WORK/cuda_ops.json"
+  step cuda_training 75 "$BIN/sgdlab_tests" --gtest_brief=1 \
+    --gtest_filter="$CUDA_TRAINING_FILTER" --gtest_output="json:$WORK/cuda_training.json"
   if ! have_sanitizer; then
     local s
     for s in memcheck_ops racecheck_ops memcheck_train; do
@@ -198,16 +209,16 @@ correctness() {
     return
   fi
   local SAN=(compute-sanitizer --error-exitcode 9)
-  step --sanitizer memcheck_ops 45 "${SAN[@]}" --tool memcheck --leak-check full \
+  step --sanitizer memcheck_ops 40 "${SAN[@]}" --tool memcheck --leak-check full \
     "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_filter="$OWN_KERNELS_FILTER"
-  step --sanitizer racecheck_ops 30 "${SAN[@]}" --tool racecheck \
+  step --sanitizer racecheck_ops 25 "${SAN[@]}" --tool racecheck \
     "$BIN/sgdlab_tests" --gtest_brief=1 --gtest_filter="$OWN_KERNELS_FILTER"
   # The recorded steps of real training on a slice of the data.
   local small="$WORK/small-data"
   mkdir -p "$small"
   zcat "$DATA/zip.train.gz" | head -n 400 | gzip > "$small/zip.train.gz"
   zcat "$DATA/zip.test.gz" | head -n 100 | gzip > "$small/zip.test.gz"
-  step --sanitizer memcheck_train 35 "${SAN[@]}" --tool memcheck "$BIN/sgdlab" train --quiet \
+  step --sanitizer memcheck_train 30 "${SAN[@]}" --tool memcheck "$BIN/sgdlab" train --quiet \
     --model cnn --epochs 1 --seed 1,2 --device "$DEVICE" --data "$small" \
     --out "$WORK/memcheck-train"
 }

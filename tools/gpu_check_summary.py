@@ -41,10 +41,12 @@ def test_counts(report):
             "failed_tests": failed, "skipped_tests": skipped}
 
 
-def judge_tests(steps, tests, gpu_present):
+CUDA_TEST_STEPS = ("cuda_ops", "cuda_training")
+
+
+def judge_tests(step, tests, gpu_present):
     """A CUDA test that skips on a machine that lists a GPU means the runtime did not
     come up there: the step fails, whatever its exit status."""
-    step = steps.get("cuda_tests")
     if not step or not tests:
         return
     if gpu_present and tests["skipped"]:
@@ -52,6 +54,24 @@ def judge_tests(steps, tests, gpu_present):
         step["note"] = f"{tests['skipped']} CUDA tests skipped on a machine with a GPU"
     elif not gpu_present and tests["skipped"] and step["status"] == "pass":
         step["note"] = f"{tests['skipped']} CUDA tests skipped: no GPU listed here"
+
+
+def cuda_tests(work, out, steps, gpu_present):
+    """Each CUDA test step's counts, judged, and all of them added up (None if no step
+    wrote its report)."""
+    total = None
+    for name in CUDA_TEST_STEPS:
+        report = load(work, f"{name}.json")
+        if not report:
+            continue
+        tests = test_counts(report)
+        judge_tests(steps.get(name), tests, gpu_present)
+        shutil.copy(os.path.join(work, f"{name}.json"), os.path.join(out, f"{name}.json"))
+        if total is None:
+            total = tests
+        else:
+            total = {k: total[k] + tests[k] for k in total}
+    return total
 
 
 def figures(work, out, summary):
@@ -118,12 +138,9 @@ def main():
     gpu_present = gpu_present == "1"
     steps = read_steps(work)
     summary = {"dry_run": dry == "1", "phase": phase, "gpu_listed_by_nvidia_smi": gpu_present}
-    report = load(work, "cuda_tests.json")
-    tests = test_counts(report) if report else None
-    judge_tests(steps, tests, gpu_present)
+    tests = cuda_tests(work, out, steps, gpu_present)
     if tests:
         summary["cuda_tests"] = tests
-        shutil.copy(os.path.join(work, "cuda_tests.json"), os.path.join(out, "cuda_tests.json"))
     summary["steps"] = steps
     figures(work, out, summary)
     sanitizer_reports(work, summary)
