@@ -74,7 +74,16 @@ INSTANTIATE_TEST_SUITE_P(
         CliCase{"SeedBeyond64Bits", "--data @DATA --seed 18446744073709551616",
                 "--seed: expected at most 18446744073709551615"},
         CliCase{"NegativeSplitSeed", "--data @DATA --split-seed -1",
-                "--split-seed: expected one non-negative integer"}),
+                "--split-seed: expected one non-negative integer"},
+        // Issue 22: what was misleading or silently taken.
+        CliCase{"MissingModelFile", "--data @DATA --model @TMP/lenet.json",
+                "--model @TMP/lenet.json: no such model file"},
+        CliCase{"LrBeyondFloat", "--data @DATA --lr 1e308",
+                "--lr: 1e308 is out of the float range"},
+        CliCase{"RepeatedFlag", "--data @DATA --lr 0.1 --lr 0.2",
+                "--lr: given 2 times (give it once"},
+        CliCase{"ResumeBesideOut", "--data @DATA --resume @TMP/old",
+                "--out: cannot go with --resume"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Cli, BadDataFileNamesTheLine) {
@@ -152,6 +161,55 @@ TEST(Cli, AFullDiskLeavesNoHalfWrittenRun) {
   EXPECT_NE(out.find("disk full"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "a half-written run folder was left";
+}
+
+// Issue 22, 7: what a command prints is its result; a write to stdout that fails (a full
+// disk, a closed stdout) was exit 0. Now one line and exit 2, for predict, evaluate and
+// trials.
+TEST(Cli, AFailedWriteToStandardOutputIsOneLineExitTwo) {
+  TempDir dir;
+  write_small_usps(dir / "data", 300, 50);
+  std::string out;
+  ASSERT_EQ(run_command(binary() + " train --quiet --device cpu --model mlp --epochs 1 --save " +
+                            "--data " + (dir / "data") + " --out " + (dir / "run"),
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(run_command(binary() + " sweep --model mlp --trials 1 --epochs 1 --device cpu " +
+                            "--data " + (dir / "data") + " --study " + (dir / "s.db") + " --name t",
+                        &out),
+            0)
+      << out;
+  const std::string model = " --device cpu --checkpoint " +
+                            (dir / "run/models/lane-0.safetensors") + " --data " + (dir / "data");
+  for (const std::string& command : {"predict" + model + " > /dev/full", "predict" + model + " >&-",
+                                     "evaluate" + model + " > /dev/full",
+                                     "trials --study " + (dir / "s.db") + " --name t > /dev/full",
+                                     "trials --json --study " + (dir / "s.db") + " --name t >&-"}) {
+    // stdout where the command says, stderr captured
+    EXPECT_EQ(run_command("sh -c '" + binary() + " " + command + "'", &out), 2) << command;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + (command[0] == 'p')) << out;
+    EXPECT_NE(out.find("sgdlab: standard output: a write failed"), std::string::npos)
+        << command << "\n"
+        << out;
+  }
+}
+
+// Issue 22: --help without CLI11's "{false}", and values that were taken silently.
+TEST(Cli, HelpAndRatesSayWhatTheyMean) {
+  std::string out;
+  EXPECT_EQ(run_command(binary() + " study --help", &out), 0);
+  EXPECT_NE(out.find("--no-figures"), std::string::npos) << out;
+  EXPECT_EQ(out.find("{false}"), std::string::npos) << out;
+  for (const char* flag : {"--peak-tflops nan", "--peak-gbs -1", "--peak-tflops inf"}) {
+    EXPECT_EQ(run_command(binary() + " bench --models mlp --device cpu --data " + real_data_dir() +
+                              " " + flag,
+                          &out),
+              2)
+        << flag;
+    EXPECT_NE(out.find("expected a finite rate >= 0"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
 }
 
 TEST(Cli, CudaWithoutGpuIsOneClearLine) {

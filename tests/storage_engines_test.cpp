@@ -409,6 +409,29 @@ TYPED_TEST(StorageEngines, TheSchemeIsReadInAnyCase) {
   s.open_study(info("a"));
   EXPECT_EQ(s.path(), this->store().shown());
   EXPECT_EQ(this->store().query("SELECT count(*) FROM sgdlab.studies"), "1");
+
+// A worker stopped by SIGINT or SIGTERM (issue #22) gives back what it holds: WAITING
+// again under the same number, its values dropped, a retry counted; a finished trial,
+// and a trial it does not hold, stay as they are. The next ask gets the same trial.
+TYPED_TEST(StorageEngines, ReleasedTrialsAreWaitingAgainUnderTheirNumber) {
+  StudyStorage s(this->store().arg());
+  const int64_t id = s.open_study(info("a"));
+  const Trial done = s.ask(id, random_fn(1));
+  const Trial held = s.ask(id, random_fn(1));
+  s.report({{held.id, 1, 0.5}});
+  s.finish(done.id, TrialState::Complete, 0.9, {});
+  EXPECT_EQ(s.release_held(), 1);
+  EXPECT_EQ(s.release_held(), 0);
+  const auto trials = s.trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].state, TrialState::Complete);
+  EXPECT_EQ(trials[1].state, TrialState::Waiting);
+  EXPECT_TRUE(trials[1].intermediate.empty());
+  EXPECT_EQ(trials[1].attrs.at("retries"), "1");
+  const Trial again = s.ask(id, random_fn(2));
+  EXPECT_EQ(again.number, held.number);
+  EXPECT_EQ(again.params, held.params);
+  s.finish(again.id, TrialState::Complete, 0.8, {});
 }
 
 }  // namespace

@@ -29,9 +29,15 @@ void expect_user_error(const std::string& args, const std::string& starts) {
       << "expected 'sgdlab: " << starts << "...', got " << out;
 }
 
+// One trial of one epoch of study "t" unless `more` gives --trials, --epochs or --name (a
+// flag given twice is refused).
 std::string sweep_args(const TempDir& dir, const std::string& study, const std::string& more) {
-  return "sweep --model mlp --trials 1 --epochs 1 --device cpu --data " + (dir / "data") +
-         " --study " + study + " --name t " + more;
+  auto unless_given = [&](const std::string& flag, const std::string& value) {
+    return more.find(flag + " ") != std::string::npos ? "" : " " + flag + " " + value;
+  };
+  return "sweep --model mlp" + unless_given("--trials", "1") + unless_given("--epochs", "1") +
+         unless_given("--name", "t") + " --device cpu --data " + (dir / "data") + " --study " +
+         study + " " + more;
 }
 
 // The issue's reproductions: each space is refused when the sweep starts, naming the
@@ -63,6 +69,14 @@ TEST(SweepCli, InlineSpaceJsonIsTakenAndItsErrorsNameTheOption) {
                     "--space: not valid JSON");
   expect_user_error(sweep_args(dir, dir / "s.db", R"(--space '{"lr":{"low":1e999}}')"),
                     "--space: not valid JSON");
+  // Issue 22: a key the type does not read was ignored; --multivariate without TPE too.
+  expect_user_error(
+      sweep_args(dir, dir / "s.db",
+                 R"(--space '{"lr":{"type":"log_uniform","low":0.001,"high":0.1,"step":2}}')"),
+      "--space: lr: unknown key \"step\" (this type takes \"type\", \"low\", \"high\")");
+  expect_user_error(sweep_args(dir, dir / "s.db", "--sampler random --multivariate"),
+                    "--multivariate: applies to the tpe sampler only");
+  EXPECT_FALSE(fs::exists(dir / "s.db"));
   std::string out;
   ASSERT_EQ(
       run_command(sgdlab_binary() + " " +
@@ -304,6 +318,59 @@ TEST(SweepCli, ASweepSaysHowManyTrialsAreStillRunningElsewhere) {
   EXPECT_EQ(code, 0) << out;
   const std::string last = out.substr(out.rfind('\n', out.size() - 2) + 1);
   EXPECT_NE(last.find("1 trial still RUNNING in another worker"), std::string::npos) << out;
+}
+
+// Issue 22: SIGINT and SIGTERM left the worker's trials RUNNING. Now the packs stop at
+// their next epoch, the trials go back to WAITING (their number and seed kept), and the
+// worker says so in one line, exit 130 or 143; the same command then finishes the study.
+TEST(SweepCli, SigintAndSigtermLeaveNoTrialRunning) {
+  for (const int signal : {SIGINT, SIGTERM}) {
+    TempDir dir;
+    write_small_usps(dir / "data", 300, 50);
+    const std::string db = dir / "s.db";
+    const std::string args = sweep_args(dir, db, "--trials 4 --epochs 100000 --wave 4");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd =
+          "exec " + sgdlab_binary() + " " + args + " > " + (dir / "log") + " 2>&1";
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Until a trial has reported an epoch: the worker is training.
+    auto reported = [&] {
+      if (!fs::exists(db)) return false;
+      try {
+        StudyStorage s(db, StorageMode::ReadOnly);
+        const auto found = s.find_study("t");
+        if (!found) return false;
+        for (const Trial& t : s.trials(found->first))
+          if (!t.intermediate.empty()) return true;
+      } catch (const std::exception&) {
+      }
+      return false;
+    };
+    int status = 0;
+    bool ended = false;  // before the signal: the sweep failed; its log says why
+    for (int i = 0; i < 12000 && !reported() && !ended; ++i) {
+      ended = waitpid(pid, &status, WNOHANG) == pid;
+      usleep(10000);
+    }
+    ASSERT_FALSE(ended) << read_bytes(dir / "log");
+    kill(pid, signal);
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by the signal, not stopped";
+    EXPECT_EQ(WEXITSTATUS(status), 128 + signal);
+    const std::string log = read_bytes(dir / "log");
+    EXPECT_NE(log.find("trial(s) it was running are WAITING again"), std::string::npos) << log;
+    StudyStorage s(db, StorageMode::ReadOnly);
+    const auto trials = s.trials(s.find_study("t")->first);
+    ASSERT_EQ(trials.size(), 4u);
+    for (const Trial& t : trials) {
+      EXPECT_EQ(t.state, TrialState::Waiting) << t.number;
+      EXPECT_TRUE(t.intermediate.empty()) << t.number;
+      EXPECT_EQ(t.attrs.count("retries"), 1u) << t.number;
+    }
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <barrier>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <iomanip>
 #include <iostream>
@@ -128,7 +129,13 @@ void check_args(const BenchArgs& a) {
   if (a.epochs < 1) SGDLAB_INPUT_ERROR("--epochs: expected at least 1 timed epoch");
   if (a.warmup < 0) SGDLAB_INPUT_ERROR("--warmup: expected 0 or more epochs");
   if (a.streams < 1) SGDLAB_INPUT_ERROR("--streams: expected 1 or more packs at once");
-  if (a.peak_tflops < 0 || a.peak_gbs < 0) SGDLAB_INPUT_ERROR("--peak-*: expected rates >= 0");
+  // !(x >= 0) also refuses NaN, which every comparison would let through.
+  if (!(a.peak_tflops >= 0) || !std::isfinite(a.peak_tflops))
+    SGDLAB_INPUT_ERROR("--peak-tflops: expected a finite rate >= 0 (0: the device's), got ",
+                       a.peak_tflops);
+  if (!(a.peak_gbs >= 0) || !std::isfinite(a.peak_gbs))
+    SGDLAB_INPUT_ERROR("--peak-gbs: expected a finite rate >= 0 (0: the device's), got ",
+                       a.peak_gbs);
 }
 
 // The device's own rates unless --peak-* overrides them.

@@ -1,16 +1,56 @@
 #include "common.hpp"
 
+#include <signal.h>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <iostream>
+#include <limits>
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
 
 namespace sgdlab::cli {
+
+namespace {
+volatile sig_atomic_t g_stop_signal = 0;
+struct sigaction g_old_int {
+}, g_old_term{};
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+}
+}  // namespace
+
+StopSignals::StopSignals() {
+  g_stop_signal = 0;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  // SA_RESETHAND: a second signal stops the process at once. SA_RESTART: a write under
+  // way goes on rather than fail with EINTR.
+  action.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigaction(SIGINT, &action, &g_old_int);
+  sigaction(SIGTERM, &action, &g_old_term);
+  // A signal ignored when sgdlab started (nohup, `cmd &` in a script) stays ignored.
+  if (g_old_int.sa_handler == SIG_IGN) sigaction(SIGINT, &g_old_int, nullptr);
+  if (g_old_term.sa_handler == SIG_IGN) sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+}
+
+int StopSignals::received() {
+  return g_stop_signal;
+}
+
+const char* StopSignals::name(int signal) {
+  return signal == SIGINT ? "SIGINT" : "SIGTERM";
+}
 
 std::vector<double> parse_list(const std::string& flag, const std::string& text) {
   std::vector<double> out;
@@ -24,6 +64,10 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
     if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || !std::isfinite(v))
       SGDLAB_INPUT_ERROR(flag, ": expected a number or a comma-separated list of numbers, got '",
                          text, "'");
+    // Every value becomes a float: 1e308 would train as inf.
+    if (std::fabs(v) > std::numeric_limits<float>::max())
+      SGDLAB_INPUT_ERROR(flag, ": ", item, " is out of the float range (at most ",
+                         std::numeric_limits<float>::max(), " in size)");
     out.push_back(v);
     pos = comma + 1;
   }

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,32 @@
 
 namespace sgdlab::cli {
 
-// Parses "a,b,c" into numbers; throws InputError naming the flag.
+// A command that SIGINT or SIGTERM stopped where it could be continued: main prints
+// what() in one line and exits 128 + signal (130, 143).
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted(int signal, const std::string& what) : std::runtime_error(what), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// While one lives, SIGINT and SIGTERM only set a flag that the command reads where it can
+// stop cleanly (between epochs); a second signal acts as usual (the handler is reset).
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // The signal received, 0 while none.
+  static int received();
+  static const char* name(int signal);  // "SIGINT"
+};
+
+// Parses "a,b,c" into numbers, each finite and within the float range (they become
+// floats); throws InputError naming the flag.
 std::vector<double> parse_list(const std::string& flag, const std::string& text);
 // Parses "a,b,c" into unsigned integers (decimal digits only: no sign, fraction or
 // exponent, at most 2^64 - 1); throws InputError naming the flag.

@@ -12,7 +12,7 @@ namespace sgdlab::cli {
 void register_study(CLI::App& app) {
   auto o = std::make_shared<StudyOptions>();
   auto models = std::make_shared<std::string>("mlp,cnn,lcnn");
-  auto figures = std::make_shared<bool>(true);
+  auto no_figures = std::make_shared<bool>(false);
   auto python = std::make_shared<std::string>();
   // Read as text: CLI11 would wrap -1 into 2^64 - 1.
   auto seed = std::make_shared<std::string>("0");
@@ -38,17 +38,18 @@ void register_study(CLI::App& app) {
                   "a paper-preset study's report.json to set beside this one in the report");
   cmd->add_option("--out", o->out, "the study folder (created; an existing one is resumed)")
       ->required();
-  cmd->add_flag("!--no-figures", *figures, "skip the matplotlib figures");
+  // A plain flag: CLI11 shows a negated one ("!--no-figures") as --no-figures{false}.
+  cmd->add_flag("--no-figures", *no_figures, "skip the matplotlib figures");
   cmd->add_option("--python", *python,
                   "the Python that draws the figures (default: the first python3 on PATH with "
                   "matplotlib)");
-  cmd->callback([o, models, figures, python, seed] {
+  cmd->callback([o, models, no_figures, python, seed] {
     o->seed = parse_uint("--seed", *seed);
     o->models.clear();
     std::stringstream in(*models);
     for (std::string m; std::getline(in, m, ',');) o->models.push_back(m);
     run_study(*o, std::cout);
-    if (*figures) make_figures(*python, o->out, std::cout);
+    if (!*no_figures) make_figures(*python, o->out, std::cout);
   });
 }
 

@@ -98,6 +98,9 @@ void run_sweep_command(const SweepArgs& a) {
                        a.heartbeat_grace);
   const SearchSpace space =
       a.space.empty() ? SearchSpace::study_default() : SearchSpace::from_argument(a.space);
+  if (a.multivariate && a.sampler != "tpe")
+    SGDLAB_INPUT_ERROR("--multivariate: applies to the tpe sampler only (--sampler ", a.sampler,
+                       ")");
   TpeOptions tpe;
   tpe.multivariate = a.multivariate;
   auto sampler = make_sampler(a.sampler, seed, tpe);
@@ -118,6 +121,8 @@ void run_sweep_command(const SweepArgs& a) {
   o.prune = a.prune;
   o = resolve_defaults(o, device, a.sampler);
   const nlohmann::json data_id = data_identity(data, a.data);
+  StopSignals signals;
+  o.stop = [] { return StopSignals::received() != 0; };
   make_study_folder(study_arg);
   StudyStorage storage(study_arg, StorageMode::ReadWrite, {a.heartbeat_grace});
   bool created = false;
@@ -138,6 +143,11 @@ void run_sweep_command(const SweepArgs& a) {
                   << std::setprecision(3) << p.trials_per_second << " trials/s | " << p.event
                   << std::endl;
       });
+  if (result.stopped)
+    throw Interrupted(StopSignals::received(),
+                      std::string("interrupted by ") + StopSignals::name(StopSignals::received()) +
+                          ": " + std::to_string(result.requeued) +
+                          " trial(s) it was running are WAITING again; the same command goes on");
   if (result.recovered)
     std::cout << result.recovered
               << " trial(s) left running by a stopped worker were run again (same number and "

@@ -6,8 +6,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "common.hpp"
+#include "run_folder.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
 #include "sgdlab/engine/checkpoint.hpp"
@@ -37,7 +39,20 @@ struct TrainArgs {
   std::string augment, schedule = "constant", weight_decay = "0";
   int warmup = 0;
   bool nesterov = false;
+  // The settings' flags as given (or, resumed, as the run recorded them), by name, each
+  // with its values: config.json keeps them so that `--resume DIR` alone continues.
+  nlohmann::json arguments = nlohmann::json::object();
 };
+
+// The flags a run was started with, recorded in config.json so that `--resume DIR` alone
+// goes on as it began. A resume may give the device and the GPU options anew (they are not
+// compared with the checkpoint); --out, --overwrite, --resume and --quiet are not the run's.
+const char* const kRecordedFlags[] = {
+    "--model",    "--epochs",    "--batch",      "--lr",           "--momentum",
+    "--dropout",  "--seed",      "--init",       "--weight-decay", "--nesterov",
+    "--schedule", "--warmup",    "--augment",    "--data",         "--format",
+    "--layout",   "--normalize", "--split-seed", "--save",         "--checkpoint-every",
+    "--device",   "--tf32",      "--autotune",   "--conv-kernel"};
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   const auto lr = parse_list("--lr", a.lr), mu = parse_list("--momentum", a.momentum),
@@ -89,14 +104,54 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
   return j;
 }
 
-// "batch 64 (the checkpoint has 32)" for every setting that differs.
+// A setting's value as a flag takes it: 0.05, not 0.05000000074505806 (a float widened).
+std::string shown(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) {
+    std::ostringstream s;
+    s << std::setprecision(7) << v.get<double>();
+    return s.str();
+  }
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& item : v) out += (out.empty() ? "" : ",") + shown(item);
+    return out;
+  }
+  return v.is_null() ? "none" : v.dump();
+}
+
+// "lr 0.05 (the checkpoint has 0.01)" for each lane setting that differs (its values over
+// the lanes, as the flag's comma list).
+std::string lane_differences(const nlohmann::json& saved, const nlohmann::json& now) {
+  if (!saved.is_array() || saved.size() != now.size())
+    return "lanes " + std::to_string(now.size()) + " (the checkpoint has " +
+           std::to_string(saved.is_array() ? saved.size() : 0) + ")";
+  std::string out;
+  for (const auto& [key, unused] : now[0].items()) {
+    nlohmann::json before = nlohmann::json::array(), after = nlohmann::json::array();
+    for (size_t t = 0; t < now.size(); ++t) {
+      before.push_back(saved[t].contains(key) ? saved[t][key] : nlohmann::json());
+      after.push_back(now[t][key]);
+    }
+    if (before != after)
+      out += (out.empty() ? "" : "; ") + key + " " + shown(after) + " (the checkpoint has " +
+             shown(before) + ")";
+  }
+  return out;
+}
+
+// "batch 64 (the checkpoint has 32)" for every setting that differs, one field each: a
+// lane's setting by its name, the model or the data's scaling as a whole.
 std::string differences(const nlohmann::json& saved, const nlohmann::json& now) {
   std::string out;
   for (const auto& [key, value] : now.items()) {
     const nlohmann::json before = saved.contains(key) ? saved.at(key) : nlohmann::json();
     if (before == value) continue;
-    out += (out.empty() ? "" : "; ") + key + " " + value.dump() + " (the checkpoint has " +
-           before.dump() + ")";
+    const std::string one = key == "lanes"      ? lane_differences(before, value)
+                            : value.is_object() ? key + " differs from the checkpoint's"
+                                                : key + " " + shown(value) +
+                                                      " (the checkpoint has " + shown(before) + ")";
+    out += (out.empty() ? "" : "; ") + one;
   }
   return out;
 }
@@ -131,10 +186,23 @@ std::string out_folder(const TrainArgs& a) {
   }
   const std::string out =
       a.out.empty() ? default_out_dir("train-" + fs::path(a.model).stem().string()) : a.out;
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_empty(out, ec) && !a.overwrite)
-    SGDLAB_INPUT_ERROR("--out ", out, ": already holds a run (give --overwrite to replace it, or ",
-                       "--resume ", out, " to continue it)");
+  switch (out_kind(out)) {
+    case OutKind::Missing:
+    case OutKind::Empty:
+      break;
+    case OutKind::File:
+      SGDLAB_INPUT_ERROR("--out ", out, ": is a file, not a folder");
+    case OutKind::OtherFolder:
+      SGDLAB_INPUT_ERROR("--out ", out, ": is a folder that holds no sgdlab train run (no ",
+                         "config.json of one); give a new or an empty folder");
+    case OutKind::TrainRun:
+      if (a.overwrite) break;
+      if (fs::is_regular_file(out + "/checkpoint.safetensors"))
+        SGDLAB_INPUT_ERROR("--out ", out, ": already holds a run (give --overwrite to replace ",
+                           "it, or --resume ", out, " to continue it)");
+      SGDLAB_INPUT_ERROR("--out ", out, ": already holds a run, which has no checkpoint to ",
+                         "resume from (give --overwrite to replace it)");
+  }
   return out;
 }
 
@@ -183,9 +251,14 @@ struct Run {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<DeviceData> device_data;
   std::unique_ptr<Trainer> trainer;
-  std::string out;
+  std::string out;  // the run's name, --out or --resume
+  std::unique_ptr<RunFolder> folder;
   nlohmann::json settings, metrics = nlohmann::json::array();
   std::vector<EpochStats> last;
+  int checkpointed = -1;  // the epoch of the last checkpoint written
+
+  // Where files go now (an --overwrite's hidden folder until the new run is safe).
+  const std::string& dir() const { return folder->path(); }
 };
 
 // Loads and checks everything the run reads before anything is written.
@@ -208,7 +281,7 @@ void set_up(Run& r) {
 
 // Puts the checkpoint's state back after checking it was trained with these settings.
 void resume(Run& r) {
-  const std::string path = r.out + "/checkpoint.safetensors";
+  const std::string path = r.dir() + "/checkpoint.safetensors";
   ResumeCheckpoint c = load_resume_checkpoint(path);
   check_same_data(r.out, c.config, r.settings);
   const std::string diff = differences(without_data(c.config), without_data(r.settings));
@@ -219,6 +292,7 @@ void resume(Run& r) {
                        " already (--epochs ", r.a.epochs, ")");
   r.trainer->restore(c.state);
   r.metrics = c.metrics;
+  r.checkpointed = c.state.epoch;
   std::cout << "resuming " << r.out << " after epoch " << c.state.epoch << "\n";
 }
 
@@ -231,26 +305,52 @@ void write_config(const Run& r) {
                            {"val_samples", r.data.val.size()},
                            {"test_samples", r.data.test.size()},
                            {"steps_per_epoch", r.trainer->steps_per_epoch()},
+                           {"arguments", r.a.arguments},
                            {"version", build_version()}};
   config.update(r.settings);
-  write_file_atomic(r.out + "/config.json", config.dump(2) + "\n");
+  write_file_atomic(r.dir() + "/config.json", config.dump(2) + "\n");
+}
+
+void save_checkpoint(Run& r) {
+  save_resume_checkpoint(r.dir() + "/checkpoint.safetensors",
+                         {r.trainer->state(), r.settings, r.metrics});
+  r.checkpointed = r.trainer->epochs_done();
+  r.folder->safe();  // resumable: an --overwrite's new run takes the old one's place
+}
+
+// SIGINT or SIGTERM arrived: the run stops between epochs, with a checkpoint of the last
+// one when it keeps checkpoints, and says how to go on.
+[[noreturn]] void stop_interrupted(Run& r, int signal) {
+  const int done = r.trainer->epochs_done();
+  if (r.a.checkpoint_every > 0 && done > 0 && r.checkpointed != done) save_checkpoint(r);
+  std::string what = std::string("interrupted by ") + StopSignals::name(signal) + " after epoch " +
+                     std::to_string(done) + " of " + std::to_string(r.a.epochs);
+  if (r.checkpointed > 0)
+    what += "; continue with: sgdlab train --resume " + r.out;
+  else if (r.folder->replacing())
+    what += "; no checkpoint, so the run already in " + r.out + " is kept";
+  else
+    what += "; no checkpoint to resume from (--checkpoint-every N keeps one)";
+  throw Interrupted(signal, what);
 }
 
 void train_epochs(Run& r) {
-  MetricsWriter metrics(r.out, r.trainer->plan().param_layer_names());
+  MetricsWriter metrics(r.dir(), r.trainer->plan().param_layer_names());
   const size_t layers = r.trainer->plan().param_layer_names().size();
   for (const auto& row : rows_from_json(r.metrics, layers)) metrics.append({row});
   while (r.trainer->epochs_done() < r.a.epochs) {
+    if (const int signal = StopSignals::received()) stop_interrupted(r, signal);
     r.last = r.trainer->train_epoch();
     metrics.append(r.last);
+    r.folder->epoch_finished();
     for (const auto& row : r.last)
       r.metrics.push_back(epoch_json(row, r.trainer->plan().param_layer_names()));
     print_epoch(r.last, r.a.epochs);
     const int done = r.trainer->epochs_done();
     if (r.a.checkpoint_every > 0 && (done % r.a.checkpoint_every == 0 || done == r.a.epochs))
-      save_resume_checkpoint(r.out + "/checkpoint.safetensors",
-                             {r.trainer->state(), r.settings, r.metrics});
+      save_checkpoint(r);
   }
+  if (const int signal = StopSignals::received()) stop_interrupted(r, signal);
 }
 
 // One model checkpoint per lane, as PyTorch's state_dict lays the tensors out.
@@ -258,7 +358,7 @@ void save_models(const Run& r) {
   const std::vector<float> flat = r.trainer->parameters();
   for (size_t t = 0; t < r.lanes.size(); ++t) {
     const LaneSettings& l = r.lanes[t];
-    save_model_checkpoint(r.out + "/models/lane-" + std::to_string(t) + ".safetensors",
+    save_model_checkpoint(r.dir() + "/models/lane-" + std::to_string(t) + ".safetensors",
                           {r.model,
                            extract_lane(r.trainer->plan(), flat, int(t)),
                            {{"lr", l.lr},
@@ -293,40 +393,21 @@ void write_result(const Run& r) {
               << 100 * last.val_acc << "%  test " << 100 * test[t].acc << "%"
               << (last.diverged ? "  (diverged)" : "") << std::defaultfloat << "\n";
   }
-  write_file_atomic(r.out + "/result.json", result.dump(2) + "\n");
+  write_file_atomic(r.dir() + "/result.json", result.dump(2) + "\n");
 }
 
-// A run folder this run made and in which no epoch finished holds nothing to keep: on
-// a failure (a full disk, say) it goes, rather than leave a config.json and empty
-// metrics that look like a run. A folder with finished epochs stays, to resume.
-class NewFolderGuard {
- public:
-  NewFolderGuard(const std::string& dir, const Trainer& trainer)
-      : dir_(dir), trainer_(trainer), start_epoch_(trainer.epochs_done()) {
-    std::error_code ec;
-    made_ = !fs::exists(dir_, ec);
-    fs::create_directories(dir_, ec);
-    if (ec) SGDLAB_INPUT_ERROR("--out ", dir_, ": cannot create the folder (", ec.message(), ")");
-  }
-  ~NewFolderGuard() {
-    if (!made_ || done_ || trainer_.epochs_done() > start_epoch_) return;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);  // never throws: a destructor
-  }
-  void keep() { done_ = true; }
-
- private:
-  std::string dir_;
-  const Trainer& trainer_;
-  int start_epoch_;
-  bool made_ = false, done_ = false;
-};
+RunFolder::Mode folder_mode(const TrainArgs& a) {
+  return !a.resume.empty() ? RunFolder::Mode::Resume
+         : a.overwrite     ? RunFolder::Mode::Overwrite
+                           : RunFolder::Mode::New;
+}
 
 void run_train(const TrainArgs& a) {
+  StopSignals signals;
   Run r{a};
   set_up(r);
+  r.folder = std::make_unique<RunFolder>(r.out, folder_mode(a));
   if (!a.resume.empty()) resume(r);
-  NewFolderGuard folder(r.out, *r.trainer);
   write_config(r);
   if (!a.quiet) std::cout << r.trainer->plan().summary();
   std::cout << "training " << a.model << " on " << r.backend->describe() << ": " << r.lanes.size()
@@ -337,10 +418,56 @@ void run_train(const TrainArgs& a) {
   SGDLAB_CHECK(!r.last.empty(), "at least one epoch trained");
   write_result(r);
   if (a.save) save_models(r);
-  folder.keep();
+  r.folder->safe();
+  r.folder->keep();
   std::cout << "wrote " << r.out << "/{config.json,metrics.jsonl,metrics.csv,result.json"
             << (a.checkpoint_every ? ",checkpoint.safetensors" : "")
             << (a.save ? ",models/lane-*.safetensors" : "") << "}\n";
+}
+
+// The recorded flags the user gave, by name, with their values as given.
+nlohmann::json given_arguments(const CLI::App& cmd) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* name : kRecordedFlags) {
+    const CLI::Option* opt = cmd.get_option(name);
+    if (opt->count() > 0) out[name] = opt->results();
+  }
+  return out;
+}
+
+// `--resume DIR` continues the run with the flags its config.json recorded: each one the
+// user did not give again takes the recorded value, so only what the user gave is
+// compared with the checkpoint. (A config.json of an older sgdlab records none: then the
+// flags must be given again, as before.)
+void take_recorded_arguments(CLI::App& cmd, const std::string& dir) {
+  nlohmann::json recorded;
+  try {
+    recorded = nlohmann::json::parse(read_text_file(dir + "/config.json")).at("arguments");
+  } catch (const std::exception&) {
+    return;
+  }
+  if (!recorded.is_object()) return;
+  for (const char* name : kRecordedFlags) {
+    CLI::Option* opt = cmd.get_option(name);
+    if (opt->count() > 0 || !recorded.contains(name)) continue;
+    for (const auto& value : recorded[name]) opt->add_result(value.get<std::string>());
+    opt->run_callback();
+  }
+}
+
+// The checks of the flags among themselves, then the recorded ones of a resumed run.
+void prepare_arguments(CLI::App& cmd, TrainArgs& a) {
+  if (!a.resume.empty()) {
+    if (cmd.get_option("--out")->count() > 0)
+      SGDLAB_INPUT_ERROR("--out: cannot go with --resume (the resumed run stays in ", a.resume,
+                         "; start a new run without --resume)");
+    if (a.overwrite)
+      SGDLAB_INPUT_ERROR("--overwrite: cannot go with --resume (a resumed run is continued, not ",
+                         "replaced)");
+    take_recorded_arguments(cmd, a.resume);
+  }
+  a.arguments = given_arguments(cmd);
+  a.data.split_seed = parse_uint("--split-seed", a.split_seed);
 }
 
 }  // namespace
@@ -384,11 +511,11 @@ void register_train(CLI::App& app) {
                   "write OUT/checkpoint.safetensors every N epochs (and at the end)")
       ->default_val(0);
   cmd->add_option("--resume", args->resume,
-                  "continue the run in this folder from its checkpoint (same settings; "
-                  "--epochs may be larger)");
+                  "continue the run in this folder from its checkpoint, with the settings in "
+                  "its config.json (a flag given again must match, --epochs may be larger)");
   cmd->add_flag("--quiet", args->quiet, "no model summary");
-  cmd->callback([args] {
-    args->data.split_seed = parse_uint("--split-seed", args->split_seed);
+  cmd->callback([args, cmd] {
+    prepare_arguments(*cmd, *args);
     run_train(*args);
   });
 }

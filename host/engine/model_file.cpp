@@ -213,9 +213,16 @@ ModelSpec load_model(const std::string& name_or_path) {
     if (p == name_or_path) return model_preset(p);
   const std::filesystem::path path(name_or_path);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    // A name that reads as a file (a folder in it, or .json) is a file that is missing.
+    const bool looks_like_a_file =
+        path.has_parent_path() || path.extension() == ".json" || std::filesystem::exists(path, ec);
+    if (std::filesystem::is_directory(path, ec))
+      SGDLAB_INPUT_ERROR("--model ", name_or_path, ": is a folder, not a model file (.json)");
+    if (looks_like_a_file) SGDLAB_INPUT_ERROR("--model ", name_or_path, ": no such model file");
     SGDLAB_INPUT_ERROR("--model ", name_or_path,
                        ": expected a preset (mlp, cnn, lcnn) or a model file (.json)");
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_text_file(name_or_path));

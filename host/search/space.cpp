@@ -114,6 +114,18 @@ std::vector<double> choices_field(const nlohmann::json& v, const std::string& wh
   return it->get<std::vector<double>>();
 }
 
+// A key the parameter's type does not read ("step", a misspelt "hihg") would be ignored
+// without a word: refused, naming it and what the type takes.
+void refuse_unknown_keys(const nlohmann::json& v, const std::vector<std::string>& known,
+                         const std::string& where) {
+  for (const auto& [key, unused] : v.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string takes;
+    for (const auto& k : known) takes += (takes.empty() ? "\"" : ", \"") + k + "\"";
+    SGDLAB_INPUT_ERROR(where, ": unknown key \"", key, "\" (this type takes ", takes, ")");
+  }
+}
+
 // One parameter's object; `where` is "source: name".
 ParamSpec param_from_json(const std::string& name, const nlohmann::json& v,
                           const std::string& where) {
@@ -139,6 +151,10 @@ ParamSpec param_from_json(const std::string& name, const nlohmann::json& v,
     SGDLAB_INPUT_ERROR(where,
                        ": expected \"type\": \"uniform\", \"log_uniform\" or \"categorical\"");
   }
+  refuse_unknown_keys(v,
+                      p.dist == Dist::Categorical ? std::vector<std::string>{"type", "choices"}
+                                                  : std::vector<std::string>{"type", "low", "high"},
+                      where);
   return p;
 }
 

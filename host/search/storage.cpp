@@ -178,6 +178,13 @@ int StudyStorage::recover_stale(int64_t study) {
   return engine_->recover_stale(study, options_.heartbeat_grace_seconds);
 }
 
+int StudyStorage::release_held() {
+  std::lock_guard lock(mutex_);
+  const int queued = engine_->requeue({held_.begin(), held_.end()}, worker_id());
+  held_.clear();
+  return queued;
+}
+
 Trial StudyStorage::ask(int64_t study, const SampleFn& sample) {
   return *ask_within(study, sample, INT_MAX);
 }

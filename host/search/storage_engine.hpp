@@ -33,6 +33,8 @@ class StorageEngine {
 
   // See StudyStorage::recover_stale; `grace_seconds` is the heartbeat age of a dead worker.
   virtual int recover_stale(int64_t study, double grace_seconds) = 0;
+  // See StudyStorage::release_held: these trials, where `worker` still runs them.
+  virtual int requeue(const std::vector<int64_t>& trial_ids, const std::string& worker) = 0;
   // The oldest WAITING trial, else number max+1 sampled with the whole history while the
   // study holds fewer than `max_stored` trials (nothing when it holds that many), stored
   // RUNNING under `worker`; one transaction, serialised against the other askers.

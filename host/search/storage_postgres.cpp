@@ -170,6 +170,30 @@ int PostgresEngine::recover_stale(int64_t study, double grace_seconds) {
   });
 }
 
+int PostgresEngine::requeue(const std::vector<int64_t>& trial_ids, const std::string& worker) {
+  return retrying([&] {
+    return transaction([&] {
+      int queued = 0;
+      for (int64_t id : trial_ids) {
+        const PgResult r = conn_.exec(
+            "WITH mine AS (UPDATE sgdlab.trials SET state = 'WAITING', started = NULL, "
+            "worker = NULL, heartbeat = NULL WHERE trial_id = $1 AND state = 'RUNNING' AND "
+            "worker = $2 RETURNING trial_id), "
+            "dropped AS (DELETE FROM sgdlab.trial_values WHERE trial_id IN (SELECT trial_id "
+            "FROM mine)), "
+            "counted AS (INSERT INTO sgdlab.trial_attrs(trial_id, key, value) SELECT trial_id, "
+            "'retries', '1' FROM mine ON CONFLICT (trial_id, key) DO UPDATE SET value = "
+            "CASE WHEN sgdlab.trial_attrs.value ~ '^[0-9]{1,9}$' THEN "
+            "(sgdlab.trial_attrs.value::int + 1)::text ELSE '1' END) "
+            "SELECT count(*) FROM mine",
+            id, worker);
+        queued += int(r.int_at(0, 0));
+      }
+      return queued;
+    });
+  });
+}
+
 // The oldest WAITING trial, else a new number sampled with the whole history, under the
 // study's advisory lock: askers of one study go one at a time, so that each sampler sees
 // every trial asked before it (the constant liar counts the RUNNING ones) and max+1 is

@@ -169,6 +169,29 @@ int SqliteEngine::recover_stale(int64_t study, double grace_seconds) {
   return int(stale.size());
 }
 
+int SqliteEngine::requeue(const std::vector<int64_t>& trial_ids, const std::string& worker) {
+  Transaction tx(db_);
+  int queued = 0;
+  for (int64_t id : trial_ids) {
+    Stmt(db_,
+         "UPDATE trials SET state = 'WAITING', started = NULL, worker = NULL, heartbeat = NULL "
+         "WHERE trial_id = ? AND state = 'RUNNING' AND worker = ?")
+        .bind(1, id)
+        .bind(2, worker)
+        .run();
+    if (sqlite3_changes(db_) == 0) continue;  // finished, or taken over meanwhile
+    ++queued;
+    Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, id).run();
+    Stmt(db_,
+         "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
+         "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        .bind(1, id)
+        .run();
+  }
+  tx.commit();
+  return queued;
+}
+
 std::optional<Trial> SqliteEngine::ask(int64_t study, const StudyStorage::SampleFn& sample,
                                        const std::string& worker, int max_stored) {
   // The history is read under the write lock, so that the sampler sees every trial

@@ -22,6 +22,7 @@ class SqliteEngine final : public StorageEngine {
   std::vector<std::string> study_names() override;
   std::vector<Trial> trials(int64_t study) override;
   int recover_stale(int64_t study, double grace_seconds) override;
+  int requeue(const std::vector<int64_t>& trial_ids, const std::string& worker) override;
   std::optional<Trial> ask(int64_t study, const StudyStorage::SampleFn& sample,
                            const std::string& worker, int max_stored) override;
   void report(const TrialValues& values, const std::string& worker) override;

@@ -89,7 +89,7 @@ class Scheduler {
   SweepResult run() {
     SweepResult result;
     result.recovered = storage_.recover_stale(study_);
-    for (;;) {
+    while (!stopping()) {
       const Census c = census(storage_.trials(study_));
       // Trials running in other processes count: they will finish there.
       const int missing = o_.trials - c.done - c.running;
@@ -120,6 +120,10 @@ class Scheduler {
       }
       run_wave(wave);
       result.ran_here += int(wave.size());
+    }
+    if (stopping()) {
+      result.stopped = true;
+      result.requeued = storage_.release_held();
     }
     const auto trials = storage_.trials(study_);
     const Census c = census(trials);
@@ -162,6 +166,8 @@ class Scheduler {
     return c.waiting + o_.wave - into_wave;
   }
 
+  bool stopping() const { return o_.stop && o_.stop(); }
+
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -184,7 +190,7 @@ class Scheduler {
             batch, std::vector<Trial>(
                        trials.begin() + i,
                        trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
-    for (size_t first = 0; first < packs.size(); first += size_t(o_.streams)) {
+    for (size_t first = 0; first < packs.size() && !stopping(); first += size_t(o_.streams)) {
       const size_t last = std::min(packs.size(), first + size_t(o_.streams));
       while (backends_.size() < last - first) backends_.push_back(make_backend_());
       if (last - first == 1) {
@@ -226,6 +232,7 @@ class Scheduler {
   struct PackOutcome {
     std::vector<int> pruned_at, diverged_at;
     std::vector<EpochStats> last;
+    bool stopped = false;  // SweepOptions::stop: the pack's results are not kept
   };
 
   void run_pack(Backend& backend, int batch, const std::vector<Trial>& trials) {
@@ -246,6 +253,7 @@ class Scheduler {
       return;
     }
     const PackOutcome out = train_pack(*trainer, trials);
+    if (out.stopped) return;  // its trials stay held, to be queued again
     const auto test = trainer->evaluate(Split::Test);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
@@ -273,6 +281,10 @@ class Scheduler {
     const int T = int(trials.size());
     PackOutcome out{std::vector<int>(T, 0), std::vector<int>(T, 0), std::vector<EpochStats>(T)};
     for (int e = 1; e <= o_.epochs; ++e) {
+      if (stopping()) {
+        out.stopped = true;
+        return out;
+      }
       const auto rows = trainer.train_epoch();
       std::vector<std::tuple<int64_t, int, double>> report;
       for (int t = 0; t < T; ++t) {

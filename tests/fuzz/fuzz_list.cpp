@@ -2,6 +2,7 @@
 // --lr, --momentum and --dropout go through, and parse_uint_list (--seed, --split-seed).
 // The input is the flag's value.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include "common.hpp"
@@ -14,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const std::vector<double> v = sgdlab::cli::parse_list("--lr", text);
     FUZZ_CHECK(v.size() == items);
-    for (double x : v) FUZZ_CHECK(std::isfinite(x));
+    // Each becomes a float: finite and within its range (1e308 would be inf).
+    for (double x : v) FUZZ_CHECK(std::isfinite(x) && std::fabs(x) <= FLT_MAX);
   } catch (const sgdlab::InputError&) {
   }
   try {

@@ -96,6 +96,10 @@ class StudyStorage {
   // (a process id means nothing on another machine). FAILED trials (a trial that
   // training refused) are never asked again.
   int recover_stale(int64_t study);
+  // The trials this process asked and has not finished go back to WAITING, as a dead
+  // worker's would (same number and seed, partial values dropped, "retries" counted), so
+  // that a stopped worker (SIGINT, SIGTERM) leaves none RUNNING. Returns how many.
+  int release_held();
 
   using SampleFn = std::function<ParamValues(const std::vector<Trial>& history, int number)>;
   // In one transaction: the oldest WAITING trial, else trial max+1 with sample(...);

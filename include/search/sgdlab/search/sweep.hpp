@@ -28,6 +28,9 @@ struct SweepOptions {
   int prune_startup_trials = 5;
   int prune_warmup_epochs = 1;
   int eval_batch = 512;
+  // Asked between epochs (a signal's flag): once true, the packs stop at their next epoch,
+  // no new trial is asked, and the trials this worker holds go back to WAITING.
+  std::function<bool()> stop;
 };
 
 struct SweepProgress {
@@ -41,6 +44,8 @@ struct SweepResult {
   int done = 0, ran_here = 0;
   int recovered = 0;      // trials of dead workers asked again
   int still_running = 0;  // trials that live workers elsewhere were running at the end
+  bool stopped = false;   // SweepOptions::stop ended it
+  int requeued = 0;       // trials it held then, back to WAITING
   double seconds = 0;
   std::optional<Trial> best;
 };
