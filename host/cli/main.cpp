@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <new>
 
 #include "common.hpp"
 #include "sgdlab/core/backend.hpp"
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const sgdlab::InputError& e) {
     std::cerr << "sgdlab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {  // a size that no check foresaw: one line, no trace
+    std::cerr << "sgdlab: out of memory (the run needs more than this machine has)\n";
     return 2;
   } catch (const sgdlab::Error& e) {
     std::cerr << "sgdlab: " << e.what() << " (" << e.file() << ":" << e.line() << ")\n";
