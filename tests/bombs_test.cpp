@@ -188,6 +188,17 @@ TEST_F(Bombs, AModelOf267MillionParametersIsRefusedWithBothFigures) {
                            "267000010 parameters each) with batch 32 needs ");
 }
 
+TEST_F(Bombs, TenThousandLayersAreRefusedWithBothFigures) {
+  std::string layers;
+  for (int i = 0; i < 5000; ++i) layers += R"({"type": "dense", "out": 1000}, {"type": "relu"}, )";
+  const std::string model = dir / "deep.json";
+  write_bytes(model, R"({"input": [1, 16, 16], "classes": 10, "layers": [)" + layers +
+                         R"({"type": "dense", "out": 10}]})");
+  expect_refused_under_2gb("train --quiet --device cpu --epochs 1 --data " + real_data_dir() +
+                               " --model " + model + " --out " + (dir / "run"),
+                           "a pack of 1 lane of deep (");
+}
+
 TEST_F(Bombs, TwentyThousandLanesAreRefusedWithBothFigures) {
   std::string lrs = "0.01";
   for (int i = 0; i < 20000; ++i) lrs += ",0.01";

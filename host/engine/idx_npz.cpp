@@ -23,6 +23,8 @@ namespace {
 // size product below 2^63.
 constexpr uint64_t kMaxImages = 1u << 28;
 constexpr uint64_t kMaxSide = 1u << 14;
+// Values reserved before reading at most (16 M floats, 64 MB).
+constexpr uint64_t kReserveAtMost = 1u << 24;
 
 uint32_t big_endian_u32(const char* bytes) {
   return uint32_t(uint8_t(bytes[0])) << 24 | uint32_t(uint8_t(bytes[1])) << 16 |
@@ -128,9 +130,11 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path)
   require_host_memory(double(pixels + idims[0]) * sizeof(float),
                       images_path + ": " + std::to_string(idims[0]) + " images of " +
                           std::to_string(idims[1]) + "x" + std::to_string(idims[2]));
-  d.x.reserve(pixels);
+  // Grown as the data comes, not reserved as declared: a short file then takes memory
+  // for what it holds, not for what its header claims.
+  d.x.reserve(size_t(std::min<uint64_t>(pixels, kReserveAtMost)));
   read_idx_data(images, pixels, [&](uint8_t v) { d.x.push_back(float(v)); });
-  d.y.reserve(ldims[0]);
+  d.y.reserve(size_t(std::min<uint64_t>(ldims[0], kReserveAtMost)));
   read_idx_data(labels, ldims[0], [&](uint8_t v) { d.y.push_back(int32_t(v)); });
   return d;
 }
