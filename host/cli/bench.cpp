@@ -262,6 +262,13 @@ void run_bench(const BenchArgs& a) {
   DeviceData device_data(*backend, data);
   p.peak = resolve_peak_rates(a, *backend);
   p.samples = device_data.part(Split::Train).n;
+  // Every pack is checked before the tables start: a refusal is then the only line.
+  for (const auto& m : p.models)
+    for (int T : p.lanes) {
+      TrainerOptions options;
+      options.batch = a.batch;
+      check_pack_fits(*backend, load_model(m), T, options, p.samples, a.streams);
+    }
   nlohmann::json report = report_settings(p, *backend);
   print_preamble(p, *backend);
   print_floors(p, report);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "common.hpp"
@@ -127,6 +128,9 @@ int run(int argc, char** argv) {
     return 128 + e.signal();
   } catch (const sgdlab::InputError& e) {
     std::cerr << "sgdlab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {  // a size that no check foresaw: one line, no trace
+    std::cerr << "sgdlab: out of memory (the run needs more than this machine has)\n";
     return 2;
   } catch (const sgdlab::Error& e) {
     std::cerr << "sgdlab: " << e.what() << " (" << e.file() << ":" << e.line() << ")\n";

@@ -5,6 +5,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
+#include "sgdlab/engine/json_text.hpp"
 #include "sgdlab/engine/model_file.hpp"
 
 namespace sgdlab {
@@ -52,12 +53,7 @@ const std::string& metadata(const SafetensorsFile& f, const std::string& key,
 
 nlohmann::json metadata_json(const SafetensorsFile& f, const std::string& key,
                              const std::string& source) {
-  try {
-    return nlohmann::json::parse(metadata(f, key, source));
-  } catch (const nlohmann::json::exception&) {
-    // parse_error, and out_of_range for a number beyond a double (found by fuzz_checkpoint)
-    SGDLAB_INPUT_ERROR(source, ": __metadata__ \"", key, "\" is not valid JSON");
-  }
+  return parse_json_text(metadata(f, key, source), source + ": __metadata__ \"" + key + "\"");
 }
 
 // A count from 0 to `max` (an epoch fits an int, a step count needs 64 bits).

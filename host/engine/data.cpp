@@ -22,6 +22,7 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/core/philox.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/memory.hpp"
 
 namespace sgdlab {
 namespace fs = std::filesystem;
@@ -46,34 +47,11 @@ constexpr std::array<const char*, 2> kMirrors{{
 
 }  // namespace
 
-std::string read_maybe_gzip(const std::string& path) {
-  if (!fs::is_regular_file(path)) SGDLAB_INPUT_ERROR(path, ": no such file");
-  struct Closer {
-    void operator()(gzFile f) const noexcept { gzclose(f); }
-  };
-  std::unique_ptr<gzFile_s, Closer> file(gzopen(path.c_str(), "rb"));
-  if (!file) SGDLAB_INPUT_ERROR(path, ": cannot open (", std::strerror(errno), ")");
-  std::string text;
-  std::array<char, 1 << 16> chunk;
-  for (;;) {
-    const int n = gzread(file.get(), chunk.data(), unsigned(chunk.size()));
-    if (n < 0) {
-      int code = 0;
-      const char* msg = gzerror(file.get(), &code);
-      SGDLAB_INPUT_ERROR(path, ": corrupt gzip data (", msg, ")");
-    }
-    if (n == 0) break;
-    text.append(chunk.data(), size_t(n));
-  }
-  // zlib reports a stream cut short only through gzerror after the last read.
-  int code = 0;
-  const char* msg = gzerror(file.get(), &code);
-  if (code != Z_OK && code != Z_STREAM_END)
-    SGDLAB_INPUT_ERROR(path, ": truncated or corrupt gzip data (", msg, ")");
-  return text;
-}
-
 namespace {
+
+// A USPS line is a label and 256 numbers, about 2 kB; a longer line is not one, and
+// reading it whole could take all memory (a gzip file of one 5 GB line).
+constexpr size_t kMaxUspsLine = 1 << 20;
 
 bool parse_number(std::string_view token, double& value) {
   const char* end = token.data() + token.size();
@@ -84,16 +62,14 @@ bool parse_number(std::string_view token, double& value) {
 }  // namespace
 
 Dataset read_usps_file(const std::string& path, int features) {
-  const std::string text = read_maybe_gzip(path);
+  GzipReader in(path);
   Dataset data;
   data.features = features;
-  size_t line_no = 0, pos = 0;
+  size_t line_no = 0;
+  std::string text;
   std::vector<std::string_view> fields;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string_view line(text.data() + pos, eol - pos);
-    pos = eol + 1;
+  while (in.read_line(text, kMaxUspsLine, line_no + 1)) {
+    const std::string_view line(text);
     ++line_no;
     fields.clear();
     size_t i = 0;
@@ -111,6 +87,10 @@ Dataset read_usps_file(const std::string& path, int features) {
     if (!parse_number(fields[0], label) || label != std::floor(label) || label < 0 || label > 9)
       SGDLAB_INPUT_ERROR(path, ":", line_no, ": expected an integer label 0-9, found '",
                          std::string(fields[0]), "'");
+    // Millions of valid lines could still outgrow memory: each doubling is asked first.
+    if (data.x.size() + size_t(features) > data.x.capacity())
+      require_host_memory(2.0 * sizeof(float) * double(data.x.size() + size_t(features)),
+                          path + ":" + std::to_string(line_no));
     data.y.push_back(int32_t(label));
     for (int f = 1; f <= features; ++f) {
       double v = 0;

@@ -217,6 +217,9 @@ void exchange_folders(const std::string& from, const std::string& to) {
 }
 
 std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  // A folder opens as an empty stream on Linux and would read as an empty file.
+  if (fs::is_directory(path, ec)) SGDLAB_INPUT_ERROR(path, ": is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) SGDLAB_INPUT_ERROR(path, ": cannot open");
   std::ostringstream s;

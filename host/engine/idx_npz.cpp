@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "read_file.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/datasets.hpp"
+#include "sgdlab/engine/memory.hpp"
 
 namespace sgdlab {
 namespace fs = std::filesystem;
@@ -21,38 +23,78 @@ namespace {
 // size product below 2^63.
 constexpr uint64_t kMaxImages = 1u << 28;
 constexpr uint64_t kMaxSide = 1u << 14;
+// Values reserved before reading at most (16 M floats, 64 MB).
+constexpr uint64_t kReserveAtMost = 1u << 24;
 
-uint32_t big_endian_u32(const std::string& bytes, size_t at) {
-  return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
-         uint32_t(uint8_t(bytes[at + 2])) << 8 | uint32_t(uint8_t(bytes[at + 3]));
+uint32_t big_endian_u32(const char* bytes) {
+  return uint32_t(uint8_t(bytes[0])) << 24 | uint32_t(uint8_t(bytes[1])) << 16 |
+         uint32_t(uint8_t(bytes[2])) << 8 | uint32_t(uint8_t(bytes[3]));
 }
 
-// An IDX file's dimensions after checking its magic (0, 0, type 0x08 = ubyte, rank)
-// and that its data is all there; `rank` is what the caller expects.
-std::vector<uint64_t> idx_dims(const std::string& bytes, int rank, const std::string& path) {
-  if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0)
+// An IDX file's dimensions, read from its header after checking its magic (0, 0, type
+// 0x08 = ubyte, rank); `rank` is what the caller expects.
+std::vector<uint64_t> read_idx_dims(GzipReader& in, int rank) {
+  const std::string& path = in.path();
+  char magic[4];
+  const size_t got = in.read(magic, 4);
+  if (got < 4 || magic[0] != 0 || magic[1] != 0)
     SGDLAB_INPUT_ERROR(path, ": not an IDX file (bad magic number)");
-  if (uint8_t(bytes[2]) != 0x08)
-    SGDLAB_INPUT_ERROR(path, ": IDX element type 0x", std::hex, int(uint8_t(bytes[2])),
+  if (uint8_t(magic[2]) != 0x08)
+    SGDLAB_INPUT_ERROR(path, ": IDX element type 0x", std::hex, int(uint8_t(magic[2])),
                        " is not supported (expected 0x08, unsigned bytes)");
-  if (int(uint8_t(bytes[3])) != rank)
+  if (int(uint8_t(magic[3])) != rank)
     SGDLAB_INPUT_ERROR(path, ": expected an IDX file of rank ", rank, ", found rank ",
-                       int(uint8_t(bytes[3])));
-  const size_t header = 4 + 4 * size_t(rank);
-  if (bytes.size() < header) SGDLAB_INPUT_ERROR(path, ": truncated IDX header");
+                       int(uint8_t(magic[3])));
   std::vector<uint64_t> dims;
-  uint64_t count = 1;
   for (int i = 0; i < rank; ++i) {
-    dims.push_back(big_endian_u32(bytes, 4 + 4 * size_t(i)));
+    char size[4];
+    if (in.read(size, 4) < 4) SGDLAB_INPUT_ERROR(path, ": truncated IDX header");
+    dims.push_back(big_endian_u32(size));
     if (dims.back() == 0) SGDLAB_INPUT_ERROR(path, ": dimension ", i, " is 0 (no data)");
     if (dims.back() > (i == 0 ? kMaxImages : kMaxSide))
       SGDLAB_INPUT_ERROR(path, ": dimension ", i, " is ", dims.back(), ", too large");
-    count *= dims.back();
   }
-  if (bytes.size() - header < count)
-    SGDLAB_INPUT_ERROR(path, ": truncated: the header promises ", count, " bytes of data, found ",
-                       bytes.size() - header);
   return dims;
+}
+
+// Exactly the `count` bytes of data the header declared, each passed to `take`, in
+// chunks: a file cut short is refused with what it holds, and one with more data than
+// declared (a gzip file that inflates far beyond) after a look of one byte.
+template <class Take>
+void read_idx_data(GzipReader& in, uint64_t count, Take take) {
+  std::vector<char> chunk(size_t(std::min<uint64_t>(count, 1 << 20)));
+  for (uint64_t done = 0; done < count;) {
+    const size_t want = size_t(std::min<uint64_t>(count - done, chunk.size()));
+    const size_t got = in.read(chunk.data(), want);
+    for (size_t i = 0; i < got; ++i) take(uint8_t(chunk[i]));
+    done += got;
+    if (got < want)
+      SGDLAB_INPUT_ERROR(in.path(), ": truncated: the header promises ", count,
+                         " bytes of data, found ", done);
+  }
+  if (!in.at_end())
+    SGDLAB_INPUT_ERROR(in.path(), ": more data than the header declares (", count,
+                       " bytes); the file is corrupt or not this data set's");
+}
+
+// `path`, or its twin `path.gz` (or `path` without .gz) when both exist: they must hold
+// the same bytes, or which one is meant is unclear. Compared as streams, stopping at the
+// first difference.
+void check_gzip_twin(const std::string& path) {
+  const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  const std::string twin = gz ? path.substr(0, path.size() - 3) : path + ".gz";
+  std::error_code ec;
+  if (!fs::is_regular_file(twin, ec)) return;
+  GzipReader a(path), b(twin);
+  std::vector<char> x(1 << 16), y(1 << 16);
+  for (;;) {
+    const size_t n = a.read(x.data(), x.size());
+    const size_t m = b.read(y.data(), n == 0 ? 1 : n);
+    if (n != m || std::memcmp(x.data(), y.data(), n) != 0)
+      SGDLAB_INPUT_ERROR(path, " and ", twin, " both exist and hold different data; remove ",
+                         "the one that is not meant");
+    if (n == 0) return;
+  }
 }
 
 // The first file in `dir` whose name has every part, or "" (the MNIST family names its
@@ -73,10 +115,9 @@ std::string find_file(const fs::path& dir, std::initializer_list<std::string_vie
 }  // namespace
 
 Dataset read_idx(const std::string& images_path, const std::string& labels_path) {
-  const std::string images = read_maybe_gzip(images_path);
-  const std::string labels = read_maybe_gzip(labels_path);
-  const auto idims = idx_dims(images, 3, images_path);
-  const auto ldims = idx_dims(labels, 1, labels_path);
+  GzipReader images(images_path), labels(labels_path);
+  const auto idims = read_idx_dims(images, 3);
+  const auto ldims = read_idx_dims(labels, 1);
   if (idims[0] != ldims[0])
     SGDLAB_INPUT_ERROR(images_path, ": ", idims[0], " images but ", labels_path, " has ", ldims[0],
                        " labels");
@@ -84,11 +125,17 @@ Dataset read_idx(const std::string& images_path, const std::string& labels_path)
   d.image = {1, int(idims[1]), int(idims[2])};
   d.features = int(d.image.size());
   d.from_uint8 = true;
-  const char* pixels = images.data() + 16;
-  d.x.resize(idims[0] * d.features);
-  for (size_t i = 0; i < d.x.size(); ++i) d.x[i] = float(uint8_t(pixels[i]));
-  d.y.resize(ldims[0]);
-  for (size_t i = 0; i < d.y.size(); ++i) d.y[i] = int32_t(uint8_t(labels[8 + i]));
+  const uint64_t pixels = idims[0] * uint64_t(d.features);
+  // Asked before anything is allocated: a valid header may declare terabytes.
+  require_host_memory(double(pixels + idims[0]) * sizeof(float),
+                      images_path + ": " + std::to_string(idims[0]) + " images of " +
+                          std::to_string(idims[1]) + "x" + std::to_string(idims[2]));
+  // Grown as the data comes, not reserved as declared: a short file then takes memory
+  // for what it holds, not for what its header claims.
+  d.x.reserve(size_t(std::min<uint64_t>(pixels, kReserveAtMost)));
+  read_idx_data(images, pixels, [&](uint8_t v) { d.x.push_back(float(v)); });
+  d.y.reserve(size_t(std::min<uint64_t>(ldims[0], kReserveAtMost)));
+  read_idx_data(labels, ldims[0], [&](uint8_t v) { d.y.push_back(int32_t(v)); });
   return d;
 }
 
@@ -102,6 +149,8 @@ std::pair<std::string, std::string> idx_split_files(const std::string& dir,
   if (images.empty() || labels.empty())
     SGDLAB_INPUT_ERROR(dir, ": expected the IDX files ", prefix, "-images-idx3-ubyte and ", prefix,
                        "-labels-idx1-ubyte (raw or .gz) for the ", split, " split");
+  check_gzip_twin(images);
+  check_gzip_twin(labels);
   return {images, labels};
 }
 
@@ -151,6 +200,7 @@ std::string zip_member(zip_t* archive, const std::string& name, const std::strin
   if (!(st.valid & ZIP_STAT_SIZE) || st.size > (uint64_t(1) << 34))
     SGDLAB_INPUT_ERROR(path, ": ", name, ": size unknown or too large");
   check_member_size(st, name, path);
+  require_host_memory(double(st.size), path + ": " + name);
   std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen(archive, name.c_str(), 0));
   if (!f) SGDLAB_INPUT_ERROR(path, ": ", name, ": cannot read (", zip_strerror(archive), ")");
   std::string bytes(st.size, '\0');
@@ -228,6 +278,10 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
   const std::string header = bytes.substr(8 + len_bytes, header_len);
   NpyArray a;
   const std::string descr = header_field(header, "descr", '\'', where);
+  // A structured dtype is a list of fields ("[('x', '<f4'), ...]"), not a quoted code.
+  if (descr.empty() || descr[0] != '\'')
+    SGDLAB_INPUT_ERROR(where, ": a structured (record) dtype is not supported (little-endian ",
+                       "integers, uint8 or float32)");
   a.dtype = descr.size() >= 2 ? descr.substr(1, descr.size() - 2) : "";
   if (header_field(header, "fortran_order", 'e', where).find("True") != std::string::npos)
     SGDLAB_INPUT_ERROR(where, ": Fortran-ordered arrays are not supported (save it C-ordered)");
@@ -260,6 +314,19 @@ int64_t integer_at(const NpyArray& a, size_t i) {
   return int64_t((raw ^ sign) - sign);
 }
 
+// float32 pixels must be numbers: one NaN or infinity turns every weight it reaches
+// into NaN. The first one is named by its index in the array.
+void check_finite(const NpyArray& a, const std::string& where) {
+  const uint64_t n = a.count();
+  for (uint64_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, a.data.data() + i * 4, 4);
+    if (!std::isfinite(v))
+      SGDLAB_INPUT_ERROR(where, ": element ", i, " (image ", i / (n / a.shape[0]), ") is ", v,
+                         ": pixels must be finite numbers");
+  }
+}
+
 // Images as [N, C, H, W] floats from [N, H, W], [N, C, H, W] or (nhwc) [N, H, W, C].
 Dataset images_from(const NpyArray& a, bool nhwc, const std::string& where) {
   Dataset d;
@@ -276,6 +343,9 @@ Dataset images_from(const NpyArray& a, bool nhwc, const std::string& where) {
   d.features = int(d.image.size());
   d.from_uint8 = a.dtype == "|u1";
   const size_t n = s[0], plane = size_t(d.image.H) * d.image.W, C = d.image.C;
+  require_host_memory(double(n) * double(d.features) * sizeof(float),
+                      where + ": " + std::to_string(n) + " images");
+  if (!d.from_uint8) check_finite(a, where);
   d.x.resize(n * d.features);
   for (size_t i = 0; i < n; ++i)
     for (size_t c = 0; c < C; ++c)
@@ -318,8 +388,11 @@ Dataset read_npz_split(const std::string& path, const std::string& split, bool n
   d.y.resize(y.shape[0]);
   for (size_t i = 0; i < d.y.size(); ++i) {
     const int64_t label = integer_at(y, i);
+    // A uint64 label above INT64_MAX reads as negative: shown as the file holds it.
+    const std::string shown =
+        y.dtype[1] == 'u' && label < 0 ? std::to_string(uint64_t(label)) : std::to_string(label);
     if (label < 0 || label > (1 << 20))
-      SGDLAB_INPUT_ERROR(path, ": y_", split, "[", i, "] = ", label, " is not a class index");
+      SGDLAB_INPUT_ERROR(path, ": y_", split, "[", i, "] = ", shown, " is not a class index");
     d.y[i] = int32_t(label);
   }
   return d;

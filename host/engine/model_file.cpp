@@ -6,6 +6,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/json_text.hpp"
 
 namespace sgdlab {
 namespace {
@@ -40,6 +41,11 @@ std::set<std::string> keys_of(LayerKind k) {
   }
 }
 
+// The largest size, kernel or count a layer takes: far above any network sgdlab is for,
+// and it keeps every product of sizes within 64 bits.
+constexpr long long kMaxSize = 1 << 24;
+constexpr long long kMaxInputSide = 65536;
+
 // The integer `key` of object `j`, at least `min`; `fallback` when absent and allowed.
 int integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where,
             const int* fallback = nullptr) {
@@ -50,9 +56,11 @@ int integer(const nlohmann::json& j, const std::string& key, int min, const std:
   const nlohmann::json& v = j.at(key);
   if (!v.is_number_integer())
     SGDLAB_INPUT_ERROR(where, ": \"", key, "\" must be an integer, got ", v.dump());
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > kMaxSize : v.get<long long>() > kMaxSize)
+    SGDLAB_INPUT_ERROR(where, ": \"", key, "\" is ", v.dump(), ", more than the ", kMaxSize,
+                       " sgdlab takes");
   const long long n = v.get<long long>();
-  if (n < min || n > (1 << 24))
-    SGDLAB_INPUT_ERROR(where, ": \"", key, "\" must be at least ", min, ", got ", n);
+  if (n < min) SGDLAB_INPUT_ERROR(where, ": \"", key, "\" must be at least ", min, ", got ", n);
   return int(n);
 }
 
@@ -105,7 +113,10 @@ Shape3 input_from_json(const nlohmann::json& j, const std::string& source) {
   const char* names[] = {"channels", "height", "width"};
   for (int i = 0; i < 3; ++i) {
     const nlohmann::json& v = (*in)[i];
-    if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 65536)
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(kMaxInputSide))
+      SGDLAB_INPUT_ERROR(source, ": input ", names[i], " is ", v.dump(), ", more than the ",
+                         kMaxInputSide, " sgdlab takes");
+    if (!v.is_number_integer() || v.get<long long>() < 1)
       SGDLAB_INPUT_ERROR(source, ": input ", names[i], " must be an integer >= 1, got ", v.dump());
     *dims[i] = v.get<int>();
   }
@@ -223,16 +234,7 @@ ModelSpec load_model(const std::string& name_or_path) {
     SGDLAB_INPUT_ERROR("--model ", name_or_path,
                        ": expected a preset (mlp, cnn, lcnn) or a model file (.json)");
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text_file(name_or_path));
-  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
-    // nlohmann's message starts with its own tag ("[json.exception.parse_error.101] ").
-    const std::string what = e.what();
-    const size_t tag = what.find("] ");
-    SGDLAB_INPUT_ERROR(name_or_path,
-                       ": invalid JSON: ", tag == std::string::npos ? what : what.substr(tag + 2));
-  }
+  const nlohmann::json j = parse_json_text(read_text_file(name_or_path), name_or_path);
   return model_from_json(j, name_or_path);
 }
 

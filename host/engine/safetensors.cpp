@@ -6,6 +6,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/json_text.hpp"
 
 namespace sgdlab {
 namespace {
@@ -109,12 +110,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   if (n > kMaxHeader || n > bytes.size() - 8)
     SGDLAB_INPUT_ERROR(source, ": header length ", n, " goes beyond the file (", bytes.size(),
                        " bytes)");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.substr(8, n));
-  } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range (1e999)
-    SGDLAB_INPUT_ERROR(source, ": the header is not valid JSON");
-  }
+  // A tensor named twice would silently keep the last: refused with the rest.
+  const nlohmann::json header = parse_json_text(bytes.substr(8, n), source + ": header");
   if (!header.is_object()) SGDLAB_INPUT_ERROR(source, ": the header is not a JSON object");
   SafetensorsFile file;
   std::vector<Entry> entries;

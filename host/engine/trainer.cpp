@@ -9,6 +9,8 @@
 
 #include "network_pass.hpp"
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/cost.hpp"
+#include "sgdlab/engine/memory.hpp"
 
 namespace sgdlab {
 
@@ -53,6 +55,34 @@ void check_data_fits(const DeviceData& data, const ModelSpec& model) {
 // Samples times lanes in one evaluation batch, at most.
 constexpr int kEvalRowsPerPack = 4096;
 
+namespace {
+
+int eval_rows_of(const TrainerOptions& options, int T) {
+  return std::max(1, std::min(options.eval_batch, kEvalRowsPerPack / T));
+}
+
+}  // namespace
+
+// The cost model's working set (parameters, gradients, velocities, the stored
+// activations of a training batch), the evaluation batch's activations and the shuffles.
+void check_pack_fits(Backend& be, const ModelSpec& model, int T, const TrainerOptions& options,
+                     size_t train_samples, int packs) {
+  const TrainingCost cost = training_cost(model, options.fuse);
+  const double one =
+      working_set_bytes(cost, T, options.batch) +
+      sizeof(float) * double(T) * cost.stored_floats_per_sample * eval_rows_of(options, T) +
+      sizeof(uint32_t) * double(T) * double(train_samples);
+  const double need = one * packs;
+  const bool host = be.device() == Device::Cpu;
+  const double available = host ? double(available_host_memory()) : double(be.memory_available());
+  if (need > available)
+    SGDLAB_INPUT_ERROR(packs == 1 ? std::string("a pack") : std::to_string(packs) + " packs",
+                       " of ", T, " lane", T == 1 ? "" : "s", " of ", model.name, " (", cost.params,
+                       " parameters each) with batch ", options.batch, " needs ", byte_text(need),
+                       " of ", host ? "host" : "device", " memory but ", byte_text(available),
+                       " is available");
+}
+
 struct Trainer::Impl {
   Backend& be;
   const DeviceData& data;
@@ -77,7 +107,8 @@ struct Trainer::Impl {
   Buffer<uint32_t> perm;
   // The per-epoch sums in one buffer, read back with one download (one wait for the
   // device per epoch): train loss and correct count, evaluation loss and correct count
-  // (T each), the gradient statistics, then a copy of the lane states (T of them).
+  // (T each), the gradient statistics, a copy of the lane states (T of them), then the
+  // same statistics of the parameters (a NaN or infinity in a lane's weights shows there).
   Buffer<float> sums, probs;
   size_t stats_count = 0;
   float* train_loss() { return sums.get(); }
@@ -86,6 +117,7 @@ struct Trainer::Impl {
   float* eval_correct() { return sums.get() + 3 * T; }
   float* grad_accum() { return sums.get() + 4 * T; }
   float* lane_state_copy() { return sums.get() + 4 * T + stats_count; }
+  float* param_sums() { return sums.get() + 5 * T + stats_count; }
   Activations train_acts, eval_acts;
   std::unique_ptr<NetworkPass> pass;  // made once the buffers it points into exist
   std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
@@ -112,6 +144,7 @@ struct Trainer::Impl {
     if (full_steps == 0)
       SGDLAB_INPUT_ERROR("--batch ", B, ": larger than the training set (", n_train, " samples)");
 
+    check_pack_fits(be, model, T, opt, n_train);
     params = Buffer<float>(be, plan.param_count());
     grads = Buffer<float>(be, plan.param_count());
     velocity = Buffer<float>(be, plan.param_count());
@@ -146,13 +179,13 @@ struct Trainer::Impl {
     const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
     static_assert(sizeof(LaneState) == sizeof(float), "the lane states travel in the float buffer");
     stats_count = stats;
-    sums = Buffer<float>(be, 4 * size_t(T) + stats + T);
+    sums = Buffer<float>(be, 4 * size_t(T) + stats + T + stats);
     train_acts = make_activations(B);
     if (augmenting) train_acts.raw = Buffer<float>(be, train_acts.x.size());
     // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
     // lane so that its buffers stay near those of a narrow one (a 32-lane CNN pack would
     // otherwise need 0.5 GB per activation).
-    eval_acts = make_activations(std::max(1, std::min(opt.eval_batch, kEvalRowsPerPack / T)));
+    eval_acts = make_activations(eval_rows());
     // The recorded step shapes are planned now, where a backend may still time them.
     for (const auto& l : plan.layers())
       for (int rows : {B, tail}) {
@@ -164,6 +197,8 @@ struct Trainer::Impl {
     pass = std::make_unique<NetworkPass>(be, plan, make_stages(plan, opt.fuse), T, params.get(),
                                          grads.get(), lane_arrays(), counters.get());
   }
+
+  int eval_rows() const { return eval_rows_of(opt, T); }
 
   template <class V>
   Buffer<V> upload_vector(const std::vector<V>& host) {
@@ -357,12 +392,18 @@ struct Trainer::Impl {
     global_step += steps;
     run_evaluation(Split::Val);
     be.copy(lane_state_copy(), lane_state.get(), size_t(T) * sizeof(LaneState));
+    // The softmax marks a lane whose loss turns non-finite; weights can turn NaN with the
+    // loss still finite (a ReLU gives 0 for NaN), so their sums are checked too.
+    be.fill_zero(param_sums(), stats_count * sizeof(float));
+    be.grad_stats(slices.get(), int(slices.size()), plan.param_layers(), T, params.get(),
+                  param_sums());
     const std::vector<float> host = sums.download();
     const auto val = eval_stats(host, Split::Val);
     const float* loss = host.data();
     const float* correct = host.data() + T;
     std::vector<LaneState> state(T);
     std::memcpy(state.data(), host.data() + 4 * T + stats_count, size_t(T) * sizeof(LaneState));
+    mark_non_finite_weights(host.data() + 5 * T + stats_count, state);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int layers = plan.param_layers();
@@ -390,6 +431,19 @@ struct Trainer::Impl {
     }
     ++epoch;
     return rows;
+  }
+
+  // A training lane whose parameters hold a NaN or infinity (their sums are not finite)
+  // is diverged, and frozen as the softmax freezes one whose loss turned non-finite.
+  void mark_non_finite_weights(const float* sums_of_params, std::vector<LaneState>& state) {
+    const int stride = (plan.param_layers() + 1) * 2;
+    for (int t = 0; t < T; ++t) {
+      const float* all = sums_of_params + size_t(t) * stride + 2 * plan.param_layers();
+      if (state[t] != LaneState::Training || (std::isfinite(all[0]) && std::isfinite(all[1])))
+        continue;
+      state[t] = LaneState::Diverged;
+      be.upload(lane_state.get() + t, &state[t], sizeof(LaneState));
+    }
   }
 
   std::vector<float> probabilities(Split split) {

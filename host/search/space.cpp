@@ -10,6 +10,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/json_text.hpp"
 
 namespace sgdlab {
 
@@ -228,47 +229,9 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
 
 namespace {
 
-// nlohmann keeps the last of two equal keys: a space that gives one twice is ambiguous,
-// so it is refused, naming the objects it is in.
-nlohmann::json parse_without_duplicates(const std::string& text, const std::string& source) {
-  std::vector<std::pair<std::string, std::set<std::string>>> open;  // name, keys seen
-  std::string key;
-  const auto callback = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using Event = nlohmann::json::parse_event_t;
-    if (event == Event::object_start) {
-      open.push_back({key, {}});
-      key.clear();
-    } else if (event == Event::object_end) {
-      open.pop_back();
-    } else if (event == Event::key) {
-      key = parsed.get<std::string>();
-      if (!open.back().second.insert(key).second) {
-        std::string where = source;
-        for (const auto& object : open)
-          if (!object.first.empty()) where += ": " + object.first;
-        SGDLAB_INPUT_ERROR(where, ": key '", key, "' is given twice");
-      }
-    }
-    return true;
-  };
-  try {
-    return nlohmann::json::parse(text, callback);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
-    // The library's "[json.exception.parse_error.101] " says nothing to a user.
-    const std::string what = e.what();
-    const size_t tag = what.find("] ");
-    SGDLAB_INPUT_ERROR(source, ": not valid JSON (",
-                       tag == std::string::npos ? what : what.substr(tag + 2), ")");
-  }
-}
-
 // The JSON of a space, or of a narrowed space file, whose errors name `source`.
 SearchSpace space_from_text(const std::string& text, const std::string& source) {
-  // nlohmann stops at a NUL byte and would take what follows it for the end of input.
-  const size_t nul = text.find('\0');
-  nlohmann::json j = parse_without_duplicates(text.substr(0, nul), source);
-  if (nul != std::string::npos)
-    SGDLAB_INPUT_ERROR(source, ": unexpected text after the JSON value at byte ", nul + 1);
+  nlohmann::json j = parse_json_text(text, source);
   // A narrowed space file holds the space under "space" beside its statistics.
   if (j.is_object() && j.contains("space")) j = j["space"];
   return SearchSpace::from_json(j, source);

@@ -43,7 +43,9 @@ class CpuBackend final : public Backend {
   void* allocate(size_t bytes) override {
     // 64-byte alignment for vector loads; aligned_alloc needs a multiple of it.
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) SGDLAB_THROW("out of host memory allocating ", bytes, " bytes");
+    if (!p)
+      SGDLAB_OUT_OF_MEMORY("out of host memory allocating ", bytes, " bytes (use fewer lanes, ",
+                           "a smaller batch or a smaller model)");
     return p;
   }
   void deallocate(void* ptr) noexcept override { std::free(ptr); }

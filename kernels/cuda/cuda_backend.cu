@@ -84,8 +84,22 @@ class CudaBackend final : public Backend {
   void* allocate(size_t bytes) override {
     void* p = nullptr;
     DeviceWideScope device_wide;
-    SGDLAB_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 1)));
+    const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // not sticky: the device goes on working
+      SGDLAB_OUT_OF_MEMORY("out of GPU memory allocating ", bytes, " bytes (use fewer lanes, ",
+                           "a smaller batch or a smaller model)");
+    }
+    SGDLAB_CUDA_CHECK(err);
     return p;
+  }
+  size_t memory_available() const override {
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return SIZE_MAX;
+    }
+    return free;
   }
   void deallocate(void* ptr) noexcept override {
     DeviceWideScope device_wide;

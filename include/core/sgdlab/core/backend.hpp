@@ -58,6 +58,9 @@ class Backend {
   // it is on the host.
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr) noexcept = 0;
+  // Bytes of device memory still free (a GPU's; the host's memory is the engine's
+  // available_host_memory()); SIZE_MAX where unknown.
+  virtual size_t memory_available() const { return SIZE_MAX; }
   virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;

@@ -24,6 +24,14 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// Memory ran out where a size was not known before (the checks of memory.hpp refuse
+// the ones that are): the run asks more than the machine has. Like InputError, the CLI
+// prints only the message, in one line.
+class OutOfMemory : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 namespace detail {
 template <class... Args>
 std::string concat(const Args&... args) {
@@ -39,6 +47,8 @@ std::string concat(const Args&... args) {
   throw ::sgdlab::Error(__FILE__, __LINE__, ::sgdlab::detail::concat(__VA_ARGS__))
 #define SGDLAB_INPUT_ERROR(...) \
   throw ::sgdlab::InputError(__FILE__, __LINE__, ::sgdlab::detail::concat(__VA_ARGS__))
+#define SGDLAB_OUT_OF_MEMORY(...) \
+  throw ::sgdlab::OutOfMemory(__FILE__, __LINE__, ::sgdlab::detail::concat(__VA_ARGS__))
 // An internal invariant: the message says what was expected.
 #define SGDLAB_CHECK(cond, ...)                                                                 \
   do {                                                                                          \

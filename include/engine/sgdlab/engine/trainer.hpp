@@ -89,6 +89,12 @@ struct TrainerOptions {
   bool fuse = true;
 };
 
+// Throws InputError, with what it needs and what is available, when `packs` packs of
+// `lanes` lanes of `model` (trained on `train_samples` samples) cannot fit in the memory
+// of `backend`'s device: refused before anything is allocated. Trainer checks its own pack.
+void check_pack_fits(Backend& backend, const ModelSpec& model, int lanes,
+                     const TrainerOptions& options, size_t train_samples, int packs = 1);
+
 struct EpochStats {
   int lane = 0, epoch = 0;
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
