@@ -409,6 +409,7 @@ TYPED_TEST(StorageEngines, TheSchemeIsReadInAnyCase) {
   s.open_study(info("a"));
   EXPECT_EQ(s.path(), this->store().shown());
   EXPECT_EQ(this->store().query("SELECT count(*) FROM sgdlab.studies"), "1");
+}
 
 // A worker stopped by SIGINT or SIGTERM (issue #22) gives back what it holds: WAITING
 // again under the same number, its values dropped, a retry counted; a finished trial,
