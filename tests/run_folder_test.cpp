@@ -249,6 +249,11 @@ TEST(RunFolder, WhatOutHoldsIsSaidAsItIs) {
   }
   EXPECT_EQ(read_bytes(dir / "file"), "x");
   EXPECT_EQ(names_in(dir / "photos"), std::vector<std::string>{"a.jpg"});
+  // The lock file that a run killed (SIGKILL) before its first file left: an empty folder.
+  fs::create_directories(dir / "killed");
+  write_bytes(dir / "killed/.lock", "999999\n");
+  EXPECT_EQ(run_command(train(dir, "--epochs 1 --out " + (dir / "killed")), &out), 0) << out;
+  EXPECT_FALSE(fs::exists(dir / "killed/.lock"));
 }
 
 }  // namespace

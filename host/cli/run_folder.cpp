@@ -42,7 +42,11 @@ OutKind out_kind(const std::string& out) {
   const auto status = fs::status(out, ec);
   if (!fs::exists(status)) return OutKind::Missing;
   if (!fs::is_directory(status)) return OutKind::File;
-  if (fs::is_empty(out, ec)) return OutKind::Empty;
+  // A folder with nothing but the .lock of a run killed before its first file is empty.
+  bool empty = true;
+  for (const auto& entry : fs::directory_iterator(out, ec))
+    empty = empty && entry.path().filename() == ".lock";
+  if (empty && !ec) return OutKind::Empty;
   return holds_train_config(out) ? OutKind::TrainRun : OutKind::OtherFolder;
 }
 
