@@ -33,7 +33,7 @@ TEST_P(CliBadInput, OneLineNonZeroExitNothingWritten) {
     args.replace(p, 5, real_data_dir());
   for (size_t p; (p = args.find("@TMP")) != std::string::npos;) args.replace(p, 4, dir.path());
   // One epoch unless the case is about --epochs (a flag given twice is refused).
-  const std::string epochs = args.find("--epochs ") == std::string::npos ? " --epochs 1" : "";
+  const std::string epochs = unless_given(args, "--epochs", "1");
   std::string out;
   const int code = run_command(
       binary() + " train --quiet" + epochs + " --out " + (dir / "run") + " " + args, &out);

@@ -32,12 +32,9 @@ void expect_user_error(const std::string& args, const std::string& starts) {
 // One trial of one epoch of study "t" unless `more` gives --trials, --epochs or --name (a
 // flag given twice is refused).
 std::string sweep_args(const TempDir& dir, const std::string& study, const std::string& more) {
-  auto unless_given = [&](const std::string& flag, const std::string& value) {
-    return more.find(flag + " ") != std::string::npos ? "" : " " + flag + " " + value;
-  };
-  return "sweep --model mlp" + unless_given("--trials", "1") + unless_given("--epochs", "1") +
-         unless_given("--name", "t") + " --device cpu --data " + (dir / "data") + " --study " +
-         study + " " + more;
+  return "sweep --model mlp" + unless_given(more, "--trials", "1") +
+         unless_given(more, "--epochs", "1") + unless_given(more, "--name", "t") +
+         " --device cpu --data " + (dir / "data") + " --study " + study + " " + more;
 }
 
 // The reproductions: each space is refused when the sweep starts, naming the

@@ -28,8 +28,11 @@ void expect_refused(const std::string& args, const std::string& starts,
       << "expected 'sgdlab: " << starts << "...', got " << out;
 }
 
+// One trial of one epoch unless `more` gives --trials or --epochs (a flag given twice is
+// refused).
 std::string sweep(const std::string& data, const std::string& study, const std::string& more = "") {
-  return "sweep --model mlp --trials 1 --epochs 1 --device cpu --data " + data + " --study " +
+  return "sweep --model mlp" + unless_given(more, "--trials", "1") +
+         unless_given(more, "--epochs", "1") + " --device cpu --data " + data + " --study " +
          study + " --name t " + more;
 }
 

@@ -129,4 +129,11 @@ inline void write_small_usps(const std::string& dir, int train_lines, int test_l
   }
 }
 
+// " FLAG VALUE" unless `args` already gives FLAG: a flag given twice is refused, so a
+// test's defaults step aside for what the case gives.
+inline std::string unless_given(const std::string& args, const std::string& flag,
+                                const std::string& value) {
+  return args.find(flag + " ") != std::string::npos ? "" : " " + flag + " " + value;
+}
+
 }  // namespace sgdlab::test
