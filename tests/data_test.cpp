@@ -13,18 +13,6 @@
 namespace sgdlab::test {
 namespace {
 
-// The message of the InputError that `fn` throws, or a failure.
-template <class Fn>
-std::string input_error(Fn fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
-
 TEST(UspsReader, ReadsTheRealFiles) {
   const Dataset train = read_usps_file(real_data_dir() + "/zip.train.gz");
   const Dataset test = read_usps_file(real_data_dir() + "/zip.test.gz");

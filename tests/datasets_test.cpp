@@ -9,19 +9,10 @@
 #include "sgdlab/engine/model.hpp"
 #include "sgdlab/engine/trainer.hpp"
 #include "tests/data_files.hpp"
+#include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
-
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
 
 std::vector<uint8_t> iota_bytes(size_t n) {
   std::vector<uint8_t> v(n);

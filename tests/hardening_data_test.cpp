@@ -15,19 +15,10 @@
 #include "sgdlab/engine/safetensors.hpp"
 #include "sgdlab/engine/trainer.hpp"
 #include "tests/data_files.hpp"
+#include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
-
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
 
 void write_idx_pair(const std::string& dir, const std::string& extra_pixels, bool gz) {
   const std::string images = idx_bytes({2, 2, 2}, std::vector<uint8_t>(8, 9)) + extra_pixels;

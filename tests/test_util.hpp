@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: temporary folders, gzip writers, the real data.
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/data.hpp"
 
 namespace sgdlab::test {
@@ -134,6 +136,18 @@ inline void write_small_usps(const std::string& dir, int train_lines, int test_l
 inline std::string unless_given(const std::string& args, const std::string& flag,
                                 const std::string& value) {
   return args.find(flag + " ") != std::string::npos ? "" : " " + flag + " " + value;
+}
+
+// The message of the InputError that `fn` throws, or a failure.
+template <class Fn>
+std::string input_error(Fn fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an InputError";
+  return "";
 }
 
 }  // namespace sgdlab::test

@@ -139,6 +139,17 @@ std::vector<Trial> SqliteEngine::trials(int64_t study) {
   return out;
 }
 
+// A trial asked again keeps its number and seed; its per-epoch values go, and its
+// "retries" attribute counts one more.
+void SqliteEngine::drop_values_and_count_a_retry(int64_t trial_id) {
+  Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, trial_id).run();
+  Stmt(db_,
+       "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
+       "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+      .bind(1, trial_id)
+      .run();
+}
+
 int SqliteEngine::recover_stale(int64_t study, double grace_seconds) {
   Transaction tx(db_);
   std::vector<int64_t> stale;
@@ -158,12 +169,7 @@ int SqliteEngine::recover_stale(int64_t study, double grace_seconds) {
          "WHERE trial_id = ?")
         .bind(1, id)
         .run();
-    Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, id).run();
-    Stmt(db_,
-         "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
-         "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        .bind(1, id)
-        .run();
+    drop_values_and_count_a_retry(id);
   }
   tx.commit();
   return int(stale.size());
@@ -181,12 +187,7 @@ int SqliteEngine::requeue(const std::vector<int64_t>& trial_ids, const std::stri
         .run();
     if (sqlite3_changes(db_) == 0) continue;  // finished, or taken over meanwhile
     ++queued;
-    Stmt(db_, "DELETE FROM trial_values WHERE trial_id = ?").bind(1, id).run();
-    Stmt(db_,
-         "INSERT INTO trial_attrs(trial_id, key, value) VALUES(?, 'retries', '1') "
-         "ON CONFLICT(trial_id, key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        .bind(1, id)
-        .run();
+    drop_values_and_count_a_retry(id);
   }
   tx.commit();
   return queued;

@@ -36,6 +36,7 @@ class SqliteEngine final : public StorageEngine {
 
  private:
   void exec(const char* sql);
+  void drop_values_and_count_a_retry(int64_t trial_id);
   // Whether the file has no tables yet (InputError if it is not ours).
   bool check_schema(bool read_only);
   void create_schema();
