@@ -34,6 +34,14 @@ void register_study(CLI::App& app) {
   cmd->add_option("--seed", *seed, "sampler and trial seed, 0 to 2^64-1")->default_val("0");
   add_device_option(*cmd, o->device);
   add_data_options(*cmd, o->data_options);
+  cmd->add_option("--objective", o->objective,
+                  "what the searches rank trials by: val_acc, val_loss, distorted_acc or "
+                  "distorted_loss (the validation images under 8 fixed random shifts, rotations "
+                  "and scalings)")
+      ->default_val("val_acc");
+  cmd->add_option("--space", o->space,
+                  "a search space file or JSON instead of the preset's (e.g. "
+                  "data/spaces/independent.json)");
   cmd->add_option("--baseline", o->baseline,
                   "a paper-preset study's report.json to set beside this one in the report");
   cmd->add_option("--out", o->out, "the study folder (created; an existing one is resumed)")

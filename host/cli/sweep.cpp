@@ -11,6 +11,7 @@
 #include "common.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/data_identity.hpp"
+#include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/narrow.hpp"
@@ -21,6 +22,7 @@ namespace {
 
 struct SweepArgs {
   std::string model = "cnn", sampler = "random", study, name, space, device = "auto";
+  std::string objective = "val_acc";
   DataOptions data;
   BackendOptions gpu;
   int trials = 30, epochs = 20;
@@ -63,12 +65,12 @@ void make_study_folder(const std::string& study) {
 
 // The last line of a sweep: what is done, the best trial, and trials still running
 // elsewhere (the study is not finished while there are any).
-void print_summary(const SweepResult& result) {
+void print_summary(const SweepResult& result, Objective objective) {
   std::cout << "done: " << result.done << " trials (" << result.ran_here << " run now, "
             << std::setprecision(4) << result.seconds << " s)";
   if (result.best)
-    std::cout << "; best #" << result.best->number << " val " << percent(result.best->value)
-              << " test "
+    std::cout << "; best #" << result.best->number << " " << objective_name(objective) << " "
+              << format_value(objective, *result.best->value) << " test "
               << percent(result.best->attrs.count("test_acc")
                              ? std::optional<double>(std::stod(result.best->attrs.at("test_acc")))
                              : std::nullopt)
@@ -93,6 +95,7 @@ void run_sweep_command(const SweepArgs& a) {
   const int pack_lanes = parse_count("--pack-lanes", a.pack_lanes);
   const int streams = parse_count("--streams", a.streams);
   const int wave = parse_count("--wave", a.wave);
+  const Objective objective = parse_objective(a.objective);
   if (!(a.heartbeat_grace > 0) || !std::isfinite(a.heartbeat_grace))
     SGDLAB_INPUT_ERROR("--heartbeat-grace: expected a number of seconds > 0, got ",
                        a.heartbeat_grace);
@@ -119,6 +122,7 @@ void run_sweep_command(const SweepArgs& a) {
   o.wave = wave;
   o.seed = seed;
   o.prune = a.prune;
+  o.objective = objective;
   o = resolve_defaults(o, device, a.sampler);
   const nlohmann::json data_id = data_identity(data, a.data);
   StopSignals signals;
@@ -129,7 +133,10 @@ void run_sweep_command(const SweepArgs& a) {
   const int64_t study =
       storage.open_study({a.name, a.model, a.sampler, seed, a.epochs, space.to_json()}, &created);
   storage.check_data(study, a.name, data_id);
-  DeviceData device_data(*main_backend, data);
+  const DeviceData device_data(*main_backend, data,
+                               needs_distorted_val(objective)
+                                   ? robust_validation_distortion(data.train.image)
+                                   : Distortion{});
   std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << storage.path()
             << ": " << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
             << " epochs on " << main_backend->describe() << " (packs of up to " << o.pack_lanes
@@ -138,7 +145,7 @@ void run_sweep_command(const SweepArgs& a) {
   const auto result = run_sweep(
       storage, study, space, *sampler, o, factory, device_data, [&](const SweepProgress& p) {
         std::cout << "[" << a.name << "] " << p.done << "/" << p.total << " trials | best "
-                  << percent(p.best ? p.best->value : std::nullopt)
+                  << (p.best && p.best->value ? format_value(objective, *p.best->value) : "-")
                   << (p.best ? " (#" + std::to_string(p.best->number) + ")" : "") << " | "
                   << std::setprecision(3) << p.trials_per_second << " trials/s | " << p.event
                   << std::endl;
@@ -152,7 +159,7 @@ void run_sweep_command(const SweepArgs& a) {
     std::cout << result.recovered
               << " trial(s) left running by a stopped worker were run again (same number and "
                  "seed)\n";
-  print_summary(result);
+  print_summary(result, objective);
 }
 
 struct StudyArgs {
@@ -194,18 +201,25 @@ void run_trials_command(const StudyArgs& a) {
   const auto [id, info] = find(storage, a);
   const auto trials = storage.trials(id);
   const auto best = best_trial(trials);
+  const Objective objective =
+      parse_objective(storage.study_attr(id, "objective").value_or("val_acc"));
   if (a.json) {
-    nlohmann::json j = {{"study", a.name},         {"model", info.model},
-                        {"sampler", info.sampler}, {"epochs", info.epochs},
-                        {"space", info.space},     {"trials", nlohmann::json::array()}};
+    nlohmann::json j = {{"study", a.name},
+                        {"model", info.model},
+                        {"objective", objective_name(objective)},
+                        {"sampler", info.sampler},
+                        {"epochs", info.epochs},
+                        {"space", info.space},
+                        {"trials", nlohmann::json::array()}};
     for (const auto& t : trials) j["trials"].push_back(trial_json(t));
     j["best"] = best ? trial_json(*best) : nlohmann::json(nullptr);
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::cout << "study '" << a.name << "': " << info.model << ", " << info.sampler << ", "
-            << info.epochs << " epochs, " << trials.size() << " trials\n";
-  std::cout << std::setw(5) << "#" << std::setw(10) << "state" << std::setw(10) << "val"
+            << info.epochs << " epochs, " << trials.size() << " trials, objective "
+            << objective_name(objective) << "\n";
+  std::cout << std::setw(5) << "#" << std::setw(10) << "state" << std::setw(13) << "value"
             << std::setw(10) << "test" << std::setw(12) << "lr" << std::setw(7) << "batch"
             << std::setw(10) << "momentum" << std::setw(9) << "dropout"
             << "\n";
@@ -213,16 +227,19 @@ void run_trials_command(const StudyArgs& a) {
     auto param = [&](const char* k) { return t.params.count(k) ? t.params.at(k) : NAN; };
     std::optional<double> test;
     if (t.attrs.count("test_acc")) test = std::stod(t.attrs.at("test_acc"));
-    std::cout << std::setw(5) << t.number << std::setw(10) << to_string(t.state) << std::setw(10)
-              << percent(t.value) << std::setw(10) << percent(test) << std::setw(12)
-              << std::setprecision(4) << param("lr") << std::setw(7) << param("batch")
-              << std::setw(10) << param("momentum") << std::setw(9) << param("dropout") << "\n";
+    std::cout << std::setw(5) << t.number << std::setw(10) << to_string(t.state) << std::setw(13)
+              << (t.value ? format_value(objective, *t.value) : "-") << std::setw(10)
+              << percent(test) << std::setw(12) << std::setprecision(4) << param("lr")
+              << std::setw(7) << param("batch") << std::setw(10) << param("momentum")
+              << std::setw(9) << param("dropout") << "\n";
   }
   // A trial that training refused says why, once, below the table.
   for (const auto& t : trials)
     if (t.attrs.count("fail_reason"))
       std::cout << "#" << t.number << " failed: " << t.attrs.at("fail_reason") << "\n";
-  if (best) std::cout << "best: #" << best->number << " val " << percent(best->value) << "\n";
+  if (best)
+    std::cout << "best: #" << best->number << " " << objective_name(objective) << " "
+              << format_value(objective, *best->value) << "\n";
 }
 
 void run_narrow_command(const StudyArgs& a) {
@@ -280,7 +297,12 @@ void register_sweep(CLI::App& app) {
   add_device_option(*cmd, a->device);
   add_gpu_math_options(*cmd, a->gpu);
   add_data_options(*cmd, a->data);
-  cmd->add_flag("--prune", a->prune, "median pruner on per-epoch validation accuracy");
+  cmd->add_option("--objective", a->objective,
+                  "what trials are ranked by: val_acc, val_loss, distorted_acc or distorted_loss "
+                  "(the validation images under 8 fixed random shifts, rotations and scalings)")
+      ->default_val("val_acc");
+  cmd->add_flag("--prune", a->prune,
+                "median pruner on per-epoch validation accuracy (or loss, for a loss objective)");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");
   cmd->add_option("--pack-lanes", a->pack_lanes, "most lanes per pack (0: CPU 4, GPU 32)")
       ->default_val("0");

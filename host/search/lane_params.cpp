@@ -14,6 +14,11 @@ LaneSettings lane_settings(const ParamValues& p, uint64_t seed, int epochs, cons
   if (const auto it = p.find("weight_decay"); it != p.end()) s.weight_decay = float(it->second);
   if (const auto it = p.find("augment"); it != p.end())
     s.augment = augment_of_strength(it->second, image);
+  // Independent widths override the tied strength's, one by one.
+  if (const auto it = p.find("shift"); it != p.end()) s.augment.shift = float(it->second);
+  if (const auto it = p.find("rotate"); it != p.end()) s.augment.rotate = float(it->second);
+  if (const auto it = p.find("scale"); it != p.end()) s.augment.scale = float(it->second);
+  if (const auto it = p.find("nesterov"); it != p.end()) s.nesterov = it->second == 1;
   if (const auto it = p.find("schedule"); it != p.end() && it->second == 1) {
     s.schedule.kind = Schedule::Cosine;
     s.schedule.epochs = epochs;

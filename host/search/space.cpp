@@ -53,15 +53,26 @@ double ParamSpec::internal_high() const {
 SearchSpace::SearchSpace(std::vector<ParamSpec> params) : params_(std::move(params)) {}
 
 const std::vector<ParamSpec>& SearchSpace::optional_params() {
-  static const std::vector<ParamSpec> params = {{"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}},
-                                                {"augment", Dist::Uniform, 0.0, 1.0, {}},
-                                                {"schedule", Dist::Categorical, 0, 0, {0, 1}}};
+  static const std::vector<ParamSpec> params = {
+      {"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}}, {"augment", Dist::Uniform, 0.0, 1.0, {}},
+      {"schedule", Dist::Categorical, 0, 0, {0, 1}},      {"shift", Dist::Uniform, 0.0, 3.0, {}},
+      {"rotate", Dist::Uniform, 0.0, 20.0, {}},           {"scale", Dist::Uniform, 0.0, 0.2, {}},
+      {"nesterov", Dist::Categorical, 0, 0, {0, 1}}};
   return params;
 }
 
 SearchSpace SearchSpace::beyond_default() {
   std::vector<ParamSpec> params = study_default().params();
-  for (const ParamSpec& p : optional_params()) params.push_back(p);
+  for (const ParamSpec& p : optional_params())
+    if (p.name == "weight_decay" || p.name == "augment" || p.name == "schedule")
+      params.push_back(p);
+  return SearchSpace(params);
+}
+
+SearchSpace SearchSpace::independent_default() {
+  std::vector<ParamSpec> params = study_default().params();
+  for (const ParamSpec& p : optional_params())
+    if (p.name != "augment") params.push_back(p);
   return SearchSpace(params);
 }
 
@@ -177,6 +188,18 @@ std::string training_refusal(const std::string& name, double value, size_t train
   } else if (name == "schedule") {
     rule = "schedule must be 0 (constant) or 1 (cosine)";
     accepts = [](double x) { return x == 0 || x == 1; };
+  } else if (name == "nesterov") {
+    rule = "nesterov must be 0 (off) or 1 (on)";
+    accepts = [](double x) { return x == 0 || x == 1; };
+  } else if (name == "shift") {
+    rule = "shift must be in [0, 64] pixels";
+    accepts = [](double x) { return x >= 0 && x <= 64; };
+  } else if (name == "rotate") {
+    rule = "rotate must be in [0, 180] degrees";
+    accepts = [](double x) { return x >= 0 && x <= 180; };
+  } else if (name == "scale") {
+    rule = "scale must be in [0, 0.9]";
+    accepts = [](double x) { return x >= 0 && x <= 0.9; };
   } else if (name == "batch") {
     const double most = train_size ? double(train_size) : double(INT_MAX);
     rule = train_size ? "a batch size from 1 to the training set's " + std::to_string(train_size) +
@@ -216,7 +239,7 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
                        [&](const ParamSpec& p) { return p.name == name; }))
         SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
                            "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
-                           "schedule)");
+                           "schedule, shift, rotate, scale, nesterov)");
       space.params_.push_back({name});
       found = space.params_.end() - 1;
     }

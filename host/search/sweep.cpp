@@ -255,6 +255,8 @@ class Scheduler {
     const PackOutcome out = train_pack(*trainer, trials);
     if (out.stopped) return;  // its trials stay held, to be queued again
     const auto test = trainer->evaluate(Split::Test);
+    std::vector<EvalStats> distorted;
+    if (data_.has_distorted_val()) distorted = trainer->evaluate(Split::ValDistorted);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
     const int T = int(trials.size());
@@ -263,14 +265,25 @@ class Scheduler {
                                : out.pruned_at[t] ? TrialState::Pruned
                                                   : TrialState::Complete;
       const EpochStats& last = out.last[t];
-      std::map<std::string, std::string> attrs = {
-          {"test_acc", fmt(test[t].acc)},          {"val_loss", fmt(last.val_loss)},
-          {"train_loss", fmt(last.train_loss)},    {"grad_mean_abs", fmt(last.grad_mean_abs)},
-          {"seed", std::to_string(lanes[t].seed)}, {"pack_lanes", std::to_string(T)},
-          {"pack_seconds", fmt(seconds)},          {"device", backend.describe()}};
+      std::map<std::string, std::string> attrs = {{"test_acc", fmt(test[t].acc)},
+                                                  {"val_loss", fmt(last.val_loss)},
+                                                  {"val_acc", fmt(last.val_acc)},
+                                                  {"train_loss", fmt(last.train_loss)},
+                                                  {"grad_mean_abs", fmt(last.grad_mean_abs)},
+                                                  {"seed", std::to_string(lanes[t].seed)},
+                                                  {"pack_lanes", std::to_string(T)},
+                                                  {"pack_seconds", fmt(seconds)},
+                                                  {"device", backend.describe()}};
       if (out.diverged_at[t]) attrs["diverged_epoch"] = std::to_string(out.diverged_at[t]);
       if (out.pruned_at[t]) attrs["pruned_epoch"] = std::to_string(out.pruned_at[t]);
-      storage_.finish(trials[t].id, state, last.val_acc, attrs);
+      const EvalStats val{last.val_loss, last.val_acc};
+      if (!distorted.empty()) {
+        attrs["distorted_acc"] = fmt(distorted[t].acc);
+        attrs["distorted_loss"] = fmt(distorted[t].loss);
+      }
+      const double value =
+          objective_value(o_.objective, needs_distorted_val(o_.objective) ? distorted[t] : val);
+      storage_.finish(trials[t].id, state, value, attrs);
     }
     report_progress(batch, T, seconds);
   }
@@ -290,7 +303,7 @@ class Scheduler {
       for (int t = 0; t < T; ++t) {
         if (out.pruned_at[t] || out.diverged_at[t]) continue;
         out.last[t] = rows[t];
-        report.emplace_back(trials[t].id, e, rows[t].val_acc);
+        report.emplace_back(trials[t].id, e, epoch_value(rows[t]));
         if (rows[t].diverged) out.diverged_at[t] = e;
       }
       storage_.report(report);
@@ -298,7 +311,7 @@ class Scheduler {
         const auto history = storage_.trials(study_);
         for (int t = 0; t < T; ++t)
           if (!out.pruned_at[t] && !out.diverged_at[t] &&
-              median_prune(history, e, rows[t].val_acc, o_.prune_startup_trials,
+              median_prune(history, e, epoch_value(rows[t]), o_.prune_startup_trials,
                            o_.prune_warmup_epochs)) {
             trainer.prune(t);
             out.pruned_at[t] = e;
@@ -310,6 +323,14 @@ class Scheduler {
       if (all_frozen) break;
     }
     return out;
+  }
+
+  // A lane's per-epoch value: the objective's plain validation counterpart (the distorted
+  // set is evaluated once, at the end).
+  double epoch_value(const EpochStats& r) const {
+    const bool loss =
+        o_.objective == Objective::ValLoss || o_.objective == Objective::DistortedLoss;
+    return loss ? -r.val_loss : r.val_acc;
   }
 
   void report_progress(int batch, int lanes, double seconds) {
@@ -346,6 +367,21 @@ class Scheduler {
   int finished_here_ = 0;
 };
 
+// A study's trials are compared by one objective: it is stored with the study, and a
+// study without it (made before objectives existed) was searched on val_acc.
+void check_objective(StudyStorage& storage, int64_t study, Objective objective) {
+  const std::string wanted = objective_name(objective);
+  std::optional<std::string> stored = storage.study_attr(study, "objective");
+  if (!stored && !storage.trials(study).empty()) stored = objective_name(Objective::ValAcc);
+  if (!stored) {
+    storage.set_study_attr(study, "objective", wanted);
+    return;
+  }
+  if (*stored != wanted)
+    SGDLAB_INPUT_ERROR("the study's trials were searched on --objective ", *stored, ", not ",
+                       wanted, "; use the same objective or another study name");
+}
+
 }  // namespace
 
 SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& space,
@@ -357,6 +393,10 @@ SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& s
   check_data_fits(data, model);
   // So does a space that training would refuse (the CLI names the space file first).
   check_space_fits(space, data.part(Split::Train).n, "the search space");
+  SGDLAB_CHECK(!needs_distorted_val(options.objective) || data.has_distorted_val(),
+               "data with a distorted validation set for the objective ",
+               objective_name(options.objective));
+  check_objective(storage, study, options.objective);
   return Scheduler(storage, study, space, sampler, options, model, backends, data, on_progress)
       .run();
 }

@@ -44,6 +44,7 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
       << int(p.at("batch")) << " --lr " << s.lr << " --momentum " << s.momentum << " --dropout "
       << s.dropout << " --seed ";
   for (int i = 0; i < c.o.seeds; ++i) cmd << (i ? "," : "") << 1 + i;
+  if (s.nesterov) cmd << " --nesterov";
   if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
   if (s.schedule.kind == Schedule::Cosine) cmd << " --schedule cosine";
   if (s.augment.on())

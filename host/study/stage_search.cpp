@@ -23,8 +23,14 @@ nlohmann::json trial_summary(const Trial& t) {
                       {"params", t.params},
                       {"intermediate", t.intermediate}};
   j["value"] = t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr);
-  j["test_acc"] = t.attrs.count("test_acc") ? nlohmann::json(std::stod(t.attrs.at("test_acc")))
-                                            : nlohmann::json(nullptr);
+  auto attr = [&](const char* key) {
+    return t.attrs.count(key) ? nlohmann::json(std::stod(t.attrs.at(key)))
+                              : nlohmann::json(nullptr);
+  };
+  j["test_acc"] = attr("test_acc");
+  // The value is the objective's; these say what it was on each validation set.
+  for (const char* key : {"val_acc", "val_loss", "distorted_acc", "distorted_loss"})
+    if (t.attrs.count(key)) j[key] = attr(key);
   return j;
 }
 
@@ -53,15 +59,16 @@ SweepResult sweep(StudyContext& c, const std::string& model, const std::string& 
   so.trials = trials;
   so.epochs = c.o.epochs;
   so.seed = seed;
+  so.objective = parse_objective(c.o.objective);
   so = resolve_defaults(so, c.backend->device(), sampler);
   const auto t0 = c.seconds();
-  auto r = run_sweep(*c.storage, id, space, *s, so, backends_of(c.backend->device()),
-                     *c.device_data, [&](const SweepProgress& p) {
-                       c.log << "  [" << name << "] " << p.done << "/" << p.total
-                             << " trials, best "
-                             << (p.best && p.best->value ? 100 * *p.best->value : NAN) << "% | "
-                             << p.event << std::endl;
-                     });
+  auto r = run_sweep(
+      *c.storage, id, space, *s, so, backends_of(c.backend->device()), *c.device_data,
+      [&](const SweepProgress& p) {
+        c.log << "  [" << name << "] " << p.done << "/" << p.total << " trials, best "
+              << (p.best && p.best->value ? format_value(so.objective, *p.best->value) : "-")
+              << " | " << p.event << std::endl;
+      });
   // The seconds of every run that worked on this sweep, kept with the study.
   const double before = std::stod(c.storage->study_attr(id, "seconds").value_or("0"));
   const double total = before + c.seconds() - t0;

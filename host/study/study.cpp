@@ -10,8 +10,10 @@
 #include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
+#include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/search/objective.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab {
@@ -37,6 +39,8 @@ StudyOptions resolve_preset(StudyOptions o) {
     if (v <= 0) SGDLAB_INPUT_ERROR("--coarse, --fine, --epochs and --seeds must be > 0");
   if (o.models.empty()) SGDLAB_INPUT_ERROR("--models: expected at least one of mlp, cnn, lcnn");
   for (const auto& m : o.models) load_model(m);
+  parse_objective(o.objective);
+  if (!o.space.empty()) SearchSpace::from_argument(o.space);
   if (o.out.empty()) SGDLAB_INPUT_ERROR("--out DIR is required");
   return o;
 }
@@ -44,15 +48,19 @@ StudyOptions resolve_preset(StudyOptions o) {
 namespace {
 
 nlohmann::json config_json(const StudyOptions& o) {
-  return {{"models", o.models},
-          {"preset", o.preset},
-          {"coarse", o.coarse},
-          {"fine", o.fine},
-          {"epochs", o.epochs},
-          {"seeds", o.seeds},
-          {"seed", o.seed},
-          {"ensemble_draws", o.ensemble_draws},
-          {"version", build_version()}};
+  nlohmann::json j = {{"models", o.models},
+                      {"preset", o.preset},
+                      {"coarse", o.coarse},
+                      {"fine", o.fine},
+                      {"epochs", o.epochs},
+                      {"seeds", o.seeds},
+                      {"seed", o.seed},
+                      {"ensemble_draws", o.ensemble_draws},
+                      {"version", build_version()}};
+  // Only when not the default, so that a study made before these options resumes.
+  if (o.objective != "val_acc") j["objective"] = o.objective;
+  if (!o.space.empty()) j["space"] = study::study_space(o).to_json();
+  return j;
 }
 
 // A folder holds one study: resuming with other settings would mix results. Reads only.
@@ -99,7 +107,10 @@ void set_up(study::StudyContext& c) {
   if (!c.o.baseline.empty()) c.report["baseline"] = baseline_figures(c.o.baseline);
   c.backend = make_backend(c.o.device, &c.log);
   check_config(c.o, c.log);
-  c.device_data = std::make_unique<DeviceData>(*c.backend, c.data);
+  const bool distorted = needs_distorted_val(parse_objective(c.o.objective));
+  c.device_data = std::make_unique<DeviceData>(
+      *c.backend, c.data,
+      distorted ? robust_validation_distortion(c.data.train.image) : Distortion{});
   make_folders(c.o.out, "--out");
   study::write_json(c.o.out + "/config.json", config_json(c.o));
   c.storage = std::make_unique<StudyStorage>(c.o.out + "/study.db");

@@ -38,7 +38,16 @@ struct LaneSettings {
 // Throws InputError when a value is outside what training accepts.
 void validate(const LaneSettings& lane);
 
-enum class Split { Train, Val, Test };
+// ValDistorted: the validation images under a fixed distortion (engine/distort.hpp),
+// present when the DeviceData was made with one.
+enum class Split { Train, Val, Test, ValDistorted };
+
+// Fixed random distortions of the validation images (engine/distort.hpp); 0 copies: none.
+struct Distortion {
+  int copies = 0;
+  Augment widths;               // the largest shift, rotation and scale change
+  uint64_t seed = 0x44495354u;  // "DIST": one set of images for every trial
+};
 
 class DeviceData;
 // Throws InputError, giving both shapes, when the data's images are not the model's
@@ -50,15 +59,16 @@ void check_data_fits(const DeviceData& data, const ModelSpec& model);
 // the data is in place).
 class DeviceData {
  public:
-  DeviceData(Backend& backend, const UspsData& data);
+  DeviceData(Backend& backend, const UspsData& data, const Distortion& distorted_val = {});
   struct Part {
     Buffer<float> x;
     Buffer<int32_t> y;
     size_t n = 0;
   };
-  const Part& part(Split s) const {
-    return s == Split::Train ? train_ : s == Split::Val ? val_ : test_;
-  }
+  const Part& part(Split s) const;
+  // Whether the ValDistorted part was made, and how.
+  bool has_distorted_val() const { return distortion_.copies > 0; }
+  const Distortion& distortion() const { return distortion_; }
   int features() const { return features_; }
   const Shape3& image() const { return image_; }
   int32_t max_label() const { return max_label_; }
@@ -72,7 +82,8 @@ class DeviceData {
   Shape3 image_;
   int32_t max_label_ = 0;
   float background_ = 0;
-  Part train_, val_, test_;
+  Part train_, val_, test_, val_distorted_;
+  Distortion distortion_;
   Buffer<uint32_t> identity_;
 };
 

@@ -2,8 +2,10 @@
 // A trial's parameters as a lane's training settings: lr, momentum and dropout as they
 // are; weight_decay; augment, a strength a in [0, 1] that is a random shift of up to
 // a * (image side / 8) pixels, a rotation of up to 15a degrees and a scale change of up
-// to 15a %; schedule, 0 constant or 1 cosine over the run's epochs. Parameters a space
-// does not have stay off.
+// to 15a %; shift (pixels), rotate (degrees) and scale (relative), each the width of
+// its own part of the random affine transform, and each replacing the strength's for
+// that part; nesterov, 0 or 1; schedule, 0 constant or 1 cosine over the run's epochs.
+// Parameters a space does not have stay off.
 #include <cstdint>
 
 #include "sgdlab/engine/trainer.hpp"

@@ -38,6 +38,10 @@ class SearchSpace {
   // (1e-6, 1e-2), augment uniform (0, 1) (the strength of the random affine transform,
   // lane_params.hpp), schedule categorical {0: constant, 1: cosine}.
   static SearchSpace beyond_default();
+  // The study's space with every optional parameter but the tied `augment` strength:
+  // weight_decay, schedule, shift uniform (0, 3) pixels, rotate uniform (0, 20) degrees,
+  // scale uniform (0, 0.2) and nesterov categorical {0, 1}, each acting on its own.
+  static SearchSpace independent_default();
   // The optional parameters a space file may add to the study's space.
   static const std::vector<ParamSpec>& optional_params();
   // The default space with the parameters a JSON object names replaced:

@@ -11,6 +11,7 @@
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/engine/devices.hpp"
 #include "sgdlab/engine/trainer.hpp"
+#include "sgdlab/search/objective.hpp"
 #include "sgdlab/search/sampler.hpp"
 #include "sgdlab/search/storage.hpp"
 
@@ -24,7 +25,12 @@ struct SweepOptions {
   int streams = 0;     // packs at once; 0: CPU 1, GPU 4
   int wave = 0;        // trials asked together; 0: random 4 * lanes * streams, tpe 8
   uint64_t seed = 0;   // with the trial number, seeds each trial's weights and shuffles
-  bool prune = false;  // median pruner on per-epoch validation accuracy
+  // What a trial's value is (search/objective.hpp). The per-epoch values, which the
+  // pruner reads, are the plain validation counterpart: accuracy, or the negated loss.
+  // The distorted ones need data made with robust_validation_distortion. A study keeps
+  // its objective (attribute "objective"): resuming with another is an InputError.
+  Objective objective = Objective::ValAcc;
+  bool prune = false;  // median pruner on the per-epoch values
   int prune_startup_trials = 5;
   int prune_warmup_epochs = 1;
   int eval_batch = 512;

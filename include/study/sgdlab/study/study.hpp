@@ -27,6 +27,12 @@ struct StudyOptions {
   // Test-time shift in pixels for the ensemble's probabilities (engine/tta.hpp); 0: off.
   // Set by the preset (beyond: 1), so a study's config.json names it through its preset.
   int tta_shift = 0;
+  // What the searches rank trials by (search/objective.hpp): val_acc, val_loss,
+  // distorted_acc or distorted_loss.
+  std::string objective = "val_acc";
+  // A search space (a file, or the JSON itself) instead of the preset's; empty: the
+  // preset's. Its content is kept in config.json.
+  std::string space;
   // A `paper` preset study's report.json, whose final figures the report sets beside
   // this study's (optional).
   std::string baseline;

@@ -1,0 +1,65 @@
+#include "sgdlab/search/objective.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "sgdlab/core/error.hpp"
+
+namespace sgdlab {
+namespace {
+
+const std::vector<std::pair<Objective, std::string>>& names() {
+  static const std::vector<std::pair<Objective, std::string>> n = {
+      {Objective::ValAcc, "val_acc"},
+      {Objective::ValLoss, "val_loss"},
+      {Objective::DistortedAcc, "distorted_acc"},
+      {Objective::DistortedLoss, "distorted_loss"}};
+  return n;
+}
+
+bool is_loss(Objective o) {
+  return o == Objective::ValLoss || o == Objective::DistortedLoss;
+}
+
+}  // namespace
+
+std::string objective_name(Objective o) {
+  for (const auto& [value, name] : names())
+    if (value == o) return name;
+  SGDLAB_THROW("unknown objective ", int(o));
+}
+
+Objective parse_objective(const std::string& name) {
+  for (const auto& [value, text] : names())
+    if (text == name) return value;
+  SGDLAB_INPUT_ERROR(
+      "--objective: expected val_acc, val_loss, distorted_acc or distorted_loss, "
+      "got '",
+      name, "'");
+}
+
+bool needs_distorted_val(Objective o) {
+  return o == Objective::DistortedAcc || o == Objective::DistortedLoss;
+}
+
+double objective_value(Objective o, const EvalStats& stats) {
+  return is_loss(o) ? -stats.loss : stats.acc;
+}
+
+std::string format_value(Objective o, double value) {
+  if (!std::isfinite(value)) return "-";
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  if (is_loss(o)) {
+    s.precision(4);
+    s << "loss " << -value;
+  } else {
+    s.precision(2);
+    s << 100 * value << "%";
+  }
+  return s.str();
+}
+
+}  // namespace sgdlab

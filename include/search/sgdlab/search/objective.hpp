@@ -1,0 +1,32 @@
+#pragma once
+// What a search maximises for each trial, from its pack's last epoch. Samplers, the
+// pruner, narrowing and the choice of the best trial read a trial's value as "higher is
+// better", so the losses are stored negated; format_value shows them as losses again.
+//   val_acc         accuracy on the validation images (the paper's; the default)
+//   val_loss        cross-entropy on the validation images
+//   distorted_acc   accuracy on the validation images under fixed random distortions
+//   distorted_loss  cross-entropy on them (engine/distort.hpp:
+//                   robust_validation_distortion)
+// The distorted objectives see what plain validation cannot: how a network copes with
+// digits shifted, turned and scaled, as the test set's differently written digits are
+// (docs/record-notes.md).
+#include <string>
+
+#include "sgdlab/engine/trainer.hpp"
+
+namespace sgdlab {
+
+enum class Objective { ValAcc, ValLoss, DistortedAcc, DistortedLoss };
+
+// "val_acc", ... and back; parse_objective throws InputError naming the choices.
+std::string objective_name(Objective o);
+Objective parse_objective(const std::string& name);
+// Whether it needs the ValDistorted split.
+bool needs_distorted_val(Objective o);
+// The value stored for a trial, from its lane's evaluation of the split the objective
+// reads (Val or ValDistorted).
+double objective_value(Objective o, const EvalStats& stats);
+// A value as people read it: "99.52%" for accuracies, "loss 0.0134" for losses.
+std::string format_value(Objective o, double value);
+
+}  // namespace sgdlab
