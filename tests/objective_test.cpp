@@ -200,6 +200,37 @@ TEST(Objective, ASweepStoresTheObjectivesValueAndKeepsTheObjective) {
       << old_why;
 }
 
+// The value is the mean of the objective over the last K epochs; the study keeps K.
+TEST(Objective, TheMeanOverTheLastEpochs) {
+  TempDir dir;
+  auto cpu = make_cpu_backend();
+  const DeviceData dd(*cpu, small_data());
+  StudyStorage storage(dir / "s.db");
+  const SearchSpace space = SearchSpace::study_default();
+  const BackendFactory factory = [] { return make_cpu_backend(); };
+  const int64_t id = storage.open_study({"mean", "mlp", "random", 0, 3, space.to_json()});
+  auto sampler = make_random_sampler(1);
+  SweepOptions o = one_epoch(2, Objective::ValAcc);
+  o.epochs = 3;
+  o.objective_epochs = 2;
+  run_sweep(storage, id, space, *sampler, o, factory, dd);
+  EXPECT_EQ(storage.study_attr(id, "objective"), "val_acc over the last 2 epochs");
+  for (const Trial& t : storage.trials(id)) {
+    ASSERT_EQ(t.intermediate.size(), 3u);
+    ASSERT_TRUE(t.value);
+    EXPECT_DOUBLE_EQ(*t.value, (t.intermediate[1] + t.intermediate[2]) / 2);
+  }
+  o.objective_epochs = 1;
+  EXPECT_THROW(run_sweep(storage, id, space, *sampler, o, factory, dd), InputError);
+  for (int k : {0, 4}) {
+    o.objective_epochs = k;
+    EXPECT_NE(input_error([&] {
+                resolve_defaults(o, Device::Cpu, "random");
+              }).find("--objective-epochs: expected a number of epochs from 1 to --epochs (3)"),
+              std::string::npos);
+  }
+}
+
 TEST(IndependentSpace, ParametersSetTheirOwnPartOfTheLane) {
   const ParamValues p = {{"lr", 0.05},    {"momentum", 0.9},     {"dropout", 0.3}, {"batch", 32},
                          {"shift", 2},    {"rotate", 10},        {"scale", 0.1},   {"nesterov", 1},

@@ -39,6 +39,9 @@ void register_study(CLI::App& app) {
                   "distorted_loss (the validation images under 8 fixed random shifts, rotations "
                   "and scalings)")
       ->default_val("val_acc");
+  cmd->add_option("--objective-epochs", o->objective_epochs,
+                  "rank trials by the objective's mean over their last K epochs")
+      ->default_val(1);
   cmd->add_option("--space", o->space,
                   "a search space file or JSON instead of the preset's (e.g. "
                   "data/spaces/independent.json)");

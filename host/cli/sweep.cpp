@@ -25,7 +25,7 @@ struct SweepArgs {
   std::string objective = "val_acc";
   DataOptions data;
   BackendOptions gpu;
-  int trials = 30, epochs = 20;
+  int trials = 30, epochs = 20, objective_epochs = 1;
   // Integers are read as text and parsed here: CLI11 wraps -1 into 2^64 - 1 and clamps
   // what is out of range, where a seed or a count must be refused instead.
   std::string seed = "0", pack_lanes = "0", streams = "0", wave = "0";
@@ -123,6 +123,7 @@ void run_sweep_command(const SweepArgs& a) {
   o.seed = seed;
   o.prune = a.prune;
   o.objective = objective;
+  o.objective_epochs = a.objective_epochs;
   o = resolve_defaults(o, device, a.sampler);
   const nlohmann::json data_id = data_identity(data, a.data);
   StopSignals signals;
@@ -201,12 +202,12 @@ void run_trials_command(const StudyArgs& a) {
   const auto [id, info] = find(storage, a);
   const auto trials = storage.trials(id);
   const auto best = best_trial(trials);
-  const Objective objective =
-      parse_objective(storage.study_attr(id, "objective").value_or("val_acc"));
+  const std::string label = storage.study_attr(id, "objective").value_or("val_acc");
+  const Objective objective = objective_of_label(label);
   if (a.json) {
     nlohmann::json j = {{"study", a.name},
                         {"model", info.model},
-                        {"objective", objective_name(objective)},
+                        {"objective", label},
                         {"sampler", info.sampler},
                         {"epochs", info.epochs},
                         {"space", info.space},
@@ -217,8 +218,8 @@ void run_trials_command(const StudyArgs& a) {
     return;
   }
   std::cout << "study '" << a.name << "': " << info.model << ", " << info.sampler << ", "
-            << info.epochs << " epochs, " << trials.size() << " trials, objective "
-            << objective_name(objective) << "\n";
+            << info.epochs << " epochs, " << trials.size() << " trials, objective " << label
+            << "\n";
   std::cout << std::setw(5) << "#" << std::setw(10) << "state" << std::setw(13) << "value"
             << std::setw(10) << "test" << std::setw(12) << "lr" << std::setw(7) << "batch"
             << std::setw(10) << "momentum" << std::setw(9) << "dropout"
@@ -301,6 +302,9 @@ void register_sweep(CLI::App& app) {
                   "what trials are ranked by: val_acc, val_loss, distorted_acc or distorted_loss "
                   "(the validation images under 8 fixed random shifts, rotations and scalings)")
       ->default_val("val_acc");
+  cmd->add_option("--objective-epochs", a->objective_epochs,
+                  "rank by the objective's mean over each trial's last K epochs")
+      ->default_val(1);
   cmd->add_flag("--prune", a->prune,
                 "median pruner on per-epoch validation accuracy (or loss, for a loss objective)");
   cmd->add_flag("--multivariate", a->multivariate, "multivariate TPE");

@@ -48,6 +48,15 @@ double objective_value(Objective o, const EvalStats& stats) {
   return is_loss(o) ? -stats.loss : stats.acc;
 }
 
+std::string objective_label(Objective o, int epochs) {
+  return objective_name(o) +
+         (epochs > 1 ? " over the last " + std::to_string(epochs) + " epochs" : "");
+}
+
+Objective objective_of_label(const std::string& label) {
+  return parse_objective(label.substr(0, label.find(' ')));
+}
+
 std::string format_value(Objective o, double value) {
   if (!std::isfinite(value)) return "-";
   std::ostringstream s;

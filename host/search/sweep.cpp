@@ -28,6 +28,9 @@ SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& 
   }
   if (o.trials <= 0) SGDLAB_INPUT_ERROR("--trials: expected a number > 0, got ", o.trials);
   if (o.epochs <= 0) SGDLAB_INPUT_ERROR("--epochs: expected a number > 0, got ", o.epochs);
+  if (o.objective_epochs < 1 || o.objective_epochs > o.epochs)
+    SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
+                       o.epochs, "), got ", o.objective_epochs);
   return o;
 }
 
@@ -228,10 +231,15 @@ class Scheduler {
     storage_.finish(t.id, TrialState::Failed, std::nullopt, {{"fail_reason", why}});
   }
 
-  // Per lane: the epoch it was pruned or diverged at (0: it was not), its last stats.
+  // Per lane: the epoch it was pruned or diverged at (0: it was not), its last stats,
+  // the sum and count of its objective over the objective's epochs, and its last figures
+  // on the distorted validation set (when evaluated).
   struct PackOutcome {
     std::vector<int> pruned_at, diverged_at;
     std::vector<EpochStats> last;
+    std::vector<double> value_sum;
+    std::vector<int> value_count;
+    std::vector<EvalStats> distorted;
     bool stopped = false;  // SweepOptions::stop: the pack's results are not kept
   };
 
@@ -252,11 +260,12 @@ class Scheduler {
       for (const Trial& t : trials) refuse(t, e.what());
       return;
     }
-    const PackOutcome out = train_pack(*trainer, trials);
+    PackOutcome out = train_pack(*trainer, trials);
     if (out.stopped) return;  // its trials stay held, to be queued again
     const auto test = trainer->evaluate(Split::Test);
-    std::vector<EvalStats> distorted;
-    if (data_.has_distorted_val()) distorted = trainer->evaluate(Split::ValDistorted);
+    if (data_.has_distorted_val() && out.distorted.empty())
+      out.distorted = trainer->evaluate(Split::ValDistorted);
+    const std::vector<EvalStats>& distorted = out.distorted;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pack_start).count();
     const int T = int(trials.size());
@@ -281,8 +290,13 @@ class Scheduler {
         attrs["distorted_acc"] = fmt(distorted[t].acc);
         attrs["distorted_loss"] = fmt(distorted[t].loss);
       }
+      // The mean over the objective's epochs; a pack whose lanes all froze before them
+      // ends early, with the value of the lane's last stats.
       const double value =
-          objective_value(o_.objective, needs_distorted_val(o_.objective) ? distorted[t] : val);
+          out.value_count[t]
+              ? out.value_sum[t] / out.value_count[t]
+              : objective_value(o_.objective,
+                                needs_distorted_val(o_.objective) ? distorted[t] : val);
       storage_.finish(trials[t].id, state, value, attrs);
     }
     report_progress(batch, T, seconds);
@@ -292,7 +306,8 @@ class Scheduler {
   // stopping lanes; ends early when every lane is pruned or diverged.
   PackOutcome train_pack(Trainer& trainer, const std::vector<Trial>& trials) {
     const int T = int(trials.size());
-    PackOutcome out{std::vector<int>(T, 0), std::vector<int>(T, 0), std::vector<EpochStats>(T)};
+    PackOutcome out{std::vector<int>(T, 0), std::vector<int>(T, 0), std::vector<EpochStats>(T),
+                    std::vector<double>(T, 0), std::vector<int>(T, 0)};
     for (int e = 1; e <= o_.epochs; ++e) {
       if (stopping()) {
         out.stopped = true;
@@ -317,12 +332,25 @@ class Scheduler {
             out.pruned_at[t] = e;
           }
       }
+      if (e > o_.epochs - o_.objective_epochs) add_objective_epoch(trainer, out);
       bool all_frozen = true;
       for (int t = 0; t < T; ++t)
         all_frozen = all_frozen && (out.pruned_at[t] || out.diverged_at[t]);
       if (all_frozen) break;
     }
     return out;
+  }
+
+  // Each lane's objective after this epoch, added to its sum (a frozen lane's weights,
+  // and so its figures, stay as they were when it froze).
+  void add_objective_epoch(Trainer& trainer, PackOutcome& out) const {
+    const bool distorted = needs_distorted_val(o_.objective);
+    if (distorted) out.distorted = trainer.evaluate(Split::ValDistorted);
+    for (size_t t = 0; t < out.last.size(); ++t) {
+      const EvalStats val{out.last[t].val_loss, out.last[t].val_acc};
+      out.value_sum[t] += objective_value(o_.objective, distorted ? out.distorted[t] : val);
+      ++out.value_count[t];
+    }
   }
 
   // A lane's per-epoch value: the objective's plain validation counterpart (the distorted
@@ -369,8 +397,8 @@ class Scheduler {
 
 // A study's trials are compared by one objective: it is stored with the study, and a
 // study without it (made before objectives existed) was searched on val_acc.
-void check_objective(StudyStorage& storage, int64_t study, Objective objective) {
-  const std::string wanted = objective_name(objective);
+void check_objective(StudyStorage& storage, int64_t study, Objective objective, int epochs) {
+  const std::string wanted = objective_label(objective, epochs);
   std::optional<std::string> stored = storage.study_attr(study, "objective");
   if (!stored && !storage.trials(study).empty()) stored = objective_name(Objective::ValAcc);
   if (!stored) {
@@ -396,7 +424,7 @@ SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& s
   SGDLAB_CHECK(!needs_distorted_val(options.objective) || data.has_distorted_val(),
                "data with a distorted validation set for the objective ",
                objective_name(options.objective));
-  check_objective(storage, study, options.objective);
+  check_objective(storage, study, options.objective, options.objective_epochs);
   return Scheduler(storage, study, space, sampler, options, model, backends, data, on_progress)
       .run();
 }

@@ -60,6 +60,7 @@ SweepResult sweep(StudyContext& c, const std::string& model, const std::string& 
   so.epochs = c.o.epochs;
   so.seed = seed;
   so.objective = parse_objective(c.o.objective);
+  so.objective_epochs = c.o.objective_epochs;
   so = resolve_defaults(so, c.backend->device(), sampler);
   const auto t0 = c.seconds();
   auto r = run_sweep(

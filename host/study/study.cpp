@@ -40,6 +40,9 @@ StudyOptions resolve_preset(StudyOptions o) {
   if (o.models.empty()) SGDLAB_INPUT_ERROR("--models: expected at least one of mlp, cnn, lcnn");
   for (const auto& m : o.models) load_model(m);
   parse_objective(o.objective);
+  if (o.objective_epochs < 1 || o.objective_epochs > o.epochs)
+    SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
+                       o.epochs, "), got ", o.objective_epochs);
   if (!o.space.empty()) SearchSpace::from_argument(o.space);
   if (o.out.empty()) SGDLAB_INPUT_ERROR("--out DIR is required");
   return o;
@@ -59,6 +62,7 @@ nlohmann::json config_json(const StudyOptions& o) {
                       {"version", build_version()}};
   // Only when not the default, so that a study made before these options resumes.
   if (o.objective != "val_acc") j["objective"] = o.objective;
+  if (o.objective_epochs != 1) j["objective_epochs"] = o.objective_epochs;
   if (!o.space.empty()) j["space"] = study::study_space(o).to_json();
   return j;
 }

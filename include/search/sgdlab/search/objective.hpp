@@ -26,6 +26,10 @@ bool needs_distorted_val(Objective o);
 // The value stored for a trial, from its lane's evaluation of the split the objective
 // reads (Val or ValDistorted).
 double objective_value(Objective o, const EvalStats& stats);
+// What a study keeps as its objective: the name, and "over the last K epochs" for K > 1.
+std::string objective_label(Objective o, int epochs);
+// The objective of a label (its first word).
+Objective objective_of_label(const std::string& label);
 // A value as people read it: "99.52%" for accuracies, "loss 0.0134" for losses.
 std::string format_value(Objective o, double value);
 

@@ -30,6 +30,9 @@ struct SweepOptions {
   // The distorted ones need data made with robust_validation_distortion. A study keeps
   // its objective (attribute "objective"): resuming with another is an InputError.
   Objective objective = Objective::ValAcc;
+  // The value is the objective's mean over the trial's last objective_epochs epochs
+  // (a distorted objective then evaluates its set at each of them).
+  int objective_epochs = 1;
   bool prune = false;  // median pruner on the per-epoch values
   int prune_startup_trials = 5;
   int prune_warmup_epochs = 1;
