@@ -232,3 +232,39 @@ TEST(Narrow, EveryCategoricalParameterHasItsModeAndFiniteKde) {
 
 }  // namespace
 }  // namespace sgdlab
+
+namespace sgdlab {
+namespace {
+
+// Seen keeps every choice of a categorical parameter that the top trials used (in the
+// space's order), except the batch size, which keeps its mode as in the paper.
+TEST(Narrow, SeenKeepsEveryChoiceTheTopTrialsUsedButTheBatchsMode) {
+  SearchSpace space =
+      SearchSpace::from_json({{"schedule", {{"type", "categorical"}, {"choices", {0, 1}}}},
+                              {"nesterov", {{"type", "categorical"}, {"choices", {0, 1}}}}},
+                             "test");
+  std::vector<Trial> trials;
+  auto add = [&](double batch, double schedule, double nesterov, double value) {
+    Trial t = trial(int(trials.size()), 1e-3, batch, 0.9, 0.3, value);
+    t.params["schedule"] = schedule;
+    t.params["nesterov"] = nesterov;
+    t.params["weight_decay"] = 1e-4;
+    trials.push_back(t);
+  };
+  // 15 trials: the top 20% are the last three.
+  for (int i = 0; i < 12; ++i) add(128, 0, 0, 0.1 + 0.01 * i);
+  add(64, 1, 1, 0.99);
+  add(64, 0, 1, 0.98);
+  add(32, 0, 1, 0.97);
+  const Narrowing mode = narrow(space, trials);
+  EXPECT_EQ(mode.space.get("schedule").choices, std::vector<double>{0});
+  const Narrowing seen = narrow(space, trials, 0.2, Choices::Seen);
+  EXPECT_EQ(seen.space.get("schedule").choices, (std::vector<double>{0, 1}));
+  EXPECT_EQ(seen.space.get("nesterov").choices, std::vector<double>{1});
+  EXPECT_EQ(seen.space.get("batch").choices, std::vector<double>{64});
+  EXPECT_EQ(parse_choices("seen", "--choices"), Choices::Seen);
+  EXPECT_THROW(parse_choices("all", "--choices"), InputError);
+}
+
+}  // namespace
+}  // namespace sgdlab

@@ -42,6 +42,11 @@ void register_study(CLI::App& app) {
   cmd->add_option("--objective-epochs", o->objective_epochs,
                   "rank trials by the objective's mean over their last K epochs")
       ->default_val(1);
+  cmd->add_option("--narrow-choices", o->narrow_choices,
+                  "what narrowing keeps of categorical parameters besides the batch size: mode "
+                  "(the most frequent among the top trials, the paper's rule for the batch) or "
+                  "seen (every choice the top trials used)")
+      ->default_val("mode");
   cmd->add_option("--space", o->space,
                   "a search space file or JSON instead of the preset's (e.g. "
                   "data/spaces/independent.json)");

@@ -164,7 +164,7 @@ void run_sweep_command(const SweepArgs& a) {
 }
 
 struct StudyArgs {
-  std::string study, name, out;
+  std::string study, name, out, choices = "mode";
   bool json = false;
   double top = 0.2;
 };
@@ -250,7 +250,8 @@ void run_narrow_command(const StudyArgs& a) {
   StudyStorage storage(a.study, StorageMode::ReadOnly);
   const auto [id, info] = find(storage, a);
   const SearchSpace original = SearchSpace::from_json(info.space, storage.path());
-  const Narrowing n = narrow(original, storage.trials(id), a.top);
+  const Narrowing n =
+      narrow(original, storage.trials(id), a.top, parse_choices(a.choices, "--choices"));
   write_file_atomic(a.out, n.to_json().dump(2) + "\n");
   std::cout << "top " << n.n_top << " of " << n.n_trials << " completed trials:\n";
   for (const auto& iv : n.intervals)
@@ -332,6 +333,11 @@ void register_sweep(CLI::App& app) {
       ->add_option("--out", n->out, "the narrowed space (JSON, with intervals and KDE curves)")
       ->required();
   narrow_cmd->add_option("--top", n->top, "top fraction of completed trials")->default_val(0.2);
+  narrow_cmd
+      ->add_option("--choices", n->choices,
+                   "categorical parameters besides the batch size: mode (the most frequent "
+                   "among the top trials) or seen (every choice they used)")
+      ->default_val("mode");
   narrow_cmd->callback([n] { run_narrow_command(*n); });
 }
 

@@ -132,8 +132,28 @@ KdeCurve kde_curve(const ParamSpec& p, const std::vector<const Trial*>& done,
 
 }  // namespace
 
-Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
-                 double top_fraction) {
+Choices parse_choices(const std::string& text, const std::string& flag) {
+  if (text == "mode") return Choices::Mode;
+  if (text == "seen") return Choices::Seen;
+  SGDLAB_INPUT_ERROR(flag, ": expected mode or seen, got '", text, "'");
+}
+
+namespace {
+
+// The choices of `p` that the top trials used, in the space's order.
+std::vector<double> seen_choices(const ParamSpec& p, const std::vector<const Trial*>& top) {
+  std::vector<double> seen;
+  for (double c : p.choices)
+    if (std::any_of(top.begin(), top.end(),
+                    [&](const Trial* t) { return t->params.at(p.name) == c; }))
+      seen.push_back(c);
+  return seen;
+}
+
+}  // namespace
+
+Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials, double top_fraction,
+                 Choices choices) {
   const std::vector<const Trial*> done = completed_best_first(original, trials);
   Narrowing n;
   n.n_trials = int(done.size());
@@ -147,6 +167,7 @@ Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
     if (p.dist == Dist::Categorical) {
       n.modes[p.name] = top_mode(p, top);
       q.choices = {n.modes[p.name]};
+      if (choices == Choices::Seen && p.name != "batch") q.choices = seen_choices(p, top);
     } else {
       const ParamInterval iv = top_interval(p, top);
       q.low = iv.low;

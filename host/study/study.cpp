@@ -13,6 +13,7 @@
 #include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/search/narrow.hpp"
 #include "sgdlab/search/objective.hpp"
 #include "study_run.hpp"
 
@@ -40,6 +41,7 @@ StudyOptions resolve_preset(StudyOptions o) {
   if (o.models.empty()) SGDLAB_INPUT_ERROR("--models: expected at least one of mlp, cnn, lcnn");
   for (const auto& m : o.models) load_model(m);
   parse_objective(o.objective);
+  parse_choices(o.narrow_choices, "--narrow-choices");
   if (o.objective_epochs < 1 || o.objective_epochs > o.epochs)
     SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
                        o.epochs, "), got ", o.objective_epochs);
@@ -63,6 +65,7 @@ nlohmann::json config_json(const StudyOptions& o) {
   // Only when not the default, so that a study made before these options resumes.
   if (o.objective != "val_acc") j["objective"] = o.objective;
   if (o.objective_epochs != 1) j["objective_epochs"] = o.objective_epochs;
+  if (o.narrow_choices != "mode") j["narrow_choices"] = o.narrow_choices;
   if (!o.space.empty()) j["space"] = study::study_space(o).to_json();
   return j;
 }

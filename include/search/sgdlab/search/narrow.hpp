@@ -42,9 +42,17 @@ struct Narrowing {
   nlohmann::json to_json() const;
 };
 
+// What narrowing keeps of a categorical parameter other than the batch size (which
+// keeps its most frequent value, the paper's rule): Mode, the most frequent value too;
+// Seen, every choice the top trials used (the most frequent of six binary draws is a
+// coin flip, and it can drop the best trial's choice: docs/record-notes.md).
+enum class Choices { Mode, Seen };
+// "mode" or "seen"; throws InputError naming `flag`.
+Choices parse_choices(const std::string& text, const std::string& flag);
+
 // The trials used are the COMPLETE ones with a value. Throws InputError with none.
 Narrowing narrow(const SearchSpace& original, const std::vector<Trial>& trials,
-                 double top_fraction = 0.2);
+                 double top_fraction = 0.2, Choices choices = Choices::Mode);
 
 // Gaussian KDE of `samples` on `grid` with Scott's rule (bandwidth = sample std *
 // n^(-1/5), as scipy.stats.gaussian_kde in one dimension); `fallback` when the

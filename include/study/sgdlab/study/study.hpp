@@ -30,7 +30,10 @@ struct StudyOptions {
   // What the searches rank trials by (search/objective.hpp): val_acc, val_loss,
   // distorted_acc or distorted_loss.
   std::string objective = "val_acc";
-  int objective_epochs = 1;  // ranked by the objective's mean over the last K epochs
+  int objective_epochs = 1;
+  // What narrowing keeps of categorical parameters besides the batch size
+  // (search/narrow.hpp): "mode" (the paper's rule) or "seen".
+  std::string narrow_choices = "mode";  // ranked by the objective's mean over the last K epochs
   // A search space (a file, or the JSON itself) instead of the preset's; empty: the
   // preset's. Its content is kept in config.json.
   std::string space;
