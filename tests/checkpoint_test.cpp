@@ -98,7 +98,7 @@ TEST(ModelCheckpoint, TensorsFollowPyTorchLayouts) {
   const LayerPlan* d = nullptr;
   for (const auto& l : single.layers())
     if (l.label == "dense1") d = &l;
-  const size_t w0 = single.slices()[d->weight_slice].slice.offset;
+  const size_t w0 = single.slices()[d->tensor_slices[0]].slice.offset;
   // sgdlab's W[i][o] at w0 + i * 128 + o is PyTorch's weight[o][i].
   EXPECT_EQ(dense->data[5 * 144 + 7], params[w0 + 7 * 128 + 5]);
   EXPECT_EQ(params_from_tensors(single, f, "t"), params);

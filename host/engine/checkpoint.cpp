@@ -6,29 +6,11 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/build_info.hpp"
 #include "sgdlab/engine/json_text.hpp"
+#include "sgdlab/engine/layer_type.hpp"
 #include "sgdlab/engine/model_file.hpp"
 
 namespace sgdlab {
 namespace {
-
-// A layer's weight in PyTorch's shape: Linear [out, in], Conv2d [out, in, k, k], the
-// locally connected layer [Ho * Wo, out, in, k, k].
-std::vector<int64_t> weight_shape(const LayerPlan& l) {
-  const int64_t out = l.spec.units, in = l.in.C, k = l.spec.kernel;
-  switch (l.spec.kind) {
-    case LayerKind::Dense:
-      return {out, int64_t(l.in.size())};
-    case LayerKind::Conv2d:
-      return {out, in, k, k};
-    default:
-      return {int64_t(l.out.H) * l.out.W, out, in, k, k};
-  }
-}
-
-std::vector<int64_t> bias_shape(const LayerPlan& l) {
-  if (l.spec.kind == LayerKind::Local2d) return {int64_t(l.out.H) * l.out.W, l.spec.units};
-  return {l.spec.units};
-}
 
 // sgdlab keeps a dense weight as [in, out] (x W); PyTorch as [out, in] (W x).
 std::vector<float> transposed(const float* w, size_t rows, size_t cols) {
@@ -75,17 +57,16 @@ std::vector<Tensor> model_tensors(const NetworkPlan& single, const std::vector<f
   SGDLAB_CHECK(single.lanes() == 1 && params.size() == single.param_count(), "one lane's buffer");
   std::vector<Tensor> out;
   for (const LayerPlan& l : single.layers()) {
-    if (l.weight_slice < 0) continue;
-    const ParamSlice& w = single.slices()[l.weight_slice].slice;
-    const ParamSlice& b = single.slices()[l.bias_slice].slice;
-    const float* wp = params.data() + w.offset;
-    std::vector<float> weight = l.spec.kind == LayerKind::Dense
-                                    ? transposed(wp, l.in.size(), size_t(l.spec.units))
-                                    : std::vector<float>(wp, wp + w.count);
-    out.push_back({l.label + ".weight", weight_shape(l), std::move(weight)});
-    out.push_back(
-        {l.label + ".bias", bias_shape(l),
-         std::vector<float>(params.data() + b.offset, params.data() + b.offset + b.count)});
+    const std::vector<LayerTensor> tensors = layer_type(l.spec.kind).tensors(l);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const LayerTensor& t = tensors[i];
+      const ParamSlice& s = single.slices()[l.tensor_slices[i]].slice;
+      const float* p = params.data() + s.offset;
+      out.push_back({l.label + "." + t.suffix, t.torch_shape,
+                     t.transposed
+                         ? transposed(p, size_t(t.torch_shape[1]), size_t(t.torch_shape[0]))
+                         : std::vector<float>(p, p + s.count)});
+    }
   }
   return out;
 }
@@ -94,19 +75,19 @@ std::vector<float> params_from_tensors(const NetworkPlan& single, const Safetens
                                        const std::string& source) {
   std::vector<float> params(single.param_count(), 0.0f);
   for (const LayerPlan& l : single.layers()) {
-    if (l.weight_slice < 0) continue;
-    for (const bool is_weight : {true, false}) {
-      const std::string name = l.label + (is_weight ? ".weight" : ".bias");
+    const std::vector<LayerTensor> tensors = layer_type(l.spec.kind).tensors(l);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const LayerTensor& want = tensors[i];
+      const std::string name = l.label + "." + want.suffix;
       const Tensor* t = file.find(name);
       if (!t) SGDLAB_INPUT_ERROR(source, ": no tensor ", name, " (the model has ", l.label, ")");
-      const auto want = is_weight ? weight_shape(l) : bias_shape(l);
-      if (t->shape != want)
+      if (t->shape != want.torch_shape)
         SGDLAB_INPUT_ERROR(source, ": ", name, " has shape ", shape_text(t->shape),
-                           " but the model needs ", shape_text(want));
-      const ParamSlice& s = single.slices()[is_weight ? l.weight_slice : l.bias_slice].slice;
+                           " but the model needs ", shape_text(want.torch_shape));
+      const ParamSlice& s = single.slices()[l.tensor_slices[i]].slice;
       const std::vector<float> values =
-          is_weight && l.spec.kind == LayerKind::Dense
-              ? transposed(t->data.data(), size_t(l.spec.units), l.in.size())
+          want.transposed
+              ? transposed(t->data.data(), size_t(want.torch_shape[0]), size_t(want.torch_shape[1]))
               : t->data;
       std::copy(values.begin(), values.end(), params.begin() + std::ptrdiff_t(s.offset));
     }

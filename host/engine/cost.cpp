@@ -1,8 +1,24 @@
 #include "sgdlab/engine/cost.hpp"
 
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/layer_type.hpp"
 
 namespace sgdlab {
+namespace {
+
+double saved_floats(Saved saved, double in, double out) {
+  switch (saved) {
+    case Saved::Input:
+      return in;
+    case Saved::Output:
+      return out;
+    case Saved::Nothing:
+      return 0;
+  }
+  return in;
+}
+
+}  // namespace
 
 TrainingCost training_cost(const ModelSpec& spec, bool fused) {
   const NetworkPlan plan(spec, 1);
@@ -10,14 +26,9 @@ TrainingCost training_cost(const ModelSpec& spec, bool fused) {
   for (const auto& s : plan.slices()) cost.params += s.slice.count;  // without the padding
   bool first_with_params = true;
   for (const auto& l : plan.layers()) {
-    if (l.spec.kind != LayerKind::Dense && l.spec.kind != LayerKind::Conv2d &&
-        l.spec.kind != LayerKind::Local2d)
-      continue;
-    // Every output element sums over one patch (or all inputs for dense).
-    const double patch = l.spec.kind == LayerKind::Dense
-                             ? double(l.in.size())
-                             : double(l.in.C) * l.spec.kernel * l.spec.kernel;
-    const double macs = double(l.out.size()) * patch;
+    // Elementwise layers are left out: they move bytes, counted below.
+    const double macs = layer_type(l.spec.kind).macs(l);
+    if (macs == 0) continue;
     cost.forward_flops_per_sample += 2 * macs;
     cost.train_flops_per_sample += 2 * macs * (first_with_params ? 2 : 3);
     first_with_params = false;
@@ -43,11 +54,7 @@ TrainingCost training_cost(const ModelSpec& spec, bool fused) {
       case Stage::Layer: {
         // Backward reads what it saved: x for layers with weights and for pooling, y for
         // activations, nothing for dropout (the mask is drawn again).
-        const LayerKind k = first.spec.kind;
-        const double saved =
-            k == LayerKind::Dropout                                                   ? 0
-            : k == LayerKind::Relu || k == LayerKind::Sigmoid || k == LayerKind::Tanh ? out
-                                                                                      : in;
+        const double saved = saved_floats(layer_type(first.spec.kind).saved(), in, out);
         moved += (in + out) + (out + saved + dx);
         stored += out;
         break;

@@ -8,6 +8,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/core/philox.hpp"
+#include "sgdlab/engine/layer_type.hpp"
 
 namespace sgdlab {
 namespace {
@@ -29,28 +30,6 @@ LayerSpec act(LayerKind k) {
 }
 LayerSpec dropout() {
   return {LayerKind::Dropout};
-}
-
-const char* kind_name(LayerKind k) {
-  switch (k) {
-    case LayerKind::Dense:
-      return "dense";
-    case LayerKind::Conv2d:
-      return "conv";
-    case LayerKind::Local2d:
-      return "local";
-    case LayerKind::MaxPool:
-      return "maxpool";
-    case LayerKind::Relu:
-      return "relu";
-    case LayerKind::Sigmoid:
-      return "sigmoid";
-    case LayerKind::Tanh:
-      return "tanh";
-    case LayerKind::Dropout:
-      return "dropout";
-  }
-  return "?";
 }
 
 }  // namespace
@@ -90,76 +69,41 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
   Shape3 shape = spec_.input;
   std::map<std::string, int> counts;
   uint32_t dropout_count = 0;
-  auto add_slice = [&](const std::string& name, size_t per_lane, int layer, int fan_in, int fan_out,
-                       bool bias) {
-    SliceInfo s;
-    s.name = name;
-    s.slice = ParamSlice{total_, per_lane * lanes_, layer, bias ? kSliceIsBias : 0};
-    s.fan_in = fan_in;
-    s.fan_out = fan_out;
-    s.is_bias = bias;
-    slices_.push_back(s);
-    total_ += (per_lane * lanes_ + kSliceAlignFloats - 1) / kSliceAlignFloats * kSliceAlignFloats;
-    return int(slices_.size()) - 1;
-  };
   for (const LayerSpec& ls : spec_.layers) {
+    const LayerType& type = layer_type(ls.kind);
     LayerPlan lp;
     lp.spec = ls;
     lp.in = shape;
-    const std::string kind = kind_name(ls.kind);
-    const bool has_params = ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d ||
-                            ls.kind == LayerKind::Local2d;
-    lp.label = has_params ? kind + std::to_string(++counts[kind]) : kind;
-    switch (ls.kind) {
-      case LayerKind::Dense:
-        lp.out = {ls.units, 1, 1};
-        break;
-      case LayerKind::Conv2d:
-      case LayerKind::Local2d: {
-        const ConvDims d{1, 1, shape.C, shape.H, shape.W, ls.units, ls.kernel, ls.stride, ls.pad};
-        SGDLAB_CHECK(d.Ho() > 0 && d.Wo() > 0, lp.label, " leaves no output for its input");
-        lp.out = {ls.units, d.Ho(), d.Wo()};
-        break;
-      }
-      case LayerKind::MaxPool: {
-        const PoolDims d{1, 1, shape.C, shape.H, shape.W, ls.kernel, ls.stride};
-        SGDLAB_CHECK(d.Ho() > 0 && d.Wo() > 0, lp.label, " leaves no output for its input");
-        lp.out = {shape.C, d.Ho(), d.Wo()};
-        break;
-      }
-      case LayerKind::Dropout:
-        lp.dropout_id = ++dropout_count;
-        lp.out = shape;
-        break;
-      default:
-        lp.out = shape;
-    }
-    if (has_params) {
+    lp.out = type.output(
+        ls, shape,
+        spec_.name + ": layer " + std::to_string(layers_.size() + 1) + " " + type.type());
+    if (ls.kind == LayerKind::Dropout) lp.dropout_id = ++dropout_count;
+    const std::vector<LayerTensor> tensors = type.tensors(lp);
+    const std::string label = type.label();
+    lp.label = tensors.empty() ? label : label + std::to_string(++counts[label]);
+    if (!tensors.empty()) {
       lp.param_layer = int(param_layer_names_.size());
       param_layer_names_.push_back(lp.label);
-      const int k2 = ls.kernel * ls.kernel;
-      size_t w = 0, b = 0;
-      int fan_in = 0, fan_out = 0;
-      if (ls.kind == LayerKind::Dense) {
-        w = shape.size() * ls.units;
-        b = ls.units;
-        fan_in = int(shape.size());
-        fan_out = ls.units;
-      } else {
-        const size_t locations = ls.kind == LayerKind::Local2d ? lp.out.H * lp.out.W : 1;
-        w = locations * ls.units * shape.C * k2;
-        b = locations * ls.units;
-        fan_in = shape.C * k2;
-        fan_out = ls.units * k2;
-      }
-      lp.weight_slice = add_slice(lp.label + ".weight", w, lp.param_layer, fan_in, fan_out, false);
-      lp.bias_slice = add_slice(lp.label + ".bias", b, lp.param_layer, fan_in, fan_out, true);
     }
+    for (const LayerTensor& t : tensors) lp.tensor_slices.push_back(add_slice(lp, t));
     layers_.push_back(lp);
     shape = lp.out;
   }
   SGDLAB_CHECK(!layers_.empty() && shape.size() == size_t(spec_.classes), "the last layer gives ",
                spec_.classes, " outputs");
+}
+
+// A tensor's slice for every lane, starting on the next aligned offset.
+int NetworkPlan::add_slice(const LayerPlan& l, const LayerTensor& t) {
+  SliceInfo s;
+  s.name = l.label + "." + t.suffix;
+  s.slice = ParamSlice{total_, t.count * lanes_, l.param_layer, t.decays ? 0 : kSliceIsBias};
+  s.fan_in = t.fan_in;
+  s.fan_out = t.fan_out;
+  s.zero_init = t.init == LayerTensor::Zero;
+  slices_.push_back(s);
+  total_ += (t.count * lanes_ + kSliceAlignFloats - 1) / kSliceAlignFloats * kSliceAlignFloats;
+  return int(slices_.size()) - 1;
 }
 
 std::vector<ParamSlice> NetworkPlan::raw_slices() const {
@@ -182,14 +126,9 @@ std::string NetworkPlan::summary() const {
   size_t per_lane = 0;
   for (const auto& l : layers_) {
     size_t n = 0;
-    if (l.weight_slice >= 0)
-      n = (slices_[l.weight_slice].slice.count + slices_[l.bias_slice].slice.count) / lanes_;
+    for (int s : l.tensor_slices) n += slices_[s].slice.count / lanes_;
     per_lane += n;
-    std::string label = l.label;
-    if (l.spec.kind == LayerKind::Conv2d || l.spec.kind == LayerKind::Local2d ||
-        l.spec.kind == LayerKind::MaxPool)
-      label += " " + std::to_string(l.spec.kernel) + "x" + std::to_string(l.spec.kernel) +
-               (l.spec.stride > 1 ? "/" + std::to_string(l.spec.stride) : "");
+    const std::string label = l.label + layer_type(l.spec.kind).summary(l.spec);
     out << "  " << std::left << std::setw(10) << label << std::setw(12) << shape(l.in)
         << std::setw(12) << shape(l.out) << std::right << std::setw(12) << n << "\n";
   }
@@ -204,7 +143,7 @@ std::vector<float> initial_parameters(const NetworkPlan& plan, const std::vector
   const int T = plan.lanes();
   for (size_t s = 0; s < plan.slices().size(); ++s) {
     const SliceInfo& info = plan.slices()[s];
-    if (info.is_bias) continue;
+    if (info.zero_init) continue;
     const size_t per_lane = info.slice.count / T;
     for (int t = 0; t < T; ++t) {
       const LaneInit& li = lanes[t];
@@ -248,9 +187,7 @@ void insert_lane(const NetworkPlan& plan, const std::vector<float>& lane_params,
 }
 
 std::vector<Stage> make_stages(const NetworkPlan& plan, bool fuse) {
-  auto is_activation = [](LayerKind k) {
-    return k == LayerKind::Relu || k == LayerKind::Sigmoid || k == LayerKind::Tanh;
-  };
+  auto is_activation = [](LayerKind k) { return layer_type(k).activation().has_value(); };
   std::vector<Stage> stages;
   const auto& layers = plan.layers();
   for (int i = 0; i < int(layers.size());) {

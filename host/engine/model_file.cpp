@@ -1,44 +1,20 @@
 #include "sgdlab/engine/model_file.hpp"
 
+#include <algorithm>
 #include <filesystem>
-#include <map>
-#include <set>
 
+#include "layers/layer_util.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/json_text.hpp"
+#include "sgdlab/engine/layer_type.hpp"
 
 namespace sgdlab {
 namespace {
 
-const std::map<std::string, LayerKind>& layer_types() {
-  static const std::map<std::string, LayerKind> types = {
-      {"dense", LayerKind::Dense},     {"conv2d", LayerKind::Conv2d},
-      {"local2d", LayerKind::Local2d}, {"max-pool", LayerKind::MaxPool},
-      {"relu", LayerKind::Relu},       {"tanh", LayerKind::Tanh},
-      {"sigmoid", LayerKind::Sigmoid}, {"dropout", LayerKind::Dropout}};
-  return types;
-}
-
+// A layer's model-file name.
 std::string type_name(LayerKind k) {
-  for (const auto& [name, kind] : layer_types())
-    if (kind == k) return name;
-  return "?";
-}
-
-// The keys each layer type takes; anything else is a typo the user should hear about.
-std::set<std::string> keys_of(LayerKind k) {
-  switch (k) {
-    case LayerKind::Dense:
-      return {"type", "out"};
-    case LayerKind::Conv2d:
-    case LayerKind::Local2d:
-      return {"type", "out", "kernel", "stride", "pad"};
-    case LayerKind::MaxPool:
-      return {"type", "kernel", "stride"};
-    default:
-      return {"type"};
-  }
+  return layer_type(k).type();
 }
 
 // The largest size, kernel or count a layer takes: far above any network sgdlab is for,
@@ -46,9 +22,11 @@ std::set<std::string> keys_of(LayerKind k) {
 constexpr long long kMaxSize = 1 << 24;
 constexpr long long kMaxInputSide = 65536;
 
+}  // namespace
+
 // The integer `key` of object `j`, at least `min`; `fallback` when absent and allowed.
-int integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where,
-            const int* fallback = nullptr) {
+int layers::read_integer(const nlohmann::json& j, const std::string& key, int min,
+                         const std::string& where, const int* fallback) {
   if (!j.contains(key)) {
     if (fallback) return *fallback;
     SGDLAB_INPUT_ERROR(where, ": expected \"", key, "\"");
@@ -64,42 +42,30 @@ int integer(const nlohmann::json& j, const std::string& key, int min, const std:
   return int(n);
 }
 
+namespace {
+
+int integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where) {
+  return layers::read_integer(j, key, min, where);
+}
+
 LayerSpec layer_from_json(const nlohmann::json& l, const std::string& where) {
   if (!l.is_object()) SGDLAB_INPUT_ERROR(where, ": expected an object, got ", l.dump());
   if (!l.contains("type") || !l.at("type").is_string())
-    SGDLAB_INPUT_ERROR(where,
-                       ": expected \"type\": one of dense, conv2d, local2d, max-pool, "
-                       "relu, tanh, sigmoid, dropout");
+    SGDLAB_INPUT_ERROR(where, ": expected \"type\": one of ", layer_type_names(", "));
   const std::string type = l.at("type").get<std::string>();
-  const auto it = layer_types().find(type);
-  if (it == layer_types().end())
-    SGDLAB_INPUT_ERROR(where, ": unknown layer type \"", type,
-                       "\" (expected dense, conv2d, local2d, max-pool, relu, tanh, sigmoid or "
-                       "dropout)");
+  const std::optional<LayerKind> kind = layer_kind_named(type);
+  if (!kind)
+    SGDLAB_INPUT_ERROR(where, ": unknown layer type \"", type, "\" (expected ",
+                       layer_type_names(" or "), ")");
+  const LayerType& described = layer_type(*kind);
   const std::string at = where + " " + type;
-  const std::set<std::string> allowed = keys_of(it->second);
+  std::vector<std::string> allowed = described.keys();
+  allowed.push_back("type");
   for (const auto& [key, value] : l.items())
-    if (!allowed.count(key)) SGDLAB_INPUT_ERROR(at, ": unknown key \"", key, "\"");
-  LayerSpec s{it->second};
-  const int one = 1, zero = 0;
-  switch (s.kind) {
-    case LayerKind::Dense:
-      s.units = integer(l, "out", 1, at);
-      break;
-    case LayerKind::Conv2d:
-    case LayerKind::Local2d:
-      s.units = integer(l, "out", 1, at);
-      s.kernel = integer(l, "kernel", 1, at);
-      s.stride = integer(l, "stride", 1, at, &one);
-      s.pad = integer(l, "pad", 0, at, &zero);
-      break;
-    case LayerKind::MaxPool:
-      s.kernel = integer(l, "kernel", 1, at);
-      s.stride = integer(l, "stride", 1, at, &s.kernel);
-      break;
-    default:
-      break;
-  }
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      SGDLAB_INPUT_ERROR(at, ": unknown key \"", key, "\"");
+  LayerSpec s{*kind};
+  described.read(l, s, at);
   return s;
 }
 
@@ -127,27 +93,6 @@ std::string shape_text(const Shape3& s) {
   return std::to_string(s.C) + "x" + std::to_string(s.H) + "x" + std::to_string(s.W);
 }
 
-// The shape after one layer, or an InputError naming it (`where`) and why.
-Shape3 layer_output(const LayerSpec& l, const Shape3& in, const std::string& where) {
-  switch (l.kind) {
-    case LayerKind::Dense:
-      return {l.units, 1, 1};
-    case LayerKind::Conv2d:
-    case LayerKind::Local2d:
-    case LayerKind::MaxPool: {
-      const int pad = l.kind == LayerKind::MaxPool ? 0 : l.pad;
-      if (in.H + 2 * pad < l.kernel || in.W + 2 * pad < l.kernel)
-        SGDLAB_INPUT_ERROR(where, ": input ", shape_text(in), " is smaller than kernel ", l.kernel,
-                           " with pad ", pad);
-      const int C = l.kind == LayerKind::MaxPool ? in.C : l.units;
-      return {C, (in.H + 2 * pad - l.kernel) / l.stride + 1,
-              (in.W + 2 * pad - l.kernel) / l.stride + 1};
-    }
-    default:
-      return in;
-  }
-}
-
 }  // namespace
 
 bool operator==(const LayerSpec& a, const LayerSpec& b) {
@@ -161,7 +106,7 @@ void check_model(const ModelSpec& m, const std::string& source) {
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const std::string where =
         source + ": layer " + std::to_string(i + 1) + " " + type_name(m.layers[i].kind);
-    shape = layer_output(m.layers[i], shape, where);
+    shape = layer_type(m.layers[i].kind).output(m.layers[i], shape, where);
     if (shape.size() > (size_t(1) << 31))
       SGDLAB_INPUT_ERROR(where, ": output ", shape_text(shape), " is too large");
   }
@@ -197,17 +142,7 @@ nlohmann::json model_to_json(const ModelSpec& m) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerSpec& l : m.layers) {
     nlohmann::json j = {{"type", type_name(l.kind)}};
-    if (l.kind == LayerKind::Dense) j["out"] = l.units;
-    if (l.kind == LayerKind::Conv2d || l.kind == LayerKind::Local2d) {
-      j["out"] = l.units;
-      j["kernel"] = l.kernel;
-      if (l.stride != 1) j["stride"] = l.stride;
-      if (l.pad != 0) j["pad"] = l.pad;
-    }
-    if (l.kind == LayerKind::MaxPool) {
-      j["kernel"] = l.kernel;
-      if (l.stride != l.kernel) j["stride"] = l.stride;
-    }
+    layer_type(l.kind).write(l, j);
     layers.push_back(j);
   }
   nlohmann::json j = {{"name", m.name},

@@ -1,11 +1,14 @@
 #include "network_pass.hpp"
 
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/layer_type.hpp"
+
 namespace sgdlab {
 
 Activation activation_of(LayerKind k) {
-  return k == LayerKind::Relu      ? Activation::Relu
-         : k == LayerKind::Sigmoid ? Activation::Sigmoid
-                                   : Activation::Tanh;
+  const std::optional<Activation> a = layer_type(k).activation();
+  SGDLAB_CHECK(a, "an activation layer, got ", layer_type(k).type());
+  return *a;
 }
 
 NetworkPass::NetworkPass(Backend& be, const NetworkPlan& plan, std::vector<Stage> stages, int T,
@@ -19,44 +22,21 @@ NetworkPass::NetworkPass(Backend& be, const NetworkPlan& plan, std::vector<Stage
       lanes_(lanes),
       counters_(counters) {}
 
-float* NetworkPass::weight(const LayerPlan& l, float* base) const {
-  return base + plan_.slices()[l.weight_slice].slice.offset;
-}
-
-float* NetworkPass::bias(const LayerPlan& l, float* base) const {
-  return base + plan_.slices()[l.bias_slice].slice.offset;
+// Layer l's call on a batch of b rows: its tensors and gradients in the flat buffers.
+LayerCall NetworkPass::call(const LayerPlan& l, int b) const {
+  LayerCall c{be_, l, b, T_, {}, {}, lanes_, counters_};
+  for (int s : l.tensor_slices) {
+    c.tensors.push_back(params_ + plan_.slices()[s].slice.offset);
+    c.grads.push_back(grads_ + plan_.slices()[s].slice.offset);
+  }
+  return c;
 }
 
 // Runs layer i on `in` with batch b; returns its output.
 const float* NetworkPass::forward_layer(Activations& a, int i, int b, bool training,
                                         const float* in) const {
   const LayerPlan& l = plan_.layers()[i];
-  float* out = a.outs[i].get();
-  switch (l.spec.kind) {
-    case LayerKind::Dense:
-      be_.dense_forward({b, T_, int(l.in.size()), l.spec.units}, in, weight(l, params_),
-                        bias(l, params_), out);
-      break;
-    case LayerKind::Conv2d:
-      be_.conv2d_forward(conv_dims(l, b, T_), in, weight(l, params_), bias(l, params_), out);
-      break;
-    case LayerKind::Local2d:
-      be_.local2d_forward(conv_dims(l, b, T_), in, weight(l, params_), bias(l, params_), out);
-      break;
-    case LayerKind::MaxPool:
-      be_.maxpool_forward(pool_dims(l, b, T_), in, out);
-      break;
-    case LayerKind::Relu:
-    case LayerKind::Sigmoid:
-    case LayerKind::Tanh:
-      be_.activation_forward(activation_of(l.spec.kind), size_t(b) * T_ * l.out.size(), in, out);
-      break;
-    case LayerKind::Dropout:
-      if (!training) return in;  // the identity outside training
-      be_.dropout_forward(dropout_dims(l, b, T_), lanes_, counters_, in, out);
-      break;
-  }
-  return out;
+  return layer_type(l.spec.kind).forward(call(l, b), training, in, a.outs[i].get());
 }
 
 // Runs the stages on a.x with batch b; returns the logits.
@@ -101,34 +81,7 @@ const float* NetworkPass::layer_input(const Activations& a, int i) {
 // Backpropagates dy through layer i into dx (null for the first layer).
 void NetworkPass::backward_layer(Activations& a, int i, int b, const float* dy, float* dx) const {
   const LayerPlan& l = plan_.layers()[i];
-  const float* in = layer_input(a, i);
-  const float* out = a.outs[i].get();
-  const size_t n = size_t(b) * T_ * l.out.size();
-  switch (l.spec.kind) {
-    case LayerKind::Dense:
-      be_.dense_backward({b, T_, int(l.in.size()), l.spec.units}, in, weight(l, params_), dy, dx,
-                         weight(l, grads_), bias(l, grads_));
-      break;
-    case LayerKind::Conv2d:
-      be_.conv2d_backward(conv_dims(l, b, T_), in, weight(l, params_), dy, dx, weight(l, grads_),
-                          bias(l, grads_));
-      break;
-    case LayerKind::Local2d:
-      be_.local2d_backward(conv_dims(l, b, T_), in, weight(l, params_), dy, dx, weight(l, grads_),
-                           bias(l, grads_));
-      break;
-    case LayerKind::MaxPool:
-      if (dx) be_.maxpool_backward(pool_dims(l, b, T_), in, out, dy, dx);
-      break;
-    case LayerKind::Relu:
-    case LayerKind::Sigmoid:
-    case LayerKind::Tanh:
-      if (dx) be_.activation_backward(activation_of(l.spec.kind), n, out, dy, dx);
-      break;
-    case LayerKind::Dropout:
-      if (dx) be_.dropout_backward(dropout_dims(l, b, T_), lanes_, counters_, dy, dx);
-      break;
-  }
+  layer_type(l.spec.kind).backward(call(l, b), layer_input(a, i), a.outs[i].get(), dy, dx);
 }
 
 // Backpropagates a.dlogits through the stages, writing every parameter gradient.

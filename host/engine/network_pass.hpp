@@ -8,6 +8,7 @@
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/core/buffer.hpp"
+#include "sgdlab/engine/layer_type.hpp"
 #include "sgdlab/engine/model.hpp"
 
 namespace sgdlab {
@@ -45,8 +46,7 @@ class NetworkPass {
   void backward(Activations& a, int b) const;
 
  private:
-  float* weight(const LayerPlan& l, float* base) const;
-  float* bias(const LayerPlan& l, float* base) const;
+  LayerCall call(const LayerPlan& l, int b) const;
   const float* forward_layer(Activations& a, int i, int b, bool training, const float* in) const;
   static const float* layer_input(const Activations& a, int i);
   void backward_layer(Activations& a, int i, int b, const float* dy, float* dx) const;

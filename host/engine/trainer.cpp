@@ -188,12 +188,8 @@ struct Trainer::Impl {
     eval_acts = make_activations(eval_rows());
     // The recorded step shapes are planned now, where a backend may still time them.
     for (const auto& l : plan.layers())
-      for (int rows : {B, tail}) {
-        if (rows == 0) continue;
-        if (l.spec.kind == LayerKind::Conv2d) be.plan_conv2d(conv_dims(l, rows, T));
-        if (l.spec.kind == LayerKind::Dense)
-          be.plan_dense({rows, T, int(l.in.size()), l.spec.units});
-      }
+      for (int rows : {B, tail})
+        if (rows != 0) layer_type(l.spec.kind).plan(be, l, rows, T);
     pass = std::make_unique<NetworkPass>(be, plan, make_stages(plan, opt.fuse), T, params.get(),
                                          grads.get(), lane_arrays(), counters.get());
   }

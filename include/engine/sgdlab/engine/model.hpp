@@ -10,7 +10,9 @@
 
 namespace sgdlab {
 
+// Each kind is described in one place (layer_type.hpp, host/engine/layers/).
 enum class LayerKind { Dense, Conv2d, Local2d, MaxPool, Relu, Sigmoid, Tanh, Dropout };
+constexpr LayerKind kLastLayerKind = LayerKind::Dropout;  // keep it the last one
 
 struct LayerSpec {
   LayerKind kind;
@@ -42,7 +44,9 @@ struct LayerPlan {
   Shape3 in, out;
   std::string label;     // "conv1", "relu", "dense2", ...
   int param_layer = -1;  // index among the layers with parameters, for statistics
-  int weight_slice = -1, bias_slice = -1;
+  // The slices of the layer's tensors, in LayerType::tensors() order (dense, conv2d and
+  // local2d: weight, bias).
+  std::vector<int> tensor_slices;
   uint32_t dropout_id = 0;  // keys this layer's dropout masks
 };
 
@@ -50,8 +54,10 @@ struct SliceInfo {
   std::string name;  // "conv1.weight"
   ParamSlice slice;
   int fan_in = 0, fan_out = 0;
-  bool is_bias = false;
+  bool zero_init = false;  // a bias: starts at 0 rather than drawn
 };
+
+struct LayerTensor;
 
 class NetworkPlan {
  public:
@@ -70,6 +76,8 @@ class NetworkPlan {
   std::string summary() const;
 
  private:
+  int add_slice(const LayerPlan& l, const LayerTensor& t);
+
   ModelSpec spec_;
   int lanes_;
   std::vector<LayerPlan> layers_;

@@ -1,0 +1,35 @@
+#pragma once
+// What the layer descriptions (one file each in this folder) share. Private to
+// host/engine.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../network_pass.hpp"
+#include "sgdlab/engine/layer_type.hpp"
+
+namespace sgdlab::layers {
+
+// The integer `key` of a model file's object `j`, at least `min`; `fallback` when absent
+// and allowed (model_file.cpp).
+int read_integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where,
+                 const int* fallback = nullptr);
+
+// The output of a kernel sliding over `in` (conv2d, local2d, max-pool), or an InputError
+// naming `where` when the input is smaller than the kernel.
+Shape3 sliding_output(int channels, int kernel, int stride, int pad, const Shape3& in,
+                      const std::string& where);
+
+// " 3x3" or " 3x3/2" for the summary.
+std::string kernel_text(const LayerSpec& s);
+
+// The descriptions, one per file.
+const LayerType& dense();
+const LayerType& conv2d();
+const LayerType& local2d();
+const LayerType& max_pool();
+const LayerType& relu();
+const LayerType& sigmoid();
+const LayerType& tanh();
+const LayerType& dropout();
+
+}  // namespace sgdlab::layers

@@ -1,0 +1,86 @@
+// The layer descriptions (engine/layer_type.hpp): one per kind, each naming its own
+// kind, with names that do not collide, and the facts the rest of the engine reads.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/layer_type.hpp"
+#include "sgdlab/engine/model_file.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+TEST(LayerType, EveryKindHasItsOwnDescriptionAndNames) {
+  std::set<std::string> types, labels;
+  ASSERT_EQ(all_layer_kinds().size(), size_t(kLastLayerKind) + 1);
+  for (LayerKind k : all_layer_kinds()) {
+    const LayerType& t = layer_type(k);
+    EXPECT_EQ(t.kind(), k);
+    EXPECT_TRUE(types.insert(t.type()).second) << t.type();
+    EXPECT_TRUE(labels.insert(t.label()).second) << t.label();
+    EXPECT_EQ(layer_kind_named(t.type()), k);
+  }
+  EXPECT_FALSE(layer_kind_named("batchnorm"));
+  EXPECT_EQ(layer_type_names(" or "),
+            "dense, conv2d, local2d, max-pool, relu, sigmoid, tanh or dropout");
+}
+
+// A layer's keys are the ones its description reads: each written key is read back,
+// and the plan's tensors follow the description (names, counts, PyTorch shapes).
+TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
+  const ModelSpec m = model_from_json(
+      nlohmann::json::parse(R"({"name": "all", "input": [2, 12, 12], "classes": 3, "layers": [
+        {"type": "conv2d", "out": 4, "kernel": 3, "pad": 1, "stride": 1}, {"type": "relu"},
+        {"type": "max-pool", "kernel": 2}, {"type": "local2d", "out": 3, "kernel": 3,
+        "stride": 2}, {"type": "tanh"}, {"type": "dropout"}, {"type": "max-pool",
+        "kernel": 2, "stride": 1}, {"type": "dense", "out": 8}, {"type": "sigmoid"},
+        {"type": "dense", "out": 3}]})"),
+      "test");
+  const nlohmann::json back = model_to_json(m);
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const LayerType& t = layer_type(m.layers[i].kind);
+    for (const auto& [key, value] : back["layers"][i].items())
+      if (key != "type")
+        EXPECT_NE(std::find(t.keys().begin(), t.keys().end(), key), t.keys().end())
+            << t.type() << " wrote " << key;
+  }
+  const NetworkPlan plan(m, 2);
+  size_t slices = 0;
+  for (const LayerPlan& l : plan.layers()) {
+    const auto tensors = layer_type(l.spec.kind).tensors(l);
+    ASSERT_EQ(l.tensor_slices.size(), tensors.size()) << l.label;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const SliceInfo& s = plan.slices()[l.tensor_slices[i]];
+      EXPECT_EQ(s.name, l.label + "." + tensors[i].suffix);
+      EXPECT_EQ(s.slice.count, 2 * tensors[i].count);
+      int64_t torch = 1;
+      for (int64_t d : tensors[i].torch_shape) torch *= d;
+      EXPECT_EQ(size_t(torch), tensors[i].count) << s.name;
+      EXPECT_EQ(s.zero_init, tensors[i].init == LayerTensor::Zero);
+      EXPECT_EQ((s.slice.flags & kSliceIsBias) != 0, !tensors[i].decays);
+      ++slices;
+    }
+  }
+  EXPECT_EQ(slices, plan.slices().size());
+  // local2d: one weight per output location, leading in PyTorch's shape.
+  const LayerPlan& local = plan.layers()[3];
+  EXPECT_EQ(layer_type(local.spec.kind).tensors(local)[0].torch_shape,
+            (std::vector<int64_t>{4, 3, 4, 3, 3}));  // 6x6 in, k 3, stride 2: 2x2 out
+}
+
+TEST(LayerType, AnInputSmallerThanTheKernelNamesTheLayer) {
+  const LayerSpec pool{LayerKind::MaxPool, 0, 5, 5, 0};
+  try {
+    layer_type(LayerKind::MaxPool).output(pool, {1, 4, 4}, "m.json: layer 2 max-pool");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "m.json: layer 2 max-pool: input 1x4x4 is smaller than kernel 5 with pad 0"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace sgdlab::test
