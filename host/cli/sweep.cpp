@@ -11,7 +11,6 @@
 #include "common.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/data_identity.hpp"
-#include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/narrow.hpp"
@@ -135,9 +134,7 @@ void run_sweep_command(const SweepArgs& a) {
       storage.open_study({a.name, a.model, a.sampler, seed, a.epochs, space.to_json()}, &created);
   storage.check_data(study, a.name, data_id);
   const DeviceData device_data(*main_backend, data,
-                               needs_distorted_val(objective)
-                                   ? robust_validation_distortion(data.train.image)
-                                   : Distortion{});
+                               validation_distortion(objective, data.train.image));
   std::cout << (created ? "new" : "resuming") << " study '" << a.name << "' in " << storage.path()
             << ": " << a.model << ", " << a.sampler << ", " << o.trials << " trials x " << o.epochs
             << " epochs on " << main_backend->describe() << " (packs of up to " << o.pack_lanes

@@ -20,23 +20,29 @@ NetworkPass::NetworkPass(Backend& be, const NetworkPlan& plan, std::vector<Stage
       params_(params),
       grads_(grads),
       lanes_(lanes),
-      counters_(counters) {}
-
-// Layer l's call on a batch of b rows: its tensors and gradients in the flat buffers.
-LayerCall NetworkPass::call(const LayerPlan& l, int b) const {
-  LayerCall c{be_, l, b, T_, {}, {}, lanes_, counters_};
-  for (int s : l.tensor_slices) {
-    c.tensors.push_back(params_ + plan_.slices()[s].slice.offset);
-    c.grads.push_back(grads_ + plan_.slices()[s].slice.offset);
+      counters_(counters) {
+  // Each layer's tensors and gradients in the flat buffers, found once: the passes only
+  // hand them on.
+  for (const LayerPlan& l : plan_.layers()) {
+    tensors_.emplace_back();
+    grads_of_.emplace_back();
+    for (int s : l.tensor_slices) {
+      tensors_.back().push_back(params_ + plan_.slices()[s].slice.offset);
+      grads_of_.back().push_back(grads_ + plan_.slices()[s].slice.offset);
+    }
   }
-  return c;
+}
+
+// Layer i's call on a batch of b rows.
+LayerCall NetworkPass::call(int i, int b) const {
+  return {be_, plan_.layers()[i], b, T_, tensors_[i], grads_of_[i], lanes_, counters_};
 }
 
 // Runs layer i on `in` with batch b; returns its output.
 const float* NetworkPass::forward_layer(Activations& a, int i, int b, bool training,
                                         const float* in) const {
   const LayerPlan& l = plan_.layers()[i];
-  return layer_type(l.spec.kind).forward(call(l, b), training, in, a.outs[i].get());
+  return layer_type(l.spec.kind).forward(call(i, b), training, in, a.outs[i].get());
 }
 
 // Runs the stages on a.x with batch b; returns the logits.
@@ -81,7 +87,7 @@ const float* NetworkPass::layer_input(const Activations& a, int i) {
 // Backpropagates dy through layer i into dx (null for the first layer).
 void NetworkPass::backward_layer(Activations& a, int i, int b, const float* dy, float* dx) const {
   const LayerPlan& l = plan_.layers()[i];
-  layer_type(l.spec.kind).backward(call(l, b), layer_input(a, i), a.outs[i].get(), dy, dx);
+  layer_type(l.spec.kind).backward(call(i, b), layer_input(a, i), a.outs[i].get(), dy, dx);
 }
 
 // Backpropagates a.dlogits through the stages, writing every parameter gradient.

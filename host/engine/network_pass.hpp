@@ -46,7 +46,7 @@ class NetworkPass {
   void backward(Activations& a, int b) const;
 
  private:
-  LayerCall call(const LayerPlan& l, int b) const;
+  LayerCall call(int i, int b) const;
   const float* forward_layer(Activations& a, int i, int b, bool training, const float* in) const;
   static const float* layer_input(const Activations& a, int i);
   void backward_layer(Activations& a, int i, int b, const float* dy, float* dx) const;
@@ -59,6 +59,7 @@ class NetworkPass {
   float* grads_;
   LaneArrays lanes_;
   const int64_t* counters_;
+  std::vector<std::vector<float*>> tensors_, grads_of_;  // per layer, in tensors() order
 };
 
 }  // namespace sgdlab

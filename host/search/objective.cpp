@@ -44,6 +44,20 @@ bool needs_distorted_val(Objective o) {
   return o == Objective::DistortedAcc || o == Objective::DistortedLoss;
 }
 
+Distortion validation_distortion(Objective o, const Shape3& image) {
+  return needs_distorted_val(o) ? robust_validation_distortion(image) : Distortion{};
+}
+
+Objective plain_counterpart(Objective o) {
+  return is_loss(o) ? Objective::ValLoss : Objective::ValAcc;
+}
+
+void check_objective_epochs(int objective_epochs, int epochs) {
+  if (objective_epochs < 1 || objective_epochs > epochs)
+    SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
+                       epochs, "), got ", objective_epochs);
+}
+
 double objective_value(Objective o, const EvalStats& stats) {
   return is_loss(o) ? -stats.loss : stats.acc;
 }

@@ -28,9 +28,7 @@ SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& 
   }
   if (o.trials <= 0) SGDLAB_INPUT_ERROR("--trials: expected a number > 0, got ", o.trials);
   if (o.epochs <= 0) SGDLAB_INPUT_ERROR("--epochs: expected a number > 0, got ", o.epochs);
-  if (o.objective_epochs < 1 || o.objective_epochs > o.epochs)
-    SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
-                       o.epochs, "), got ", o.objective_epochs);
+  check_objective_epochs(o.objective_epochs, o.epochs);
   return o;
 }
 
@@ -232,13 +230,13 @@ class Scheduler {
   }
 
   // Per lane: the epoch it was pruned or diverged at (0: it was not), its last stats,
-  // the sum and count of its objective over the objective's epochs, and its last figures
-  // on the distorted validation set (when evaluated).
+  // the sum of its objective over the `value_epochs` epochs it was taken at, and its last
+  // figures on the distorted validation set (when evaluated).
   struct PackOutcome {
     std::vector<int> pruned_at, diverged_at;
     std::vector<EpochStats> last;
     std::vector<double> value_sum;
-    std::vector<int> value_count;
+    int value_epochs = 0;
     std::vector<EvalStats> distorted;
     bool stopped = false;  // SweepOptions::stop: the pack's results are not kept
   };
@@ -262,6 +260,9 @@ class Scheduler {
     }
     PackOutcome out = train_pack(*trainer, trials);
     if (out.stopped) return;  // its trials stay held, to be queued again
+    // A pack whose lanes all froze before the objective's epochs ended early: its value
+    // is taken once, now (the frozen weights are those of the last epoch).
+    if (out.value_epochs == 0) add_objective_epoch(*trainer, out);
     const auto test = trainer->evaluate(Split::Test);
     if (data_.has_distorted_val() && out.distorted.empty())
       out.distorted = trainer->evaluate(Split::ValDistorted);
@@ -285,19 +286,11 @@ class Scheduler {
                                                   {"device", backend.describe()}};
       if (out.diverged_at[t]) attrs["diverged_epoch"] = std::to_string(out.diverged_at[t]);
       if (out.pruned_at[t]) attrs["pruned_epoch"] = std::to_string(out.pruned_at[t]);
-      const EvalStats val{last.val_loss, last.val_acc};
       if (!distorted.empty()) {
         attrs["distorted_acc"] = fmt(distorted[t].acc);
         attrs["distorted_loss"] = fmt(distorted[t].loss);
       }
-      // The mean over the objective's epochs; a pack whose lanes all froze before them
-      // ends early, with the value of the lane's last stats.
-      const double value =
-          out.value_count[t]
-              ? out.value_sum[t] / out.value_count[t]
-              : objective_value(o_.objective,
-                                needs_distorted_val(o_.objective) ? distorted[t] : val);
-      storage_.finish(trials[t].id, state, value, attrs);
+      storage_.finish(trials[t].id, state, out.value_sum[t] / out.value_epochs, attrs);
     }
     report_progress(batch, T, seconds);
   }
@@ -307,7 +300,7 @@ class Scheduler {
   PackOutcome train_pack(Trainer& trainer, const std::vector<Trial>& trials) {
     const int T = int(trials.size());
     PackOutcome out{std::vector<int>(T, 0), std::vector<int>(T, 0), std::vector<EpochStats>(T),
-                    std::vector<double>(T, 0), std::vector<int>(T, 0)};
+                    std::vector<double>(T, 0)};
     for (int e = 1; e <= o_.epochs; ++e) {
       if (stopping()) {
         out.stopped = true;
@@ -349,16 +342,14 @@ class Scheduler {
     for (size_t t = 0; t < out.last.size(); ++t) {
       const EvalStats val{out.last[t].val_loss, out.last[t].val_acc};
       out.value_sum[t] += objective_value(o_.objective, distorted ? out.distorted[t] : val);
-      ++out.value_count[t];
     }
+    ++out.value_epochs;
   }
 
   // A lane's per-epoch value: the objective's plain validation counterpart (the distorted
-  // set is evaluated once, at the end).
+  // set is evaluated only at the objective's epochs).
   double epoch_value(const EpochStats& r) const {
-    const bool loss =
-        o_.objective == Objective::ValLoss || o_.objective == Objective::DistortedLoss;
-    return loss ? -r.val_loss : r.val_acc;
+    return objective_value(plain_counterpart(o_.objective), {r.val_loss, r.val_acc});
   }
 
   void report_progress(int batch, int lanes, double seconds) {

@@ -10,7 +10,6 @@
 #include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/datasets.hpp"
 #include "sgdlab/engine/devices.hpp"
-#include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/narrow.hpp"
@@ -42,9 +41,7 @@ StudyOptions resolve_preset(StudyOptions o) {
   for (const auto& m : o.models) load_model(m);
   parse_objective(o.objective);
   parse_choices(o.narrow_choices, "--narrow-choices");
-  if (o.objective_epochs < 1 || o.objective_epochs > o.epochs)
-    SGDLAB_INPUT_ERROR("--objective-epochs: expected a number of epochs from 1 to --epochs (",
-                       o.epochs, "), got ", o.objective_epochs);
+  check_objective_epochs(o.objective_epochs, o.epochs);
   if (!o.space.empty()) SearchSpace::from_argument(o.space);
   if (o.out.empty()) SGDLAB_INPUT_ERROR("--out DIR is required");
   return o;
@@ -114,10 +111,9 @@ void set_up(study::StudyContext& c) {
   if (!c.o.baseline.empty()) c.report["baseline"] = baseline_figures(c.o.baseline);
   c.backend = make_backend(c.o.device, &c.log);
   check_config(c.o, c.log);
-  const bool distorted = needs_distorted_val(parse_objective(c.o.objective));
   c.device_data = std::make_unique<DeviceData>(
       *c.backend, c.data,
-      distorted ? robust_validation_distortion(c.data.train.image) : Distortion{});
+      validation_distortion(parse_objective(c.o.objective), c.data.train.image));
   make_folders(c.o.out, "--out");
   study::write_json(c.o.out + "/config.json", config_json(c.o));
   c.storage = std::make_unique<StudyStorage>(c.o.out + "/study.db");

@@ -40,7 +40,8 @@ struct LayerCall {
   Backend& be;
   const LayerPlan& layer;
   int batch, lanes;
-  std::vector<float*> tensors, grads;
+  const std::vector<float*>& tensors;
+  const std::vector<float*>& grads;
   const LaneArrays& lane_arrays;
   const int64_t* counters;
 };

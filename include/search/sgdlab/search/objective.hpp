@@ -12,6 +12,7 @@
 // (docs/record-notes.md).
 #include <string>
 
+#include "sgdlab/engine/distort.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab {
@@ -23,6 +24,13 @@ std::string objective_name(Objective o);
 Objective parse_objective(const std::string& name);
 // Whether it needs the ValDistorted split.
 bool needs_distorted_val(Objective o);
+// The distorted validation set the data must be made with for it (none: 0 copies).
+Distortion validation_distortion(Objective o, const Shape3& image);
+// Its counterpart on the plain validation set (val_acc or val_loss): what the per-epoch
+// values, which the pruner reads, are.
+Objective plain_counterpart(Objective o);
+// Throws InputError unless 1 <= objective_epochs <= epochs.
+void check_objective_epochs(int objective_epochs, int epochs);
 // The value stored for a trial, from its lane's evaluation of the split the objective
 // reads (Val or ValDistorted).
 double objective_value(Objective o, const EvalStats& stats);
