@@ -145,6 +145,9 @@ class SpyBackend final : public Backend {
     if (seen("gather", B, T, f))
       cpu_->gather(B, T, f, data, labels, perm, stride, c, step, off, x, y);
   }
+  void scheduled_rates(int T, const RateSchedule* r, const int64_t* c, float* lr) override {
+    if (seen("scheduled_rates", T)) cpu_->scheduled_rates(T, r, c, lr);
+  }
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
     if (seen("shuffle", T, n)) cpu_->shuffle(T, n, seeds, epoch, perm);
   }

@@ -291,6 +291,34 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
   });
 }
 
+// Every schedule shape at steps across a run, one lane each; the formula is shared, so
+// the rates agree to the rounding of double cos and pow on each side.
+TEST_F(CudaParity, ScheduledRates) {
+  std::vector<RateSchedule> lanes(5);
+  const RateShape shapes[] = {RateShape::Constant, RateShape::Step, RateShape::Cosine,
+                              RateShape::OneCycle, RateShape::Cosine};
+  for (int t = 0; t < 5; ++t) {
+    lanes[t].base = 0.01f * float(t + 1);
+    lanes[t].shape = shapes[t];
+    lanes[t].length = 97;
+    lanes[t].gamma = 0.7f;
+    lanes[t].step_every = 3;
+  }
+  lanes[1].unit_steps = 7;  // a per-epoch schedule of 7 steps an epoch
+  lanes[4].warmup = 20;
+  compare([&](Backend& be) {
+    auto R = up(be, lanes);
+    Buffer<float> lr(be, lanes.size());
+    std::vector<float> out;
+    for (int64_t step : {0, 1, 19, 20, 28, 29, 50, 95, 96}) {
+      auto C = up(be, std::vector<int64_t>{step, 0});
+      be.scheduled_rates(5, R.get(), C.get(), lr.get());
+      for (float v : lr.download()) out.push_back(v);
+    }
+    return std::vector<std::vector<float>>{out};
+  });
+}
+
 // Weight decay (weights only) and Nesterov, per lane, on both backends.
 TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
   const int T = 3;

@@ -40,10 +40,11 @@ TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
   const nlohmann::json back = model_to_json(m);
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const LayerType& t = layer_type(m.layers[i].kind);
-    for (const auto& [key, value] : back["layers"][i].items())
-      if (key != "type")
-        EXPECT_NE(std::find(t.keys().begin(), t.keys().end(), key), t.keys().end())
-            << t.type() << " wrote " << key;
+    for (const auto& [key, value] : back["layers"][i].items()) {
+      if (key == "type") continue;
+      EXPECT_NE(std::find(t.keys().begin(), t.keys().end(), key), t.keys().end())
+          << t.type() << " wrote " << key;
+    }
   }
   const NetworkPlan plan(m, 2);
   size_t slices = 0;

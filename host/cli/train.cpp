@@ -491,9 +491,11 @@ void register_train(CLI::App& app) {
       ->default_val("0");
   cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum (PyTorch's form)");
   cmd->add_option("--schedule", args->schedule,
-                  "learning rate per epoch: constant, step:EPOCHS:GAMMA or cosine")
+                  "learning-rate schedule: constant, step:EPOCHS:GAMMA or cosine (per epoch); "
+                  "cosine-per-step or onecycle[:PCT] (per step, as PyTorch's OneCycleLR with "
+                  "max_lr = --lr)")
       ->default_val("constant");
-  cmd->add_option("--warmup", args->warmup, "epochs of linear learning-rate warm-up")
+  cmd->add_option("--warmup", args->warmup, "epochs of linear learning-rate warm-up (per step with a per-step schedule)")
       ->default_val(0);
   cmd->add_option("--augment", args->augment,
                   "random affine transform of each training image, e.g. "

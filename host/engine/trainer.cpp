@@ -100,7 +100,11 @@ struct Trainer::Impl {
   Buffer<float> weight_decay, augment;  // allocated only when a lane uses them
   Buffer<int32_t> nesterov;
   bool augmenting = false, scheduled = false;
-  std::vector<float> lr_now;  // the rates of the epoch in flight
+  // Each lane's schedule, in backend memory when one is not constant: each step's
+  // update reads the rates the `scheduled_rates` op set from the step counter.
+  std::vector<RateSchedule> rate_schedules;
+  Buffer<RateSchedule> schedules;
+  std::vector<float> lr_now;  // the rates of the epoch's first step, for its report
   Buffer<uint64_t> seeds;
   Buffer<LaneState> lane_state;
   Buffer<int64_t> counters;
@@ -220,14 +224,16 @@ struct Trainer::Impl {
     if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
       nesterov = upload_vector(nag);
     if (augmenting) augment = upload_vector(aug);
+    if (!scheduled) return;
+    for (const auto& l : lanes) rate_schedules.push_back(rate_schedule(l.lr, l.schedule, steps));
+    schedules = upload_vector(rate_schedules);
   }
 
-  // The epoch's learning rates, uploaded when a schedule changes them (the recorded
-  // steps read them from backend memory).
+  // The rates of the epoch's first step, as the op will set them, for the report.
   void set_epoch_rates() {
     if (!scheduled) return;
-    for (int t = 0; t < T; ++t) lr_now[t] = scheduled_lr(lanes[t].lr, lanes[t].schedule, epoch);
-    lr.upload(lr_now);
+    for (int t = 0; t < T; ++t)
+      lr_now[t] = scheduled_rate(rate_schedules[t], int64_t(epoch) * steps);
   }
 
   LaneArrays lane_arrays() {
@@ -273,6 +279,7 @@ struct Trainer::Impl {
     pass->backward(a, rows);
     ScopedRange range(be, "update");
     auto raw = slices.get();
+    if (scheduled) be.scheduled_rates(T, schedules.get(), counters.get(), lr.get());
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
     be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
                     grads.get(), velocity.get(), counters.get());

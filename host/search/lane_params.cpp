@@ -19,10 +19,15 @@ LaneSettings lane_settings(const ParamValues& p, uint64_t seed, int epochs, cons
   if (const auto it = p.find("rotate"); it != p.end()) s.augment.rotate = float(it->second);
   if (const auto it = p.find("scale"); it != p.end()) s.augment.scale = float(it->second);
   if (const auto it = p.find("nesterov"); it != p.end()) s.nesterov = it->second == 1;
-  if (const auto it = p.find("schedule"); it != p.end() && it->second == 1) {
-    s.schedule.kind = Schedule::Cosine;
+  if (const auto it = p.find("schedule"); it != p.end() && it->second != 0) {
+    s.schedule.kind = it->second == 1   ? Schedule::Cosine
+                      : it->second == 2 ? Schedule::CosinePerStep
+                                        : Schedule::OneCycle;
     s.schedule.epochs = epochs;
   }
+  // OneCycle's warm-up is its own rise.
+  if (const auto it = p.find("warmup"); it != p.end() && s.schedule.kind != Schedule::OneCycle)
+    s.schedule.warmup = int(it->second);
   return s;
 }
 

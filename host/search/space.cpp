@@ -57,7 +57,7 @@ const std::vector<ParamSpec>& SearchSpace::optional_params() {
       {"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}}, {"augment", Dist::Uniform, 0.0, 1.0, {}},
       {"schedule", Dist::Categorical, 0, 0, {0, 1}},      {"shift", Dist::Uniform, 0.0, 3.0, {}},
       {"rotate", Dist::Uniform, 0.0, 20.0, {}},           {"scale", Dist::Uniform, 0.0, 0.2, {}},
-      {"nesterov", Dist::Categorical, 0, 0, {0, 1}}};
+      {"nesterov", Dist::Categorical, 0, 0, {0, 1}},      {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}}};
   return params;
 }
 
@@ -72,7 +72,7 @@ SearchSpace SearchSpace::beyond_default() {
 SearchSpace SearchSpace::independent_default() {
   std::vector<ParamSpec> params = study_default().params();
   for (const ParamSpec& p : optional_params())
-    if (p.name != "augment") params.push_back(p);
+    if (p.name != "augment" && p.name != "warmup") params.push_back(p);
   return SearchSpace(params);
 }
 
@@ -186,8 +186,11 @@ std::string training_refusal(const std::string& name, double value, size_t train
     rule = name + " must be in [0, 1]";
     accepts = [](double x) { return x >= 0 && x <= 1; };
   } else if (name == "schedule") {
-    rule = "schedule must be 0 (constant) or 1 (cosine)";
-    accepts = [](double x) { return x == 0 || x == 1; };
+    rule = "schedule must be 0 (constant), 1 (cosine), 2 (cosine per step) or 3 (onecycle)";
+    accepts = [](double x) { return x == 0 || x == 1 || x == 2 || x == 3; };
+  } else if (name == "warmup") {
+    rule = "warmup must be a whole number of epochs from 0 to 1000";
+    accepts = [](double x) { return x >= 0 && x <= 1000 && x == std::floor(x); };
   } else if (name == "nesterov") {
     rule = "nesterov must be 0 (off) or 1 (on)";
     accepts = [](double x) { return x == 0 || x == 1; };
@@ -239,7 +242,7 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
                        [&](const ParamSpec& p) { return p.name == name; }))
         SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
                            "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
-                           "schedule, shift, rotate, scale, nesterov)");
+                           "schedule, warmup, shift, rotate, scale, nesterov)");
       space.params_.push_back({name});
       found = space.params_.end() - 1;
     }

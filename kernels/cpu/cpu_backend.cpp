@@ -14,6 +14,7 @@
 #include "cpu/local2d.hpp"
 #include "cpu/maxpool.hpp"
 #include "cpu/relu_maxpool.hpp"
+#include "cpu/scheduled_rates.hpp"
 #include "cpu/sgd.hpp"
 #include "cpu/shuffle.hpp"
 #include "cpu/softmax_xent.hpp"
@@ -154,6 +155,10 @@ class CpuBackend final : public Backend {
       ++counters[kCounterGlobalStep];
       ++counters[kCounterEpochStep];
     }
+  }
+  void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
+                       float* lr) override {
+    cpu::scheduled_rates(T, schedules, counters, lr);
   }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {

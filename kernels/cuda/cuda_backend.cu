@@ -261,6 +261,10 @@ class CudaBackend final : public Backend {
     cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes, params, grads, velocity,
                        counters);
   }
+  void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
+                       float* lr) override {
+    cuda::scheduled_rates(stream_, T, schedules, counters, lr);
+  }
   void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
                   float* accum) override {
     auto* partial = static_cast<float*>(

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "sgdlab/core/op_dims.hpp"
+#include "sgdlab/core/rate_schedule.hpp"
 
 namespace sgdlab::cuda {
 
@@ -52,6 +53,9 @@ void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* prob
 void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
                   const LaneArrays& lanes, float* params, const float* grads, float* velocity,
                   int64_t* counters);
+
+void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules,
+                     const int64_t* counters, float* lr);
 
 // partial: n_slices * T * 2 floats of scratch; done: a counter that is 0 between launches
 // (the kernel leaves it so), used by one launch at a time.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "sgdlab/core/op_dims.hpp"
+#include "sgdlab/core/rate_schedule.hpp"
 
 namespace sgdlab {
 
@@ -150,6 +151,12 @@ class Backend {
   virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
                             const LaneArrays& lanes, float* params, const float* grads,
                             float* velocity, int64_t* counters) = 0;
+
+  // lr[t] = scheduled_rate(schedules[t], counters[kCounterGlobalStep]) for each of the T
+  // lanes (sgdlab/core/rate_schedule.hpp): the rates of the step about to update, read
+  // from backend memory so that a recorded step replays with the next step's rates.
+  virtual void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
+                               float* lr) = 0;
 
   // Adds this step's mean |g| and L2 norm per lane, per layer and overall, to
   // accum[t * (n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer n_layers).

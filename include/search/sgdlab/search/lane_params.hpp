@@ -4,7 +4,9 @@
 // a * (image side / 8) pixels, a rotation of up to 15a degrees and a scale change of up
 // to 15a %; shift (pixels), rotate (degrees) and scale (relative), each the width of
 // its own part of the random affine transform, and each replacing the strength's for
-// that part; nesterov, 0 or 1; schedule, 0 constant or 1 cosine over the run's epochs.
+// that part; nesterov, 0 or 1; schedule, 0 constant, 1 cosine over the run's epochs,
+// 2 cosine over its steps, 3 onecycle (engine/schedule.hpp); warmup, epochs of linear
+// warm-up (not with onecycle, whose rise is its warm-up: there it is left out).
 // Parameters a space does not have stay off.
 #include <cstdint>
 
