@@ -261,6 +261,33 @@ TEST(IndependentSpace, ParametersSetTheirOwnPartOfTheLane) {
             space.to_json());
 }
 
+// schedule 2 and 3 are the per-step kinds; warmup is whole epochs, left out by onecycle.
+TEST(IndependentSpace, PerStepSchedulesAndWarmUp) {
+  ParamValues p = {{"lr", 0.05}, {"momentum", 0.9}, {"dropout", 0.3}, {"schedule", 2},
+                   {"warmup", 2}};
+  LaneSettings s = lane_settings(p, 7, 30, {1, 16, 16});
+  EXPECT_EQ(s.schedule.kind, Schedule::CosinePerStep);
+  EXPECT_EQ(s.schedule.warmup, 2);
+  EXPECT_EQ(s.schedule.epochs, 30);
+  p["schedule"] = 3;
+  s = lane_settings(p, 7, 30, {1, 16, 16});
+  EXPECT_EQ(s.schedule.kind, Schedule::OneCycle);
+  EXPECT_EQ(s.schedule.warmup, 0);
+  EXPECT_NO_THROW(validate(s));
+  p["schedule"] = 0;
+  EXPECT_EQ(lane_settings(p, 7, 30, {1, 16, 16}).schedule.warmup, 2);
+  EXPECT_EQ(training_refusal("schedule", 3), "");
+  EXPECT_NE(training_refusal("schedule", 4), "");
+  EXPECT_EQ(training_refusal("warmup", 3), "");
+  EXPECT_NE(training_refusal("warmup", 1.5), "");
+  EXPECT_NE(training_refusal("warmup", -1), "");
+  // The shipped file: the independent space with all four schedules and a warm-up.
+  const SearchSpace file =
+      SearchSpace::load(std::string(SGDLAB_TESTS_DIR) + "/../data/spaces/schedules.json");
+  EXPECT_EQ(file.get("schedule").choices, (std::vector<double>{0, 1, 2, 3}));
+  EXPECT_EQ(file.get("warmup").choices, (std::vector<double>{0, 1, 2, 3}));
+}
+
 TEST(IndependentSpace, TrainingsLimitsAreRefused) {
   EXPECT_NE(training_refusal("nesterov", 2), "");
   EXPECT_EQ(training_refusal("nesterov", 1), "");

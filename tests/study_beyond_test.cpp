@@ -92,5 +92,40 @@ TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
   }
 }
 
+// The per-step schedules too: the printed command names the schedule and its warm-up,
+// and trains the final models again bit for bit.
+TEST(StudyBeyond, PrintedCommandCarriesPerStepSchedules) {
+  TempDir dir;
+  write_small_usps(dir / "data", 300, 120);
+  const char* spaces[] = {
+      R"({"schedule": {"type": "categorical", "choices": [2]}, "warmup": {"type": "categorical", "choices": [1]}})",
+      R"({"schedule": {"type": "categorical", "choices": [3]}})"};
+  const char* flags[] = {"--schedule cosine-per-step --warmup 1", "--schedule onecycle:0.3"};
+  for (int i = 0; i < 2; ++i) {
+    const std::string study = dir / ("study" + std::to_string(i));
+    std::string out;
+    ASSERT_EQ(run_command(sgdlab_binary() + " study --preset beyond --models mlp --coarse 2 " +
+                              "--fine 1 --epochs 2 --seeds 2 --device cpu --no-figures --space '" +
+                              spaces[i] + "' --data " + (dir / "data") + " --out " + study,
+                          &out),
+              0)
+        << out;
+    const auto fin =
+        nlohmann::json::parse(read_bytes(study + "/report.json"))["models"]["mlp"]["final"];
+    const std::string command = fin["command"].get<std::string>();
+    EXPECT_NE(command.find(flags[i]), std::string::npos) << command;
+    ASSERT_EQ(run_command(sgdlab_binary() + command.substr(6) + " --device cpu --quiet --out " +
+                              study + "/again",
+                          &out),
+              0)
+        << command << "\n"
+        << out;
+    const auto result = nlohmann::json::parse(read_bytes(study + "/again/result.json"));
+    ASSERT_EQ(result["lanes"].size(), fin["test_acc"].size());
+    for (size_t k = 0; k < fin["test_acc"].size(); ++k)
+      EXPECT_EQ(result["lanes"][k]["test_acc"].get<double>(), fin["test_acc"][k].get<double>());
+  }
+}
+
 }  // namespace
 }  // namespace sgdlab::test

@@ -36,6 +36,16 @@ bool parse_step(const std::string& text, Schedule& s) {
   return true;
 }
 
+// The fewest significant digits that read back as `v`: 0.3, not 0.29999999999999999.
+std::string shortest(double v) {
+  for (int digits = 1;; ++digits) {
+    std::ostringstream text;
+    text.precision(digits);
+    text << v;
+    if (std::strtod(text.str().c_str(), nullptr) == v || digits >= 17) return text.str();
+  }
+}
+
 }  // namespace
 
 Schedule parse_schedule(const std::string& text, int warmup, int epochs) {
@@ -69,7 +79,7 @@ std::string to_string(const Schedule& s) {
   if (s.kind == Schedule::CosinePerStep) out = "cosine per step";
   if (s.kind == Schedule::OneCycle) {
     std::ostringstream text;
-    text << "onecycle (peak after " << s.pct_start * 100 << "% of the steps)";
+    text << "onecycle (peak after " << shortest(s.pct_start * 100) << "% of the steps)";
     out = text.str();
   }
   if (!s.warmup) return out;
@@ -86,12 +96,8 @@ std::string schedule_argument(const Schedule& s) {
       return "cosine";
     case Schedule::CosinePerStep:
       return "cosine-per-step";
-    case Schedule::OneCycle: {
-      std::ostringstream text;
-      text.precision(17);
-      text << "onecycle:" << s.pct_start;
-      return text.str();
-    }
+    case Schedule::OneCycle:
+      return "onecycle:" + shortest(s.pct_start);
   }
   return "constant";
 }
