@@ -319,7 +319,8 @@ TEST_F(CudaParity, ScheduledRates) {
   });
 }
 
-// Weight decay (weights only) and Nesterov, per lane, on both backends.
+// Weight decay (weights only) and Nesterov, per lane, on both backends; one slice
+// flagged as not trained is left alone by both.
 TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
   const int T = 3;
   const NetworkPlan plan(model_preset("cnn"), T);
@@ -334,7 +335,9 @@ TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
     auto WD = up(be, wd);
     auto NAG = up(be, nag);
     auto F = up(be, state);
-    auto S = up(be, plan.raw_slices());
+    auto raw = plan.raw_slices();
+    raw[1].flags |= kSliceNotTrained;
+    auto S = up(be, raw);
     const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get(), WD.get(), NAG.get()};
     be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
                     nullptr);

@@ -58,7 +58,9 @@ TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
       int64_t torch = 1;
       for (int64_t d : tensors[i].torch_shape) torch *= d;
       EXPECT_EQ(size_t(torch), tensors[i].count) << s.name;
-      EXPECT_EQ(s.zero_init, tensors[i].init == LayerTensor::Zero);
+      EXPECT_EQ(s.init == SliceInfo::Zero, tensors[i].init == LayerTensor::Zero);
+      EXPECT_EQ(s.init == SliceInfo::Drawn, tensors[i].init == LayerTensor::Weights);
+      EXPECT_EQ(!(s.slice.flags & kSliceNotTrained), tensors[i].trained);
       EXPECT_EQ((s.slice.flags & kSliceIsBias) != 0, !tensors[i].decays);
       ++slices;
     }

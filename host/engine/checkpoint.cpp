@@ -1,4 +1,5 @@
 #include "sgdlab/engine/checkpoint.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 
 #include <climits>
 #include <cstdint>
@@ -128,10 +129,11 @@ void save_resume_checkpoint(const std::string& path, const ResumeCheckpoint& c) 
   const auto n = [](const std::vector<float>& v) {
     return std::vector<int64_t>{int64_t(v.size())};
   };
-  write_safetensors(path,
-                    {{"params", n(c.state.params), c.state.params},
-                     {"velocity", n(c.state.velocity), c.state.velocity}},
+  std::vector<Tensor> tensors = {{"params", n(c.state.params), c.state.params}};
+  for (const auto& slot : c.state.slots) tensors.push_back({slot.name, n(slot.data), slot.data});
+  write_safetensors(path, tensors,
                     {{"format", "sgdlab-resume"},
+                     {"optimizer", c.state.optimizer},
                      {"sgdlab_version", build_version()},
                      {"epoch", std::to_string(c.state.epoch)},
                      {"global_step", std::to_string(c.state.global_step)},
@@ -146,10 +148,18 @@ ResumeCheckpoint load_resume_checkpoint(const std::string& path) {
     SGDLAB_INPUT_ERROR(path, ": not an sgdlab resume checkpoint");
   ResumeCheckpoint c;
   const Tensor* params = f.find("params");
-  const Tensor* velocity = f.find("velocity");
-  if (!params || !velocity) SGDLAB_INPUT_ERROR(path, ": no params or velocity tensor");
+  if (!params) SGDLAB_INPUT_ERROR(path, ": no params tensor");
   c.state.params = params->data;
-  c.state.velocity = velocity->data;
+  // Checkpoints from before optimizers had names are SGD's.
+  const Optimizer& optim = optimizer_named(
+      f.metadata.count("optimizer") ? metadata(f, "optimizer", path) : "sgd", path);
+  c.state.optimizer = optim.name();
+  for (const std::string& name : optim.slots()) {
+    const Tensor* slot = f.find(name);
+    if (!slot)
+      SGDLAB_INPUT_ERROR(path, ": no ", name, " tensor (the ", optim.name(), " optimizer's state)");
+    c.state.slots.push_back({name, slot->data});
+  }
   c.state.epoch = int(metadata_count(f, "epoch", path, INT_MAX));
   c.state.global_step = metadata_count(f, "global_step", path, INT64_MAX);
   const nlohmann::json lanes = metadata_json(f, "lane_state", path);

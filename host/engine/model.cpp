@@ -97,10 +97,13 @@ NetworkPlan::NetworkPlan(ModelSpec spec, int lanes) : spec_(std::move(spec)), la
 int NetworkPlan::add_slice(const LayerPlan& l, const LayerTensor& t) {
   SliceInfo s;
   s.name = l.label + "." + t.suffix;
-  s.slice = ParamSlice{total_, t.count * lanes_, l.param_layer, t.decays ? 0 : kSliceIsBias};
+  const int32_t flags = (t.decays ? 0 : kSliceIsBias) | (t.trained ? 0 : kSliceNotTrained);
+  s.slice = ParamSlice{total_, t.count * lanes_, l.param_layer, flags};
   s.fan_in = t.fan_in;
   s.fan_out = t.fan_out;
-  s.zero_init = t.init == LayerTensor::Zero;
+  s.init = t.init == LayerTensor::Zero  ? SliceInfo::Zero
+           : t.init == LayerTensor::One ? SliceInfo::One
+                                        : SliceInfo::Drawn;
   slices_.push_back(s);
   total_ += (t.count * lanes_ + kSliceAlignFloats - 1) / kSliceAlignFloats * kSliceAlignFloats;
   return int(slices_.size()) - 1;
@@ -143,7 +146,12 @@ std::vector<float> initial_parameters(const NetworkPlan& plan, const std::vector
   const int T = plan.lanes();
   for (size_t s = 0; s < plan.slices().size(); ++s) {
     const SliceInfo& info = plan.slices()[s];
-    if (info.zero_init) continue;
+    if (info.init != SliceInfo::Drawn) {
+      const float fill = info.init == SliceInfo::One ? 1.0f : 0.0f;
+      std::fill(flat.begin() + info.slice.offset,
+                flat.begin() + info.slice.offset + info.slice.count, fill);
+      continue;
+    }
     const size_t per_lane = info.slice.count / T;
     for (int t = 0; t < T; ++t) {
       const LaneInit& li = lanes[t];

@@ -11,6 +11,7 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/cost.hpp"
 #include "sgdlab/engine/memory.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 
 namespace sgdlab {
 
@@ -94,7 +95,10 @@ struct Trainer::Impl {
   int64_t global_step = 0;
   bool warmed_up = false;  // the recorded step shapes have run once, eagerly
 
-  Buffer<float> params, grads, velocity;
+  const Optimizer& optim = optimizer(OptimizerKind::Sgd);
+  Buffer<float> params, grads;
+  std::vector<Buffer<float>> slots;  // the optimiser's state, in optim.slots() order
+  std::vector<float*> slot_ptrs;
   Buffer<ParamSlice> slices;
   Buffer<float> lr, momentum, dropout;
   Buffer<float> weight_decay, augment;  // allocated only when a lane uses them
@@ -151,9 +155,12 @@ struct Trainer::Impl {
     check_pack_fits(be, model, T, opt, n_train);
     params = Buffer<float>(be, plan.param_count());
     grads = Buffer<float>(be, plan.param_count());
-    velocity = Buffer<float>(be, plan.param_count());
     grads.zero();
-    velocity.zero();
+    for (size_t i = 0; i < optim.slots().size(); ++i) {
+      slots.emplace_back(be, plan.param_count());
+      slots.back().zero();
+      slot_ptrs.push_back(slots.back().get());
+    }
     std::vector<LaneInit> inits;
     for (const auto& lane : lanes)
       inits.push_back({lane.seed, lane.init, lane.init_low, lane.init_high});
@@ -281,8 +288,8 @@ struct Trainer::Impl {
     auto raw = slices.get();
     if (scheduled) be.scheduled_rates(T, schedules.get(), counters.get(), lr.get());
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
-    be.sgd_momentum(raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
-                    grads.get(), velocity.get(), counters.get());
+    optim.update({be, raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
+                  grads.get(), slot_ptrs, counters.get()});
   }
 
   // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches.
@@ -341,15 +348,20 @@ struct Trainer::Impl {
   // synchronisation invalidates it. The epoch then trains exactly as without this.
   void warm_up_before_recording(const int64_t* counters_now) {
     ScopedRange range(be, "warm-up");
-    Buffer<float> saved_params(be, params.size()), saved_velocity(be, velocity.size());
+    Buffer<float> saved_params(be, params.size());
+    std::vector<Buffer<float>> saved_slots;
     Buffer<LaneState> saved_state(be, lane_state.size());
     be.copy(saved_params.get(), params.get(), params.size() * sizeof(float));
-    be.copy(saved_velocity.get(), velocity.get(), velocity.size() * sizeof(float));
+    for (const auto& slot : slots) {
+      saved_slots.emplace_back(be, slot.size());
+      be.copy(saved_slots.back().get(), slot.get(), slot.size() * sizeof(float));
+    }
     be.copy(saved_state.get(), lane_state.get(), lane_state.size() * sizeof(LaneState));
     step(B);
     if (tail) step(tail);
     be.copy(params.get(), saved_params.get(), params.size() * sizeof(float));
-    be.copy(velocity.get(), saved_velocity.get(), velocity.size() * sizeof(float));
+    for (size_t i = 0; i < slots.size(); ++i)
+      be.copy(slots[i].get(), saved_slots[i].get(), slots[i].size() * sizeof(float));
     be.copy(lane_state.get(), saved_state.get(), lane_state.size() * sizeof(LaneState));
     counters.upload(counters_now, kCounterCount);
     be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
@@ -509,19 +521,35 @@ std::vector<float> Trainer::parameters() const {
   return impl_->params.download();
 }
 TrainerState Trainer::state() const {
-  return {impl_->params.download(), impl_->velocity.download(), impl_->lane_state.download(),
-          impl_->epoch, impl_->global_step};
+  const Impl& m = *impl_;
+  TrainerState s;
+  s.params = m.params.download();
+  s.optimizer = m.optim.name();
+  for (size_t i = 0; i < m.slots.size(); ++i)
+    s.slots.push_back({m.optim.slots()[i], m.slots[i].download()});
+  s.lanes = m.lane_state.download();
+  s.epoch = m.epoch;
+  s.global_step = m.global_step;
+  return s;
 }
 
 void Trainer::restore(const TrainerState& s) {
   Impl& m = *impl_;
-  if (s.params.size() != m.params.size() || s.velocity.size() != m.velocity.size() ||
+  if (s.optimizer != m.optim.name())
+    SGDLAB_INPUT_ERROR("the saved state is of optimizer ", s.optimizer, "; the pack trains with ",
+                       m.optim.name());
+  for (size_t i = 0; i < m.slots.size(); ++i)
+    if (i >= s.slots.size() || s.slots[i].name != m.optim.slots()[i] ||
+        s.slots[i].data.size() != m.slots[i].size())
+      SGDLAB_INPUT_ERROR("the saved state has no ", m.optim.slots()[i], " of ", m.slots[i].size(),
+                         " floats for the ", m.optim.name(), " optimizer");
+  if (s.params.size() != m.params.size() || s.slots.size() != m.slots.size() ||
       s.lanes.size() != size_t(m.T) || s.epoch < 0 || s.global_step < 0)
     SGDLAB_INPUT_ERROR("the saved state does not fit this pack (", s.params.size(),
                        " parameters and ", s.lanes.size(), " lanes; the pack has ", m.params.size(),
                        " and ", m.T, ")");
   m.params.upload(s.params);
-  m.velocity.upload(s.velocity);
+  for (size_t i = 0; i < m.slots.size(); ++i) m.slots[i].upload(s.slots[i].data);
   m.lane_state.upload(s.lanes);
   m.epoch = s.epoch;
   m.global_step = s.global_step;

@@ -1,7 +1,8 @@
 #pragma once
 // SGD with momentum (PyTorch's form, sgd_update.hpp) over the flat parameter buffer,
 // with each lane's lr, momentum and, when given, weight decay (weights only) and
-// Nesterov flag; lanes that are not Training are left untouched.
+// Nesterov flag; lanes that are not Training, and slices that are not trained
+// (kSliceNotTrained), are left untouched.
 #include <cstddef>
 
 #include "sgdlab/core/op_dims.hpp"
@@ -15,6 +16,7 @@ void sgd_momentum(const ParamSlice* slices, int n_slices, int T, const float* lr
                   S* velocity, const float* weight_decay = nullptr,
                   const int32_t* nesterov = nullptr) {
   for (int s = 0; s < n_slices; ++s) {
+    if (slices[s].flags & kSliceNotTrained) continue;
     const size_t per_lane = slices[s].count / T;
     for (int t = 0; t < T; ++t) {
       if (state[t] != LaneState::Training) continue;

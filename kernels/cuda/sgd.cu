@@ -22,7 +22,7 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
     const ParamSlice sl = slices[s];
     if (i < sl.offset || i >= sl.offset + sl.count) continue;
     const int t = int((i - sl.offset) / (sl.count / T));
-    if (state[t] != LaneState::Training) return;
+    if (state[t] != LaneState::Training || (sl.flags & kSliceNotTrained)) return;
     const float wd = weight_decay && !(sl.flags & kSliceIsBias) ? weight_decay[t] : 0.0f;
     float p = params[i], v = velocity[i];
     sgd_update(p, v, grads[i], lr[t], momentum[t], wd, nesterov && nesterov[t]);

@@ -145,7 +145,8 @@ class Backend {
   virtual void softmax(const XentDims& d, const float* logits, float* probs) = 0;
 
   // v = mu * v + g; p -= lr * v, per lane over the flat buffer of `total` floats (the
-  // slices and their padding); lanes that are not Training are skipped. The update ends a step: it
+  // slices and their padding); lanes that are not Training, and slices flagged
+  // kSliceNotTrained, are skipped. The update ends a step: it
   // then advances the counters (counters[kCounterGlobalStep] and [kCounterEpochStep]
   // += 1) when they are not null, in the same launch on a GPU.
   virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,

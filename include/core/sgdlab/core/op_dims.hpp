@@ -57,9 +57,12 @@ struct ParamSlice {
   uint64_t offset;
   uint64_t count;
   int32_t layer;
-  int32_t flags;  // kSliceIsBias: weight decay leaves it alone
+  int32_t flags;  // kSliceIsBias, kSliceNotTrained
 };
-constexpr int32_t kSliceIsBias = 1;
+constexpr int32_t kSliceIsBias = 1;  // weight decay leaves it alone
+// State that is not trained (a layer's running statistics): the optimiser leaves it
+// alone; the layer's forward pass writes it.
+constexpr int32_t kSliceNotTrained = 2;
 
 // Per-lane hyperparameters and state, in backend memory. Changing a value never
 // changes the shape of the work, so a captured step stays valid.

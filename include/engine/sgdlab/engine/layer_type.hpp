@@ -25,9 +25,12 @@ struct LayerTensor {
   size_t count = 0;
   std::vector<int64_t> torch_shape;
   bool transposed = false;                     // sgdlab keeps it as torch_shape's [1] x [0]
-  enum Init { Weights, Zero } init = Weights;  // Weights: Xavier (or uniform) from fans
+  enum Init { Weights, Zero, One } init = Weights;  // Weights: Xavier (or uniform) from fans
   int fan_in = 0, fan_out = 0;
   bool decays = true;  // weight decay applies (not to biases)
+  // false: state that is not trained (running statistics), which the layer's forward
+  // pass writes and the optimiser leaves alone; kept and saved with the parameters.
+  bool trained = true;
 };
 
 // What backward reads of its forward pass, for the cost model.

@@ -54,7 +54,8 @@ struct SliceInfo {
   std::string name;  // "conv1.weight"
   ParamSlice slice;
   int fan_in = 0, fan_out = 0;
-  bool zero_init = false;  // a bias: starts at 0 rather than drawn
+  // Drawn: Xavier or uniform from the lane's seed; Zero (biases), One: filled.
+  enum Init { Drawn, Zero, One } init = Drawn;
 };
 
 struct LayerTensor;

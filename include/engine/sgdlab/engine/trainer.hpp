@@ -4,6 +4,7 @@
 // initialisation and shuffles. A single run is a pack with T = 1.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sgdlab/core/backend.hpp"
@@ -120,7 +121,15 @@ struct EpochStats {
 // Everything a pack needs to go on from an epoch boundary: the random streams are
 // counter-based, so the epoch and the global step are their whole state.
 struct TrainerState {
-  std::vector<float> params, velocity;  // flat buffers of all lanes
+  std::vector<float> params;  // the flat buffer of all lanes
+  // The optimiser's state slots (optimizer.hpp), each as flat as the parameters, in the
+  // optimiser's slots() order.
+  struct Slot {
+    std::string name;
+    std::vector<float> data;
+  };
+  std::string optimizer = "sgd";
+  std::vector<Slot> slots;
   std::vector<LaneState> lanes;
   int epoch = 0;
   int64_t global_step = 0;
