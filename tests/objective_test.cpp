@@ -263,8 +263,8 @@ TEST(IndependentSpace, ParametersSetTheirOwnPartOfTheLane) {
 
 // schedule 2 and 3 are the per-step kinds; warmup is whole epochs, left out by onecycle.
 TEST(IndependentSpace, PerStepSchedulesAndWarmUp) {
-  ParamValues p = {{"lr", 0.05}, {"momentum", 0.9}, {"dropout", 0.3}, {"schedule", 2},
-                   {"warmup", 2}};
+  ParamValues p = {
+      {"lr", 0.05}, {"momentum", 0.9}, {"dropout", 0.3}, {"schedule", 2}, {"warmup", 2}};
   LaneSettings s = lane_settings(p, 7, 30, {1, 16, 16});
   EXPECT_EQ(s.schedule.kind, Schedule::CosinePerStep);
   EXPECT_EQ(s.schedule.warmup, 2);

@@ -31,13 +31,26 @@ std::vector<float> rates(const Schedule& s, float base, int steps_per_epoch, int
 // torch 1.13: OneCycleLR(SGD(lr=0.1), max_lr=0.1, total_steps=20, pct_start=0.3,
 // cycle_momentum=False); the rate each of the 20 optimizer steps used.
 TEST(Schedule, OneCycleIsPyTorchs) {
-  const double want[] = {0.0040000000000000036, 0.013167184270002533, 0.037167184270002526,
-                         0.06683281572999747,   0.09083281572999748,  0.1,
-                         0.09874640062350874,   0.09504846320134738,  0.089091617757105,
-                         0.0811745653949763,    0.07169430017913009,  0.06112620219362893,
-                         0.0500002,             0.03887419780637107,  0.028306099820869922,
-                         0.0188258346050237,    0.010908782242895003, 0.004951936798652629,
-                         0.0012539993764912555, 4e-07};
+  const double want[] = {0.0040000000000000036,
+                         0.013167184270002533,
+                         0.037167184270002526,
+                         0.06683281572999747,
+                         0.09083281572999748,
+                         0.1,
+                         0.09874640062350874,
+                         0.09504846320134738,
+                         0.089091617757105,
+                         0.0811745653949763,
+                         0.07169430017913009,
+                         0.06112620219362893,
+                         0.0500002,
+                         0.03887419780637107,
+                         0.028306099820869922,
+                         0.0188258346050237,
+                         0.010908782242895003,
+                         0.004951936798652629,
+                         0.0012539993764912555,
+                         4e-07};
   // 4 epochs of 5 steps: 20 steps.
   const auto got = rates(parse_schedule("onecycle", 0, 4), 0.1f, 5, 20);
   for (int k = 0; k < 20; ++k) expect_rate(got[k], want[k], k);
@@ -45,8 +58,12 @@ TEST(Schedule, OneCycleIsPyTorchs) {
 
 // The same with pct_start 0.25 over 7 steps: the rise ends between steps 0 and 1.
 TEST(Schedule, OneCycleWithAShortRiseIsPyTorchs) {
-  const double want[] = {0.0040000000000000036, 0.09944154354509119, 0.08665264698111695,
-                         0.06112620219362893,   0.03173322184988512, 0.008688426531955128,
+  const double want[] = {0.0040000000000000036,
+                         0.09944154354509119,
+                         0.08665264698111695,
+                         0.06112620219362893,
+                         0.03173322184988512,
+                         0.008688426531955128,
                          4e-07};
   const auto got = rates(parse_schedule("onecycle:0.25", 0, 1), 0.1f, 7, 7);
   for (int k = 0; k < 7; ++k) expect_rate(got[k], want[k], k);
@@ -76,8 +93,9 @@ TEST(Schedule, PerEpochKindsHoldTheirRateThroughAnEpoch) {
 
 TEST(Schedule, ArgumentsParseBackAndRefusalsAreClear) {
   for (const char* text : {"constant", "cosine", "cosine-per-step", "onecycle:0.25", "step:3:0.5"})
-    EXPECT_EQ(schedule_argument(parse_schedule(schedule_argument(parse_schedule(text, 0, 5)), 0, 5)),
-              schedule_argument(parse_schedule(text, 0, 5)))
+    EXPECT_EQ(
+        schedule_argument(parse_schedule(schedule_argument(parse_schedule(text, 0, 5)), 0, 5)),
+        schedule_argument(parse_schedule(text, 0, 5)))
         << text;
   EXPECT_EQ(parse_schedule("onecycle", 0, 5).pct_start, 0.3);
   EXPECT_EQ(parse_schedule("onecycle:0.25", 0, 5).pct_start, 0.25);

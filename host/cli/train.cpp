@@ -15,6 +15,7 @@
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/hyperparameters.hpp"
 #include "sgdlab/engine/metrics_io.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/trainer.hpp"
@@ -73,6 +74,10 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
     lanes[t].nesterov = a.nesterov;
     lanes[t].schedule = schedule;
     lanes[t].augment = augment;
+    // The engine's rule, named by the flag that set the value.
+    const Hyperparameter* which = nullptr;
+    const std::string why = lane_refusal(lanes[t], &which);
+    if (!why.empty()) SGDLAB_INPUT_ERROR(which->flag, ": ", why);
     validate(lanes[t]);
   }
   return lanes;
@@ -495,7 +500,8 @@ void register_train(CLI::App& app) {
                   "cosine-per-step or onecycle[:PCT] (per step, as PyTorch's OneCycleLR with "
                   "max_lr = --lr)")
       ->default_val("constant");
-  cmd->add_option("--warmup", args->warmup, "epochs of linear learning-rate warm-up (per step with a per-step schedule)")
+  cmd->add_option("--warmup", args->warmup,
+                  "epochs of linear learning-rate warm-up (per step with a per-step schedule)")
       ->default_val(0);
   cmd->add_option("--augment", args->augment,
                   "random affine transform of each training image, e.g. "

@@ -151,8 +151,8 @@ ResumeCheckpoint load_resume_checkpoint(const std::string& path) {
   if (!params) SGDLAB_INPUT_ERROR(path, ": no params tensor");
   c.state.params = params->data;
   // Checkpoints from before optimizers had names are SGD's.
-  const Optimizer& optim = optimizer_named(
-      f.metadata.count("optimizer") ? metadata(f, "optimizer", path) : "sgd", path);
+  const Optimizer& optim =
+      optimizer_named(f.metadata.count("optimizer") ? metadata(f, "optimizer", path) : "sgd", path);
   c.state.optimizer = optim.name();
   for (const std::string& name : optim.slots()) {
     const Tensor* slot = f.find(name);

@@ -129,8 +129,8 @@ RateSchedule rate_schedule(float base, const Schedule& s, int steps_per_epoch) {
       // there); the fall's, steps * (1 - pct_start), is never 0. (A product compared, not
       // a difference: the compiler may fuse a multiply-subtract and miss the 0.)
       if (r.pct_start * double(r.length) == 1.0 || r.length < 2)
-        SGDLAB_INPUT_ERROR("--schedule onecycle:", s.pct_start, ": a rise of ", r.pct_start,
-                           " of ", r.length, " steps ends at step 0, where PyTorch divides by 0;",
+        SGDLAB_INPUT_ERROR("--schedule onecycle:", s.pct_start, ": a rise of ", r.pct_start, " of ",
+                           r.length, " steps ends at step 0, where PyTorch divides by 0;",
                            " expected another PCT or more steps");
       break;
   }

@@ -10,28 +10,18 @@
 #include "network_pass.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/cost.hpp"
+#include "sgdlab/engine/hyperparameters.hpp"
 #include "sgdlab/engine/memory.hpp"
 #include "sgdlab/engine/optimizer.hpp"
 
 namespace sgdlab {
 
 void validate(const LaneSettings& lane) {
-  if (!(lane.lr > 0) || !std::isfinite(lane.lr))
-    SGDLAB_INPUT_ERROR("--lr: expected a learning rate > 0, got ", lane.lr);
-  if (!(lane.momentum >= 0 && lane.momentum < 1))
-    SGDLAB_INPUT_ERROR("--momentum: expected a value in [0, 1), got ", lane.momentum);
-  if (!(lane.dropout >= 0 && lane.dropout < 1))
-    SGDLAB_INPUT_ERROR("--dropout: expected a rate in [0, 1), got ", lane.dropout);
-  if (!(lane.weight_decay >= 0 && lane.weight_decay <= 1))
-    SGDLAB_INPUT_ERROR("--weight-decay: expected a value in [0, 1], got ", lane.weight_decay);
-  const Augment& a = lane.augment;
-  if (!(a.shift >= 0 && a.shift <= 64) || !(a.rotate >= 0 && a.rotate <= 180) ||
-      !(a.scale >= 0 && a.scale <= 0.9f))
-    SGDLAB_INPUT_ERROR("--augment: expected shift in [0, 64] pixels, rotate in [0, 180] ",
-                       "degrees, scale in [0, 0.9], got shift=", a.shift, ",rotate=", a.rotate,
-                       ",scale=", a.scale);
+  const Hyperparameter* which = nullptr;
+  const std::string why = lane_refusal(lane, &which);
+  if (!why.empty()) SGDLAB_INPUT_ERROR(which->name, ": ", why);
   if (lane.init == InitKind::Uniform && !(lane.init_low <= lane.init_high))
-    SGDLAB_INPUT_ERROR("--init uniform: expected low <= high, got ", lane.init_low, " > ",
+    SGDLAB_INPUT_ERROR("init uniform: expected low <= high, got ", lane.init_low, " > ",
                        lane.init_high);
 }
 

@@ -10,6 +10,7 @@
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/hyperparameters.hpp"
 #include "sgdlab/engine/json_text.hpp"
 
 namespace sgdlab {
@@ -53,11 +54,14 @@ double ParamSpec::internal_high() const {
 SearchSpace::SearchSpace(std::vector<ParamSpec> params) : params_(std::move(params)) {}
 
 const std::vector<ParamSpec>& SearchSpace::optional_params() {
-  static const std::vector<ParamSpec> params = {
-      {"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}}, {"augment", Dist::Uniform, 0.0, 1.0, {}},
-      {"schedule", Dist::Categorical, 0, 0, {0, 1}},      {"shift", Dist::Uniform, 0.0, 3.0, {}},
-      {"rotate", Dist::Uniform, 0.0, 20.0, {}},           {"scale", Dist::Uniform, 0.0, 0.2, {}},
-      {"nesterov", Dist::Categorical, 0, 0, {0, 1}},      {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}}};
+  static const std::vector<ParamSpec> params = {{"weight_decay", Dist::LogUniform, 1e-6, 1e-2, {}},
+                                                {"augment", Dist::Uniform, 0.0, 1.0, {}},
+                                                {"schedule", Dist::Categorical, 0, 0, {0, 1}},
+                                                {"shift", Dist::Uniform, 0.0, 3.0, {}},
+                                                {"rotate", Dist::Uniform, 0.0, 20.0, {}},
+                                                {"scale", Dist::Uniform, 0.0, 0.2, {}},
+                                                {"nesterov", Dist::Categorical, 0, 0, {0, 1}},
+                                                {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}}};
   return params;
 }
 
@@ -173,36 +177,19 @@ ParamSpec param_from_json(const std::string& name, const nlohmann::json& v,
 }  // namespace
 
 std::string training_refusal(const std::string& name, double value, size_t train_size) {
-  // The trainer's own checks, on the float each value becomes (Trainer: validate).
+  // The trainer's own rules (engine/hyperparameters.hpp), on the float each value
+  // becomes; the search's own encodings (augment, schedule) and the batch size here.
   std::string rule = "a finite number";
   std::function<bool(double)> accepts = [](double x) { return std::isfinite(x); };
-  if (name == "lr") {
-    rule = "the learning rate must be finite and > 0";
-    accepts = [](double x) { return std::isfinite(x) && x > 0; };
-  } else if (name == "momentum" || name == "dropout") {
-    rule = name + " must be in [0, 1)";
-    accepts = [](double x) { return x >= 0 && x < 1; };
-  } else if (name == "weight_decay" || name == "augment") {
-    rule = name + " must be in [0, 1]";
+  if (const Hyperparameter* h = find_hyperparameter(name)) {
+    rule = std::string("expected ") + h->rule;
+    accepts = h->accepts;
+  } else if (name == "augment") {
+    rule = "augment must be in [0, 1]";
     accepts = [](double x) { return x >= 0 && x <= 1; };
   } else if (name == "schedule") {
     rule = "schedule must be 0 (constant), 1 (cosine), 2 (cosine per step) or 3 (onecycle)";
     accepts = [](double x) { return x == 0 || x == 1 || x == 2 || x == 3; };
-  } else if (name == "warmup") {
-    rule = "warmup must be a whole number of epochs from 0 to 1000";
-    accepts = [](double x) { return x >= 0 && x <= 1000 && x == std::floor(x); };
-  } else if (name == "nesterov") {
-    rule = "nesterov must be 0 (off) or 1 (on)";
-    accepts = [](double x) { return x == 0 || x == 1; };
-  } else if (name == "shift") {
-    rule = "shift must be in [0, 64] pixels";
-    accepts = [](double x) { return x >= 0 && x <= 64; };
-  } else if (name == "rotate") {
-    rule = "rotate must be in [0, 180] degrees";
-    accepts = [](double x) { return x >= 0 && x <= 180; };
-  } else if (name == "scale") {
-    rule = "scale must be in [0, 0.9]";
-    accepts = [](double x) { return x >= 0 && x <= 0.9; };
   } else if (name == "batch") {
     const double most = train_size ? double(train_size) : double(INT_MAX);
     rule = train_size ? "a batch size from 1 to the training set's " + std::to_string(train_size) +

@@ -46,8 +46,7 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
   for (int i = 0; i < c.o.seeds; ++i) cmd << (i ? "," : "") << 1 + i;
   if (s.nesterov) cmd << " --nesterov";
   if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
-  if (s.schedule.kind != Schedule::Constant)
-    cmd << " --schedule " << schedule_argument(s.schedule);
+  if (s.schedule.kind != Schedule::Constant) cmd << " --schedule " << schedule_argument(s.schedule);
   if (s.schedule.warmup) cmd << " --warmup " << s.schedule.warmup;
   if (s.augment.on())
     cmd << " --augment shift=" << s.augment.shift << ",rotate=" << s.augment.rotate

@@ -54,8 +54,8 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
                   const LaneArrays& lanes, float* params, const float* grads, float* velocity,
                   int64_t* counters);
 
-void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules,
-                     const int64_t* counters, float* lr);
+void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,
+                     float* lr);
 
 // partial: n_slices * T * 2 floats of scratch; done: a counter that is 0 between launches
 // (the kernel leaves it so), used by one launch at a time.

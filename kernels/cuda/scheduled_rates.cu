@@ -15,8 +15,8 @@ __global__ void scheduled_rates_kernel(int T, const RateSchedule* schedules,
 
 }  // namespace
 
-void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules,
-                     const int64_t* counters, float* lr) {
+void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,
+                     float* lr) {
   if (T <= 0) return;
   scheduled_rates_kernel<<<unsigned((T + 127) / 128), 128, 0, s>>>(T, schedules, counters, lr);
   SGDLAB_LAUNCH_CHECK();

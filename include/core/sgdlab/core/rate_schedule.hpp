@@ -60,8 +60,8 @@ SGDLAB_HD float scheduled_rate(const RateSchedule& s, int64_t step) {
   double lr = s.base;
   if (s.shape == RateShape::Step) lr *= pow(double(s.gamma), double(at / s.step_every));
   if (s.shape == RateShape::Cosine)
-    lr *= 0.5 * (1.0 + cos(3.14159265358979323846 * double(at) /
-                           double(s.length > 1 ? s.length : 1)));
+    lr *= 0.5 *
+          (1.0 + cos(3.14159265358979323846 * double(at) / double(s.length > 1 ? s.length : 1)));
   if (at < s.warmup) lr *= double(at + 1) / double(s.warmup + 1);
   return float(lr);
 }

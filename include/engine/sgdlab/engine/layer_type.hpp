@@ -24,7 +24,7 @@ struct LayerTensor {
   std::string suffix;  // "weight": the tensor is "<label><n>.weight"
   size_t count = 0;
   std::vector<int64_t> torch_shape;
-  bool transposed = false;                     // sgdlab keeps it as torch_shape's [1] x [0]
+  bool transposed = false;                          // sgdlab keeps it as torch_shape's [1] x [0]
   enum Init { Weights, Zero, One } init = Weights;  // Weights: Xavier (or uniform) from fans
   int fan_in = 0, fan_out = 0;
   bool decays = true;  // weight decay applies (not to biases)

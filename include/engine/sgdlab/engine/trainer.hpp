@@ -36,7 +36,8 @@ struct LaneSettings {
   Augment augment;
 };
 
-// Throws InputError when a value is outside what training accepts.
+// Throws InputError, naming the field (engine/hyperparameters.hpp), when a value is
+// outside what training accepts.
 void validate(const LaneSettings& lane);
 
 // ValDistorted: the validation images under a fixed distortion (engine/distort.hpp),

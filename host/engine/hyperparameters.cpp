@@ -1,0 +1,69 @@
+#include "sgdlab/engine/hyperparameters.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "sgdlab/engine/trainer.hpp"
+
+namespace sgdlab {
+namespace {
+
+bool unit_open(double x) {
+  return x >= 0 && x < 1;
+}
+
+}  // namespace
+
+const std::vector<Hyperparameter>& lane_hyperparameters() {
+  using L = LaneSettings;
+  static const std::vector<Hyperparameter> table = {
+      {"lr", "--lr", "a learning rate > 0", [](double x) { return std::isfinite(x) && x > 0; },
+       [](const L& l) { return double(l.lr); }, [](L& l, double v) { l.lr = float(v); }},
+      {"momentum", "--momentum", "a value in [0, 1)", unit_open,
+       [](const L& l) { return double(l.momentum); },
+       [](L& l, double v) { l.momentum = float(v); }},
+      {"dropout", "--dropout", "a rate in [0, 1)", unit_open,
+       [](const L& l) { return double(l.dropout); }, [](L& l, double v) { l.dropout = float(v); }},
+      {"weight_decay", "--weight-decay", "a value in [0, 1]",
+       [](double x) { return x >= 0 && x <= 1; }, [](const L& l) { return double(l.weight_decay); },
+       [](L& l, double v) { l.weight_decay = float(v); }},
+      {"nesterov", "--nesterov", "0 (off) or 1 (on)", [](double x) { return x == 0 || x == 1; },
+       [](const L& l) { return l.nesterov ? 1.0 : 0.0; },
+       [](L& l, double v) { l.nesterov = v == 1; }},
+      {"shift", "--augment", "shift in [0, 64] pixels", [](double x) { return x >= 0 && x <= 64; },
+       [](const L& l) { return double(l.augment.shift); },
+       [](L& l, double v) { l.augment.shift = float(v); }},
+      {"rotate", "--augment", "rotate in [0, 180] degrees",
+       [](double x) { return x >= 0 && x <= 180; },
+       [](const L& l) { return double(l.augment.rotate); },
+       [](L& l, double v) { l.augment.rotate = float(v); }},
+      {"scale", "--augment", "scale in [0, 0.9]", [](double x) { return x >= 0 && x <= 0.9; },
+       [](const L& l) { return double(l.augment.scale); },
+       [](L& l, double v) { l.augment.scale = float(v); }},
+      {"warmup", "--warmup", "a whole number of epochs from 0 to 1000",
+       [](double x) { return x >= 0 && x <= 1000 && x == std::floor(x); },
+       [](const L& l) { return double(l.schedule.warmup); },
+       [](L& l, double v) { l.schedule.warmup = int(v); }},
+  };
+  return table;
+}
+
+const Hyperparameter* find_hyperparameter(const std::string& name) {
+  for (const Hyperparameter& h : lane_hyperparameters())
+    if (name == h.name) return &h;
+  return nullptr;
+}
+
+std::string lane_refusal(const LaneSettings& lane, const Hyperparameter** which) {
+  for (const Hyperparameter& h : lane_hyperparameters()) {
+    const double v = h.get(lane);
+    if (h.accepts(v)) continue;
+    if (which) *which = &h;
+    std::ostringstream out;
+    out << "expected " << h.rule << ", got " << v;
+    return out.str();
+  }
+  return "";
+}
+
+}  // namespace sgdlab
