@@ -145,6 +145,11 @@ class SpyBackend final : public Backend {
     if (seen("gather", B, T, f))
       cpu_->gather(B, T, f, data, labels, perm, stride, c, step, off, x, y);
   }
+  void adam_update(const AdamDims& d, const LaneArrays& l, float* p, const float* g, float* m,
+                   float* v, int64_t* c) override {
+    if (seen("adam_update", d.n_slices, d.T, d.total, d.decoupled))
+      cpu_->adam_update(d, l, p, g, m, v, c);
+  }
   void scheduled_rates(int T, const RateSchedule* r, const int64_t* c, float* lr) override {
     if (seen("scheduled_rates", T)) cpu_->scheduled_rates(T, r, c, lr);
   }

@@ -319,6 +319,39 @@ TEST_F(CudaParity, ScheduledRates) {
   });
 }
 
+// Adam and AdamW per lane (betas, eps, decay on weights only), a frozen lane and a slice
+// that is not trained, at update 7; the counters advance on both.
+TEST_F(CudaParity, AdamAndAdamW) {
+  const int T = 3;
+  const NetworkPlan plan(model_preset("cnn"), T);
+  const auto g = random_floats(plan.param_count(), 35), p = random_floats(plan.param_count(), 36),
+             m = random_floats(plan.param_count(), 37);
+  std::vector<float> v = random_floats(plan.param_count(), 38);
+  for (float& x : v) x = x * x;  // a second moment is >= 0
+  const std::vector<float> lr = {0.001f, 0.01f, 0.003f}, wd = {0.01f, 0.0f, 0.1f},
+                           betas = {0.9f, 0.999f, 1e-8f, 0.8f, 0.99f, 1e-6f, 0.5f, 0.9f, 1e-3f};
+  const std::vector<LaneState> state = {LaneState::Training, LaneState::Pruned,
+                                        LaneState::Training};
+  for (bool decoupled : {false, true})
+    compare([&](Backend& be) {
+      auto P = up(be, p), G = up(be, g), M = up(be, m), V = up(be, v), LR = up(be, lr);
+      auto WD = up(be, wd), AB = up(be, betas);
+      auto F = up(be, state);
+      auto raw = plan.raw_slices();
+      raw[2].flags |= kSliceNotTrained;
+      auto S = up(be, raw);
+      LaneArrays lanes{LR.get(), nullptr, nullptr, nullptr, F.get()};
+      lanes.weight_decay = WD.get();
+      lanes.adam = AB.get();
+      auto C = up(be, std::vector<int64_t>{6, 2});
+      be.adam_update({S.get(), int(S.size()), T, plan.param_count(), decoupled}, lanes, P.get(),
+                     G.get(), M.get(), V.get(), C.get());
+      std::vector<float> counters;
+      for (int64_t c : C.download()) counters.push_back(float(c));  // 7 and 3
+      return std::vector<std::vector<float>>{P.download(), M.download(), V.download(), counters};
+    });
+}
+
 // Weight decay (weights only) and Nesterov, per lane, on both backends; one slice
 // flagged as not trained is left alone by both.
 TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {

@@ -119,6 +119,10 @@ class ForwardingBackend : public Backend {
                     int64_t* counters) override {
     inner_->sgd_momentum(slices, n_slices, T, total, lanes, params, grads, velocity, counters);
   }
+  void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                   float* m, float* v, int64_t* counters) override {
+    inner_->adam_update(d, lanes, params, grads, m, v, counters);
+  }
   void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
                        float* lr) override {
     inner_->scheduled_rates(T, schedules, counters, lr);

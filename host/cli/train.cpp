@@ -38,6 +38,7 @@ struct TrainArgs {
   int checkpoint_every = 0;
   // Beyond the paper (all off by default).
   std::string augment, schedule = "constant", weight_decay = "0";
+  std::string optimizer = "sgd", beta1 = "0.9", beta2 = "0.999", eps = "1e-8";
   int warmup = 0;
   bool nesterov = false;
   // The settings' flags as given (or, resumed, as the run recorded them), by name, each
@@ -51,16 +52,26 @@ struct TrainArgs {
 const char* const kRecordedFlags[] = {
     "--model",    "--epochs",    "--batch",      "--lr",           "--momentum",
     "--dropout",  "--seed",      "--init",       "--weight-decay", "--nesterov",
+    "--optimizer", "--beta1",    "--beta2",      "--eps",
     "--schedule", "--warmup",    "--augment",    "--data",         "--format",
     "--layout",   "--normalize", "--split-seed", "--save",         "--checkpoint-every",
     "--device",   "--tf32",      "--autotune",   "--conv-kernel"};
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
+  // Before anything is written: the optimizer and what only SGD takes.
+  const Optimizer& optim = optimizer_named(a.optimizer, "--optimizer");
+  if (a.nesterov && optim.kind() != OptimizerKind::Sgd)
+    SGDLAB_INPUT_ERROR("--nesterov: a setting of SGD, not of --optimizer ", optim.name());
   const auto lr = parse_list("--lr", a.lr), mu = parse_list("--momentum", a.momentum),
              drop = parse_list("--dropout", a.dropout);
   const auto seed = parse_uint_list("--seed", a.seed);
   const auto wd = parse_list("--weight-decay", a.weight_decay);
-  const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size()});
+  const auto b1 = parse_list("--beta1", a.beta1), b2 = parse_list("--beta2", a.beta2),
+             eps = parse_list("--eps", a.eps);
+  const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size(), b1.size(),
+                             b2.size(), eps.size()});
+  const auto b1_t = broadcast("--beta1", b1, T), b2_t = broadcast("--beta2", b2, T),
+             eps_t = broadcast("--eps", eps, T);
   const auto lr_t = broadcast("--lr", lr, T), mu_t = broadcast("--momentum", mu, T),
              drop_t = broadcast("--dropout", drop, T), wd_t = broadcast("--weight-decay", wd, T);
   const auto seed_t = broadcast_list("--seed", seed, T);
@@ -71,6 +82,9 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
     lanes[t] = {float(lr_t[t]), float(mu_t[t]), float(drop_t[t]), seed_t[t]};
     parse_init(a.init, lanes[t]);
     lanes[t].weight_decay = float(wd_t[t]);
+    lanes[t].beta1 = float(b1_t[t]);
+    lanes[t].beta2 = float(b2_t[t]);
+    lanes[t].eps = float(eps_t[t]);
     lanes[t].nesterov = a.nesterov;
     lanes[t].schedule = schedule;
     lanes[t].augment = augment;
@@ -104,6 +118,15 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
                           {"weight_decay", l.weight_decay}});
   // Recorded only when used, so that a plain run's settings read as they always did.
   if (a.nesterov) j["nesterov"] = true;
+  const OptimizerKind kind = optimizer_named(a.optimizer, "--optimizer").kind();
+  if (kind != OptimizerKind::Sgd) {
+    j["optimizer"] = a.optimizer;
+    for (size_t t = 0; t < lanes.size(); ++t) {
+      j["lanes"][t]["beta1"] = lanes[t].beta1;
+      j["lanes"][t]["beta2"] = lanes[t].beta2;
+      j["lanes"][t]["eps"] = lanes[t].eps;
+    }
+  }
   if (!lanes[0].schedule.is_constant()) j["schedule"] = to_string(lanes[0].schedule);
   if (lanes[0].augment.on()) j["augment"] = a.augment;
   return j;
@@ -279,8 +302,10 @@ void set_up(Run& r) {
   r.data = load_data(a.data);
   r.backend = make_backend(a.device, a.gpu);
   r.device_data = std::make_unique<DeviceData>(*r.backend, r.data);
-  r.trainer = std::make_unique<Trainer>(*r.backend, *r.device_data, r.model, r.lanes,
-                                        TrainerOptions{a.batch});
+  TrainerOptions options{a.batch};
+  options.optimizer = optimizer_named(a.optimizer, "--optimizer").kind();
+  r.trainer =
+      std::make_unique<Trainer>(*r.backend, *r.device_data, r.model, r.lanes, options);
   r.settings = run_settings(a, r.model, r.data, r.lanes);
 }
 
@@ -494,7 +519,15 @@ void register_train(CLI::App& app) {
   cmd->add_option("--weight-decay", args->weight_decay,
                   "L2 on weights, not biases, coupled as in PyTorch's SGD; list")
       ->default_val("0");
-  cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum (PyTorch's form)");
+  cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum (PyTorch's form; SGD only)");
+  cmd->add_option("--optimizer", args->optimizer,
+                  "sgd (with --momentum), adam or adamw (torch.optim.Adam and AdamW)")
+      ->default_val("sgd");
+  cmd->add_option("--beta1", args->beta1, "Adam's first-moment decay in [0, 1); list")
+      ->default_val("0.9");
+  cmd->add_option("--beta2", args->beta2, "Adam's second-moment decay in [0, 1); list")
+      ->default_val("0.999");
+  cmd->add_option("--eps", args->eps, "Adam's denominator term > 0; list")->default_val("1e-8");
   cmd->add_option("--schedule", args->schedule,
                   "learning-rate schedule: constant, step:EPOCHS:GAMMA or cosine (per epoch); "
                   "cosine-per-step or onecycle[:PCT] (per step, as PyTorch's OneCycleLR with "

@@ -85,13 +85,14 @@ struct Trainer::Impl {
   int64_t global_step = 0;
   bool warmed_up = false;  // the recorded step shapes have run once, eagerly
 
-  const Optimizer& optim = optimizer(OptimizerKind::Sgd);
+  const Optimizer& optim = optimizer(opt.optimizer);
   Buffer<float> params, grads;
   std::vector<Buffer<float>> slots;  // the optimiser's state, in optim.slots() order
   std::vector<float*> slot_ptrs;
   Buffer<ParamSlice> slices;
   Buffer<float> lr, momentum, dropout;
   Buffer<float> weight_decay, augment;  // allocated only when a lane uses them
+  Buffer<float> adam;                   // beta1, beta2, eps per lane, for Adam and AdamW
   Buffer<int32_t> nesterov;
   bool augmenting = false, scheduled = false;
   // Each lane's schedule, in backend memory when one is not constant: each step's
@@ -131,7 +132,11 @@ struct Trainer::Impl {
         B(o.batch) {
     if (opt.batch <= 0) SGDLAB_INPUT_ERROR("--batch: expected a batch size > 0, got ", opt.batch);
     if (opt.eval_batch <= 0) SGDLAB_INPUT_ERROR("evaluation batch must be > 0");
-    for (const auto& lane : lanes) validate(lane);
+    for (const auto& lane : lanes) {
+      validate(lane);
+      if (lane.nesterov && opt.optimizer != OptimizerKind::Sgd)
+        SGDLAB_INPUT_ERROR("nesterov: a setting of SGD; this pack trains with ", optim.name());
+    }
     check_data_fits(data, model);
     const size_t n_train = data.part(Split::Train).n;
     // As PyTorch's DataLoader (drop_last=False): full steps, then one shorter step with
@@ -221,6 +226,11 @@ struct Trainer::Impl {
     if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
       nesterov = upload_vector(nag);
     if (augmenting) augment = upload_vector(aug);
+    if (optim.uses_betas()) {
+      std::vector<float> betas;
+      for (const auto& l : lanes) betas.insert(betas.end(), {l.beta1, l.beta2, l.eps});
+      adam = upload_vector(betas);
+    }
     if (!scheduled) return;
     for (const auto& l : lanes) rate_schedules.push_back(rate_schedule(l.lr, l.schedule, steps));
     schedules = upload_vector(rate_schedules);
@@ -235,7 +245,8 @@ struct Trainer::Impl {
 
   LaneArrays lane_arrays() {
     return LaneArrays{lr.get(),         momentum.get(),     dropout.get(),  seeds.get(),
-                      lane_state.get(), weight_decay.get(), nesterov.get(), augment.get()};
+                      lane_state.get(), weight_decay.get(), nesterov.get(), augment.get(),
+                      adam.get()};
   }
 
   Activations make_activations(int capacity) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/activation.hpp"
+#include "cpu/adam.hpp"
 #include "cpu/augment.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
@@ -155,6 +156,12 @@ class CpuBackend final : public Backend {
       ++counters[kCounterGlobalStep];
       ++counters[kCounterEpochStep];
     }
+  }
+  void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                   float* m, float* v, int64_t* counters) override {
+    cpu::adam(d, lanes, counters[kCounterGlobalStep] + 1, params, grads, m, v);
+    ++counters[kCounterGlobalStep];
+    ++counters[kCounterEpochStep];
   }
   void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
                        float* lr) override {

@@ -261,6 +261,10 @@ class CudaBackend final : public Backend {
     cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes, params, grads, velocity,
                        counters);
   }
+  void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                   float* m, float* v, int64_t* counters) override {
+    cuda::adam_update(stream_, d, lanes, params, grads, m, v, counters);
+  }
   void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
                        float* lr) override {
     cuda::scheduled_rates(stream_, T, schedules, counters, lr);

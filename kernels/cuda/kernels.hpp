@@ -54,6 +54,10 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
                   const LaneArrays& lanes, float* params, const float* grads, float* velocity,
                   int64_t* counters);
 
+// Also advances the step counters (a second launch, after every block read them).
+void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
+                 const float* grads, float* m, float* v, int64_t* counters);
+
 void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,
                      float* lr);
 

@@ -5,5 +5,7 @@
 namespace sgdlab {
 
 const Optimizer& sgd_optimizer();
+const Optimizer& adam_optimizer();
+const Optimizer& adamw_optimizer();
 
 }  // namespace sgdlab

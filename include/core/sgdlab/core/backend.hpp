@@ -153,6 +153,14 @@ class Backend {
                             const LaneArrays& lanes, float* params, const float* grads,
                             float* velocity, int64_t* counters) = 0;
 
+  // Adam (torch.optim.Adam) or, d.decoupled, AdamW, per lane with lanes.lr, lanes.adam
+  // (beta1, beta2, eps) and lanes.weight_decay (weights only): m and v are the first
+  // and second moments. The update's number (for the bias correction) is
+  // counters[kCounterGlobalStep] + 1; it then advances the counters as sgd_momentum does.
+  // Lanes that are not Training and slices flagged kSliceNotTrained are skipped.
+  virtual void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params,
+                           const float* grads, float* m, float* v, int64_t* counters) = 0;
+
   // lr[t] = scheduled_rate(schedules[t], counters[kCounterGlobalStep]) for each of the T
   // lanes (sgdlab/core/rate_schedule.hpp): the rates of the step about to update, read
   // from backend memory so that a recorded step replays with the next step's rates.

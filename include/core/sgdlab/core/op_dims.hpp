@@ -76,6 +76,15 @@ struct LaneArrays {
   const float* weight_decay = nullptr;  // [T], L2 on weights, coupled as in PyTorch's SGD
   const int32_t* nesterov = nullptr;    // [T], != 0: Nesterov momentum
   const float* augment = nullptr;       // [T * 3]: shift (pixels), rotation (degrees), scale
+  const float* adam = nullptr;          // [T * 3]: Adam's beta1, beta2 and eps
+};
+
+// The Adam update over the flat parameter buffer (backend.hpp: adam_update).
+struct AdamDims {
+  const ParamSlice* slices;
+  int n_slices, T;
+  size_t total;     // floats in the flat buffers
+  bool decoupled;   // AdamW's weight decay
 };
 
 // Step counters in backend memory, advanced by an op so that a replayed step sees

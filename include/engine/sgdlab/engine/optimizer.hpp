@@ -12,7 +12,7 @@
 
 namespace sgdlab {
 
-enum class OptimizerKind { Sgd };
+enum class OptimizerKind { Sgd, Adam, AdamW };
 
 // Everything one update needs: the parameters, their gradients and slices, the lanes'
 // arrays, the state slots (in slots() order) and the step counters it advances.
@@ -35,12 +35,16 @@ class Optimizer {
   // As resume checkpoints and messages name it ("sgd").
   virtual const char* name() const = 0;
   virtual const std::vector<std::string>& slots() const = 0;
+  // Whether it reads the lanes' beta1, beta2 and eps (LaneArrays::adam).
+  virtual bool uses_betas() const { return false; }
   // Updates every Training lane's parameters and ends the step (advances the counters).
   virtual void update(const OptimizerCall& c) const = 0;
 };
 
 const Optimizer& optimizer(OptimizerKind kind);
-// The optimiser a checkpoint names; InputError naming `where` for an unknown name.
+const std::vector<OptimizerKind>& all_optimizer_kinds();
+// The optimiser a checkpoint or --optimizer names; InputError naming `where` for an
+// unknown name.
 const Optimizer& optimizer_named(const std::string& name, const std::string& where);
 
 }  // namespace sgdlab

@@ -11,6 +11,7 @@
 #include "sgdlab/core/buffer.hpp"
 #include "sgdlab/engine/data.hpp"
 #include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 #include "sgdlab/engine/schedule.hpp"
 
 namespace sgdlab {
@@ -31,7 +32,9 @@ struct LaneSettings {
   float init_low = 0, init_high = 0;  // for InitKind::Uniform
   // Beyond the paper; the defaults leave training exactly as without them.
   float weight_decay = 0;  // L2 on weights (not biases), coupled as in PyTorch's SGD
-  bool nesterov = false;
+  bool nesterov = false;  // SGD only
+  // Adam and AdamW (TrainerOptions::optimizer), PyTorch's defaults.
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   Schedule schedule;  // the lr of each epoch
   Augment augment;
 };
@@ -100,6 +103,8 @@ struct TrainerOptions {
   // Run ReLU + max-pool and activation + dropout as fused ops (the same numbers in
   // fewer passes and launches); off runs every layer as its own op.
   bool fuse = true;
+  // One per pack, as the batch size (optimizer.hpp): SGD with momentum, Adam or AdamW.
+  OptimizerKind optimizer = OptimizerKind::Sgd;
 };
 
 // Throws InputError, with what it needs and what is available, when `packs` packs of
