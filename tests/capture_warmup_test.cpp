@@ -145,6 +145,14 @@ class SpyBackend final : public Backend {
     if (seen("gather", B, T, f))
       cpu_->gather(B, T, f, data, labels, perm, stride, c, step, off, x, y);
   }
+  void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
+    if (seen("avgpool_forward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))
+      cpu_->avgpool_forward(d, x, y);
+  }
+  void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
+    if (seen("avgpool_backward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))
+      cpu_->avgpool_backward(d, dy, dx);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& l, float* p, const float* g, float* m,
                    float* v, int64_t* c) override {
     if (seen("adam_update", d.n_slices, d.T, d.total, d.decoupled))

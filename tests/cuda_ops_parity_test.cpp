@@ -159,6 +159,23 @@ TEST_F(CudaParity, MaxPoolAndReluMaxPoolShareOneTieRule) {
   }
 }
 
+// Overlapping and non-overlapping windows, and a whole non-square plane.
+TEST_F(CudaParity, AvgPool) {
+  for (const AvgPoolDims& d :
+       {AvgPoolDims{5, 3, 4, 9, 8, 3, 3, 2, 2}, AvgPoolDims{4, 2, 6, 8, 8, 2, 2, 2, 2},
+        AvgPoolDims{3, 3, 5, 7, 5, 7, 5, 7, 5}}) {
+    const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 41),
+               dy = random_floats(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo(), 42);
+    compare([&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy);
+      Buffer<float> Y(be, dy.size()), DX(be, x.size());
+      be.avgpool_forward(d, X.get(), Y.get());
+      be.avgpool_backward(d, DY.get(), DX.get());
+      return std::vector<std::vector<float>>{Y.download(), DX.download()};
+    });
+  }
+}
+
 TEST_F(CudaParity, Activations) {
   const auto x = random_floats(3001, 11, -4, 4), dy = random_floats(3001, 12);
   for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})

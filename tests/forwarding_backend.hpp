@@ -119,6 +119,12 @@ class ForwardingBackend : public Backend {
                     int64_t* counters) override {
     inner_->sgd_momentum(slices, n_slices, T, total, lanes, params, grads, velocity, counters);
   }
+  void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
+    inner_->avgpool_forward(d, x, y);
+  }
+  void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
+    inner_->avgpool_backward(d, dy, dx);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {
     inner_->adam_update(d, lanes, params, grads, m, v, counters);

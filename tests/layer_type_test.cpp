@@ -7,6 +7,8 @@
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/layer_type.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/engine/trainer.hpp"
+#include "tests/test_util.hpp"
 
 namespace sgdlab::test {
 namespace {
@@ -23,7 +25,8 @@ TEST(LayerType, EveryKindHasItsOwnDescriptionAndNames) {
   }
   EXPECT_FALSE(layer_kind_named("batchnorm"));
   EXPECT_EQ(layer_type_names(" or "),
-            "dense, conv2d, local2d, max-pool, relu, sigmoid, tanh or dropout");
+            "dense, conv2d, local2d, max-pool, relu, sigmoid, tanh, dropout, avg-pool or "
+            "global-avg-pool");
 }
 
 // A layer's keys are the ones its description reads: each written key is read back,
@@ -32,9 +35,11 @@ TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
   const ModelSpec m = model_from_json(
       nlohmann::json::parse(R"({"name": "all", "input": [2, 12, 12], "classes": 3, "layers": [
         {"type": "conv2d", "out": 4, "kernel": 3, "pad": 1, "stride": 1}, {"type": "relu"},
-        {"type": "max-pool", "kernel": 2}, {"type": "local2d", "out": 3, "kernel": 3,
-        "stride": 2}, {"type": "tanh"}, {"type": "dropout"}, {"type": "max-pool",
-        "kernel": 2, "stride": 1}, {"type": "dense", "out": 8}, {"type": "sigmoid"},
+        {"type": "max-pool", "kernel": 3, "stride": 2}, {"type": "local2d", "out": 3,
+        "kernel": 3, "stride": 2}, {"type": "tanh"}, {"type": "dropout"},
+        {"type": "avg-pool", "kernel": 2, "stride": 1},
+        {"type": "conv2d", "out": 5, "kernel": 1}, {"type": "avg-pool", "kernel": 1},
+        {"type": "global-avg-pool"}, {"type": "dense", "out": 8}, {"type": "sigmoid"},
         {"type": "dense", "out": 3}]})"),
       "test");
   const nlohmann::json back = model_to_json(m);
@@ -69,7 +74,37 @@ TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
   // local2d: one weight per output location, leading in PyTorch's shape.
   const LayerPlan& local = plan.layers()[3];
   EXPECT_EQ(layer_type(local.spec.kind).tensors(local)[0].torch_shape,
-            (std::vector<int64_t>{4, 3, 4, 3, 3}));  // 6x6 in, k 3, stride 2: 2x2 out
+            (std::vector<int64_t>{4, 3, 4, 3, 3}));  // 5x5 in, k 3, stride 2: 2x2 out
+}
+
+// avg-pool slides as max-pool does; global-avg-pool leaves one value per channel; a
+// network that ends in global average pooling trains.
+TEST(LayerType, AvgPoolShapesAndAGlobalAvgPoolNetworkLearns) {
+  const ModelSpec m = model_from_json(
+      nlohmann::json::parse(R"({"name": "gap", "input": [1, 16, 16], "classes": 10, "layers": [
+        {"type": "conv2d", "out": 8, "kernel": 3, "pad": 1}, {"type": "relu"},
+        {"type": "avg-pool", "kernel": 2}, {"type": "conv2d", "out": 10, "kernel": 3},
+        {"type": "global-avg-pool"}]})"),
+      "test");
+  const NetworkPlan plan(m, 1);
+  EXPECT_EQ(plan.layers()[2].out.H, 8);
+  EXPECT_EQ(plan.layers()[4].out.C, 10);
+  EXPECT_EQ(plan.layers()[4].out.H * plan.layers()[4].out.W, 1);
+  EXPECT_EQ(model_to_json(m)["layers"][2], (nlohmann::json{{"type", "avg-pool"}, {"kernel", 2}}));
+  auto cpu = make_cpu_backend();
+  DeviceData dd(*cpu, usps_head(1500, 100, 100));
+  Trainer t(*cpu, dd, m, {{0.05f, 0.9f, 0.0f, 1}}, TrainerOptions{16});
+  const double first = t.train_epoch()[0].train_loss;
+  double last = first;
+  for (int e = 0; e < 3; ++e) last = t.train_epoch()[0].train_loss;
+  EXPECT_LT(last, 0.6 * first);
+  EXPECT_NE(input_error([] {
+              model_from_json(nlohmann::json::parse(R"({"name": "x", "input": [1, 4, 4],
+                "classes": 10, "layers": [{"type": "avg-pool", "kernel": 5},
+                {"type": "dense", "out": 10}]})"),
+                              "m.json");
+            }).find("avg-pool"),
+            std::string::npos);
 }
 
 TEST(LayerType, AnInputSmallerThanTheKernelNamesTheLayer) {

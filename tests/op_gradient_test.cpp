@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cpu/activation.hpp"
+#include "cpu/avgpool.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
@@ -88,6 +89,22 @@ OpCase maxpool_case() {
   return op;
 }
 
+// Overlapping windows (stride below the kernel), and the whole plane (global).
+OpCase avgpool_case(const AvgPoolDims& d, const std::string& name) {
+  OpCase op{name, {input("x", {d.B, d.T, d.C * d.H * d.W})}, {d.B, d.T, d.C * d.Ho() * d.Wo()}};
+  op.forward = [d](const Tensors& in) {
+    std::vector<double> y(size_t(d.B) * d.T * d.C * d.Ho() * d.Wo());
+    cpu::avgpool_forward(d, in[0].data(), y.data());
+    return y;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size())};
+    cpu::avgpool_backward(d, dy.data(), g[0].data());
+    return g;
+  };
+  return op;
+}
+
 OpCase activation_case(Activation a, const std::string& name) {
   const LaneLayout l{3, 2, 7};
   OpCase op{name, {input("x", l)}, l};
@@ -168,6 +185,8 @@ std::vector<OpCase> all_cases() {
                                conv_case({2, 2, 2, 5, 5, 3, 3, 1, 0}, true),
                                conv_case({2, 2, 2, 7, 7, 2, 3, 2, 1}, true),
                                maxpool_case(),
+                               avgpool_case({2, 2, 2, 5, 6, 3, 2, 2, 1}, "avgpool"),
+                               avgpool_case({2, 2, 3, 4, 3, 4, 3, 4, 3}, "global_avgpool"),
                                activation_case(Activation::Relu, "relu"),
                                activation_case(Activation::Sigmoid, "sigmoid"),
                                activation_case(Activation::Tanh, "tanh"),

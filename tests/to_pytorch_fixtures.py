@@ -27,8 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import to_pytorch as tp  # noqa: E402
 
-# A model beyond the presets: a padded, strided local layer on a non-square input, a
-# pool whose stride is not its kernel, five classes; IDX data with mean/std scaling.
+# A model beyond the presets: a padded, strided local layer on a non-square input, pools
+# whose stride is not their kernel, global average pooling of a non-square plane, five
+# classes; IDX data with mean/std scaling.
 ODD_MODEL = {
     "name": "odd",
     "input": [1, 11, 9],
@@ -38,6 +39,9 @@ ODD_MODEL = {
         {"type": "relu"},
         {"type": "conv2d", "out": 4, "kernel": 2},
         {"type": "max-pool", "kernel": 2, "stride": 1},
+        {"type": "avg-pool", "kernel": 2, "stride": 1},
+        {"type": "conv2d", "out": 6, "kernel": 1},
+        {"type": "global-avg-pool"},
         {"type": "dense", "out": 7},
         {"type": "sigmoid"},
         {"type": "dropout"},
@@ -80,7 +84,7 @@ def parameter_shapes(model):
     for layer in model["layers"]:
         kind = layer["type"]
         k, p = layer.get("kernel", 1), layer.get("pad", 0)
-        s = layer.get("stride", k if kind == "max-pool" else 1)
+        s = layer.get("stride", k if kind in ("max-pool", "avg-pool") else 1)
         if kind == "dense":
             weight, bias = [layer["out"], c * h * w], [layer["out"]]
             c, h, w = layer["out"], 1, 1
@@ -91,8 +95,10 @@ def parameter_shapes(model):
             c, h, w, cin = layer["out"], out_size(h, k, s, p), out_size(w, k, s, p), c
             weight, bias = [h * w, c, cin, k, k], [h * w, c]
         else:
-            if kind == "max-pool":
+            if kind in ("max-pool", "avg-pool"):
                 h, w = out_size(h, k, s, 0), out_size(w, k, s, 0)
+            if kind == "global-avg-pool":
+                h, w = 1, 1
             continue
         label = {"dense": "dense", "conv2d": "conv", "local2d": "local"}[kind]
         counts[label] = counts.get(label, 0) + 1
@@ -185,6 +191,10 @@ def reference_logits(model, tensors, x):
             x = naive_local(x, wt, b, k, s, p)
         elif kind == "max-pool":
             x = F.max_pool2d(x, k, layer.get("stride", k))
+        elif kind == "avg-pool":
+            x = F.avg_pool2d(x, k, layer.get("stride", k))
+        elif kind == "global-avg-pool":
+            x = x.mean(dim=(2, 3), keepdim=True)
         elif kind in ("relu", "tanh", "sigmoid"):
             x = getattr(torch, kind)(x)
     return x.reshape(x.shape[0], -1)

@@ -3,8 +3,9 @@
 #   1. Synthetic checkpoints written by tests/to_pytorch_fixtures.py (no sgdlab needed):
 #      readers, strict loading, the locally connected layer, predictions comparison, and
 #      the one-line refusal of malformed files.
-#   2. End to end, when SGDLAB is given and has `predict`: train mlp, cnn and lcnn for two
-#      epochs on data/usps, predict, and compare sgdlab's predictions with PyTorch's.
+#   2. End to end, when SGDLAB is given and has `predict`: train mlp, cnn, lcnn and
+#      data/models/cnn-gap.json (average and global average pooling) for two epochs on
+#      data/usps, predict, and compare sgdlab's predictions with PyTorch's.
 # usage: to_pytorch_test.sh [SGDLAB_BINARY]
 # Exit status: 0 passed, 1 failed, 77 skipped (no Python with torch; ctest's skip code).
 set -uo pipefail
@@ -86,25 +87,27 @@ compare mlp tampered-accuracy.csv usps 1
 
 # --- 2. end to end with sgdlab -----------------------------------------------------------
 end_to_end() {
-  local m=$1 out="$TMP/e2e/$1" ckpt
+  local m=$1 name out ckpt
+  name=$(basename "$1" .json)
+  out="$TMP/e2e/$name"
   ckpt="$out/models/lane-0.safetensors"
   if ! "$SGDLAB" train --model "$m" --epochs 2 --device cpu --quiet --save --out "$out" \
     > "$TMP/train.log" 2>&1; then
-    fail "$m: sgdlab train: $(tail -1 "$TMP/train.log")"
+    fail "$name: sgdlab train: $(tail -1 "$TMP/train.log")"
     return
   fi
   if ! "$SGDLAB" predict --checkpoint "$ckpt" --data "$ROOT/data/usps" --out "$out/preds.csv" \
     --device cpu > "$TMP/predict.log" 2>&1; then
-    fail "$m: sgdlab predict: $(tail -1 "$TMP/predict.log")"
+    fail "$name: sgdlab predict: $(tail -1 "$TMP/predict.log")"
     return
   fi
   if "$PY" "$TOOL" "$ckpt" --check-predictions "$out/preds.csv" --data "$ROOT/data/usps" \
     > "$TMP/check.log" 2>&1; then
-    pass "$m end to end"
+    pass "$name end to end"
   else
-    fail "$m end to end"
+    fail "$name end to end"
   fi
-  grep -E '^(sgdlab|pytorch) +accuracy|^max|^FAILED' "$TMP/check.log" | sed "s/^/  $m: /"
+  grep -E '^(sgdlab|pytorch) +accuracy|^max|^FAILED' "$TMP/check.log" | sed "s/^/  $name: /"
   if grep -q '^Traceback' "$TMP/check.log"; then cat "$TMP/check.log"; fi
 }
 if [ -z "$SGDLAB" ]; then
@@ -114,7 +117,7 @@ if [ -z "$SGDLAB" ]; then
 elif ! "$SGDLAB" predict --help 2>&1 | grep -q -- --checkpoint; then
   echo "skipped end to end: $SGDLAB has no predict command"
 else
-  for m in mlp cnn lcnn; do end_to_end "$m"; done
+  for m in mlp cnn lcnn "$ROOT/data/models/cnn-gap.json"; do end_to_end "$m"; done
 fi
 
 echo "$passed passed, $failures failed"

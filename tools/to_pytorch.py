@@ -256,10 +256,11 @@ def _layer_int(layer, key, where, default=None, minimum=1):
 
 
 def _spatial(layer, shape, where):
-    """(module, output shape) of a conv2d, local2d or max-pool layer on a [C, H, W] input."""
+    """(module, output shape) of a conv2d, local2d, max-pool or avg-pool layer on a
+    [C, H, W] input."""
     kind, (c, h, w) = layer["type"], shape
     k = _layer_int(layer, "kernel", where)
-    if kind == "max-pool":
+    if kind in ("max-pool", "avg-pool"):
         stride = _layer_int(layer, "stride", where, default=k)
         pad, out = 0, c
     else:
@@ -272,6 +273,8 @@ def _spatial(layer, shape, where):
     size = (conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad))
     if kind == "max-pool":
         module = nn.MaxPool2d(k, stride)
+    elif kind == "avg-pool":
+        module = nn.AvgPool2d(k, stride)
     elif kind == "conv2d":
         module = nn.Conv2d(c, out, k, stride=stride, padding=pad)
     else:
@@ -281,6 +284,7 @@ def _spatial(layer, shape, where):
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 LABELS = {"dense": "dense", "conv2d": "conv", "local2d": "local", "max-pool": "maxpool",
+          "avg-pool": "avgpool", "global-avg-pool": "gap",
           "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "dropout": "dropout"}
 
 
@@ -326,11 +330,14 @@ def build_module(model, dropout=0.0):
             out = _layer_int(layer, "out", where)
             children.add("dense", nn.Linear(math.prod(shape), out))
             shape = (out, 1, 1)
-        elif kind in ("conv2d", "local2d", "max-pool"):
+        elif kind in ("conv2d", "local2d", "max-pool", "avg-pool", "global-avg-pool"):
             if flat:  # a spatial layer after a dense one sees its output as [out, 1, 1]
                 children.add("unflatten", nn.Unflatten(1, shape))
                 flat = False
-            module, shape = _spatial(layer, shape, where)
+            if kind == "global-avg-pool":
+                module, shape = nn.AdaptiveAvgPool2d(1), (shape[0], 1, 1)
+            else:
+                module, shape = _spatial(layer, shape, where)
             children.add(LABELS[kind], module)
         elif kind == "dropout":
             children.add("dropout", nn.Dropout(dropout))

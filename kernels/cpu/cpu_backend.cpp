@@ -7,6 +7,7 @@
 #include "cpu/activation.hpp"
 #include "cpu/adam.hpp"
 #include "cpu/augment.hpp"
+#include "cpu/avgpool.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
@@ -156,6 +157,12 @@ class CpuBackend final : public Backend {
       ++counters[kCounterGlobalStep];
       ++counters[kCounterEpochStep];
     }
+  }
+  void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
+    cpu::avgpool_forward(d, x, y);
+  }
+  void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
+    cpu::avgpool_backward(d, dy, dx);
   }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {

@@ -261,6 +261,12 @@ class CudaBackend final : public Backend {
     cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes, params, grads, velocity,
                        counters);
   }
+  void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
+    cuda::avgpool_forward(stream_, d, x, y);
+  }
+  void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
+    cuda::avgpool_backward(stream_, d, dy, dx);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {
     cuda::adam_update(stream_, d, lanes, params, grads, m, v, counters);

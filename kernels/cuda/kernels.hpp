@@ -54,6 +54,9 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
                   const LaneArrays& lanes, float* params, const float* grads, float* velocity,
                   int64_t* counters);
 
+void avgpool_forward(cudaStream_t s, const AvgPoolDims& d, const float* x, float* y);
+void avgpool_backward(cudaStream_t s, const AvgPoolDims& d, const float* dy, float* dx);
+
 // Also advances the step counters (a second launch, after every block read them).
 void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
                  const float* grads, float* m, float* v, int64_t* counters);

@@ -31,5 +31,7 @@ const LayerType& relu();
 const LayerType& sigmoid();
 const LayerType& tanh();
 const LayerType& dropout();
+const LayerType& avg_pool();
+const LayerType& global_avg_pool();
 
 }  // namespace sgdlab::layers

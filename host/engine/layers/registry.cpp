@@ -25,6 +25,10 @@ const LayerType& layer_type(LayerKind k) {
       return layers::tanh();
     case LayerKind::Dropout:
       return layers::dropout();
+    case LayerKind::AvgPool:
+      return layers::avg_pool();
+    case LayerKind::GlobalAvgPool:
+      return layers::global_avg_pool();
   }
   SGDLAB_THROW("unknown layer kind ", int(k));
 }

@@ -104,6 +104,11 @@ class Backend {
   virtual void maxpool_backward(const PoolDims& d, const float* x, const float* y, const float* dy,
                                 float* dx) = 0;
 
+  // The mean of each window (PyTorch's AvgPool2d, no padding); backward spreads each
+  // output's gradient evenly over its window (dx is overwritten).
+  virtual void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) = 0;
+  virtual void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) = 0;
+
   // Fused pairs, for fewer passes over memory and fewer launches; each equals the two
   // ops in turn. relu_maxpool: y = maxpool(relu(x)), the ReLU output not stored;
   // backward from the pre-ReLU x.

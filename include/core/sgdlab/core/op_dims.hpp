@@ -30,6 +30,14 @@ struct PoolDims {
   constexpr int Wo() const { return (W - k) / stride + 1; }
 };
 
+// Average pooling without padding on [B, T, C, H, W]: a kh x kw window every sh rows
+// and sw columns (global average pooling: the whole plane).
+struct AvgPoolDims {
+  int B, T, C, H, W, kh, kw, sh, sw;
+  constexpr int Ho() const { return (H - kh) / sh + 1; }
+  constexpr int Wo() const { return (W - kw) / sw + 1; }
+};
+
 // Dropout over [B, T, F]; `layer` keys the mask so that two dropout layers differ.
 struct DropoutDims {
   int B, T, F;
@@ -83,8 +91,8 @@ struct LaneArrays {
 struct AdamDims {
   const ParamSlice* slices;
   int n_slices, T;
-  size_t total;     // floats in the flat buffers
-  bool decoupled;   // AdamW's weight decay
+  size_t total;    // floats in the flat buffers
+  bool decoupled;  // AdamW's weight decay
 };
 
 // Step counters in backend memory, advanced by an op so that a replayed step sees

@@ -11,8 +11,19 @@
 namespace sgdlab {
 
 // Each kind is described in one place (layer_type.hpp, host/engine/layers/).
-enum class LayerKind { Dense, Conv2d, Local2d, MaxPool, Relu, Sigmoid, Tanh, Dropout };
-constexpr LayerKind kLastLayerKind = LayerKind::Dropout;  // keep it the last one
+enum class LayerKind {
+  Dense,
+  Conv2d,
+  Local2d,
+  MaxPool,
+  Relu,
+  Sigmoid,
+  Tanh,
+  Dropout,
+  AvgPool,
+  GlobalAvgPool
+};
+constexpr LayerKind kLastLayerKind = LayerKind::GlobalAvgPool;  // keep it the last one
 
 struct LayerSpec {
   LayerKind kind;
