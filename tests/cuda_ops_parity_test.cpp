@@ -228,14 +228,23 @@ TEST_F(CudaParity, ActivationDropoutFused) {
 }
 
 // One launch for small batches (up to 256 rows), two for larger ones: both paths.
+// Also with label smoothing per lane (0 on one lane), in both kernels' paths.
 TEST_F(CudaParity, SoftmaxCrossEntropy) {
-  for (const XentDims d : {XentDims{67, 3, 10}, XentDims{67, 5, 10}, XentDims{5, 2, 37}}) {
+  const std::vector<float> eps = {0.1f, 0.0f, 0.25f, 0.05f, 0.5f};
+  for (const XentDims dims : {XentDims{67, 3, 10}, XentDims{67, 5, 10}, XentDims{5, 2, 37},
+                              XentDims{67, 5, 10, eps.data()}, XentDims{5, 2, 37, eps.data()}}) {
+    XentDims d = dims;  // the smoothing travels in backend memory on each side
     const auto z = random_floats(size_t(d.B) * d.T * d.classes, 14, -5, 5);
     std::vector<int32_t> labels(size_t(d.B) * d.T);
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = int32_t((i * 7) % d.classes);
     compare([&](Backend& be) {
       auto Z = up(be, z);
       auto L = up(be, labels);
+      Buffer<float> S;
+      if (dims.smoothing) {
+        S = up(be, std::vector<float>(eps.begin(), eps.begin() + d.T));
+        d.smoothing = S.get();
+      }
       Buffer<float> G(be, z.size()), P(be, z.size()), loss(be, d.T), correct(be, d.T);
       Buffer<LaneState> state(be, d.T);
       loss.zero();

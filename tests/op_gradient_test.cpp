@@ -142,12 +142,16 @@ OpCase dropout_case() {
 }
 
 // The op's output here is the per-lane summed loss; its backward is B * dlogits.
-OpCase softmax_xent_case() {
-  const XentDims d{5, 3, 4};
+// With `smoothed`, each lane its own label smoothing (one lane none).
+OpCase softmax_xent_case(bool smoothed) {
+  static const std::vector<float> eps = {0.1f, 0.0f, 0.3f};
+  const XentDims d{5, 3, 4, smoothed ? eps.data() : nullptr};
   static std::vector<int32_t> labels;
   labels.clear();
   for (int i = 0; i < d.B * d.T; ++i) labels.push_back((i * 7 + 1) % d.classes);
-  OpCase op{"softmax_xent", {input("logits", {d.B, d.T, d.classes})}, {1, d.T, 1}};
+  OpCase op{smoothed ? "softmax_xent_smoothed" : "softmax_xent",
+            {input("logits", {d.B, d.T, d.classes})},
+            {1, d.T, 1}};
   op.forward = [d](const Tensors& in) {
     std::vector<double> loss(d.T), correct(d.T);
     cpu::softmax_xent<double>(d, in[0].data(), labels.data(), nullptr, loss.data(), correct.data(),
@@ -191,7 +195,8 @@ std::vector<OpCase> all_cases() {
                                activation_case(Activation::Sigmoid, "sigmoid"),
                                activation_case(Activation::Tanh, "tanh"),
                                dropout_case(),
-                               softmax_xent_case()};
+                               softmax_xent_case(false),
+                               softmax_xent_case(true)};
   for (size_t i = 0; i < cases.size(); ++i) {
     std::mt19937_64 rng(seed_of(case_name(cases[i], i)));
     for (OpInput& in : cases[i].inputs) in.value = random_vector(in.layout.size(), rng);

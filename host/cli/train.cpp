@@ -39,6 +39,7 @@ struct TrainArgs {
   // Beyond the paper (all off by default).
   std::string augment, schedule = "constant", weight_decay = "0";
   std::string optimizer = "sgd", beta1 = "0.9", beta2 = "0.999", eps = "1e-8";
+  std::string label_smoothing = "0";
   int warmup = 0;
   bool nesterov = false;
   // The settings' flags as given (or, resumed, as the run recorded them), by name, each
@@ -50,12 +51,12 @@ struct TrainArgs {
 // goes on as it began. A resume may give the device and the GPU options anew (they are not
 // compared with the checkpoint); --out, --overwrite, --resume and --quiet are not the run's.
 const char* const kRecordedFlags[] = {
-    "--model",    "--epochs",    "--batch",      "--lr",           "--momentum",
-    "--dropout",  "--seed",      "--init",       "--weight-decay", "--nesterov",
-    "--optimizer", "--beta1",    "--beta2",      "--eps",
-    "--schedule", "--warmup",    "--augment",    "--data",         "--format",
-    "--layout",   "--normalize", "--split-seed", "--save",         "--checkpoint-every",
-    "--device",   "--tf32",      "--autotune",   "--conv-kernel"};
+    "--model",     "--epochs",    "--batch",      "--lr",           "--momentum",
+    "--dropout",   "--seed",      "--init",       "--weight-decay", "--nesterov",
+    "--optimizer", "--beta1",     "--beta2",      "--eps",          "--label-smoothing",
+    "--schedule",  "--warmup",    "--augment",    "--data",         "--format",
+    "--layout",    "--normalize", "--split-seed", "--save",         "--checkpoint-every",
+    "--device",    "--tf32",      "--autotune",   "--conv-kernel"};
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   // Before anything is written: the optimizer and what only SGD takes.
@@ -67,9 +68,11 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   const auto seed = parse_uint_list("--seed", a.seed);
   const auto wd = parse_list("--weight-decay", a.weight_decay);
   const auto b1 = parse_list("--beta1", a.beta1), b2 = parse_list("--beta2", a.beta2),
-             eps = parse_list("--eps", a.eps);
+             eps = parse_list("--eps", a.eps),
+             smooth = parse_list("--label-smoothing", a.label_smoothing);
   const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size(), b1.size(),
-                             b2.size(), eps.size()});
+                             b2.size(), eps.size(), smooth.size()});
+  const auto smooth_t = broadcast("--label-smoothing", smooth, T);
   const auto b1_t = broadcast("--beta1", b1, T), b2_t = broadcast("--beta2", b2, T),
              eps_t = broadcast("--eps", eps, T);
   const auto lr_t = broadcast("--lr", lr, T), mu_t = broadcast("--momentum", mu, T),
@@ -85,6 +88,7 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
     lanes[t].beta1 = float(b1_t[t]);
     lanes[t].beta2 = float(b2_t[t]);
     lanes[t].eps = float(eps_t[t]);
+    lanes[t].label_smoothing = float(smooth_t[t]);
     lanes[t].nesterov = a.nesterov;
     lanes[t].schedule = schedule;
     lanes[t].augment = augment;
@@ -118,6 +122,8 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
                           {"weight_decay", l.weight_decay}});
   // Recorded only when used, so that a plain run's settings read as they always did.
   if (a.nesterov) j["nesterov"] = true;
+  for (size_t t = 0; t < lanes.size(); ++t)
+    if (lanes[t].label_smoothing != 0) j["lanes"][t]["label_smoothing"] = lanes[t].label_smoothing;
   const OptimizerKind kind = optimizer_named(a.optimizer, "--optimizer").kind();
   if (kind != OptimizerKind::Sgd) {
     j["optimizer"] = a.optimizer;
@@ -304,8 +310,7 @@ void set_up(Run& r) {
   r.device_data = std::make_unique<DeviceData>(*r.backend, r.data);
   TrainerOptions options{a.batch};
   options.optimizer = optimizer_named(a.optimizer, "--optimizer").kind();
-  r.trainer =
-      std::make_unique<Trainer>(*r.backend, *r.device_data, r.model, r.lanes, options);
+  r.trainer = std::make_unique<Trainer>(*r.backend, *r.device_data, r.model, r.lanes, options);
   r.settings = run_settings(a, r.model, r.data, r.lanes);
 }
 
@@ -528,6 +533,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--beta2", args->beta2, "Adam's second-moment decay in [0, 1); list")
       ->default_val("0.999");
   cmd->add_option("--eps", args->eps, "Adam's denominator term > 0; list")->default_val("1e-8");
+  cmd->add_option("--label-smoothing", args->label_smoothing,
+                  "the training loss's label smoothing in [0, 1), as PyTorch's cross_entropy; "
+                  "list")
+      ->default_val("0");
   cmd->add_option("--schedule", args->schedule,
                   "learning-rate schedule: constant, step:EPOCHS:GAMMA or cosine (per epoch); "
                   "cosine-per-step or onecycle[:PCT] (per step, as PyTorch's OneCycleLR with "

@@ -93,6 +93,7 @@ struct Trainer::Impl {
   Buffer<float> lr, momentum, dropout;
   Buffer<float> weight_decay, augment;  // allocated only when a lane uses them
   Buffer<float> adam;                   // beta1, beta2, eps per lane, for Adam and AdamW
+  Buffer<float> smoothing;              // label smoothing per lane, when a lane has some
   Buffer<int32_t> nesterov;
   bool augmenting = false, scheduled = false;
   // Each lane's schedule, in backend memory when one is not constant: each step's
@@ -226,6 +227,10 @@ struct Trainer::Impl {
     if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
       nesterov = upload_vector(nag);
     if (augmenting) augment = upload_vector(aug);
+    std::vector<float> eps;
+    for (const auto& l : lanes) eps.push_back(l.label_smoothing);
+    if (std::any_of(eps.begin(), eps.end(), [](float v) { return v != 0; }))
+      smoothing = upload_vector(eps);
     if (optim.uses_betas()) {
       std::vector<float> betas;
       for (const auto& l : lanes) betas.insert(betas.end(), {l.beta1, l.beta2, l.eps});
@@ -244,9 +249,9 @@ struct Trainer::Impl {
   }
 
   LaneArrays lane_arrays() {
-    return LaneArrays{lr.get(),         momentum.get(),     dropout.get(),  seeds.get(),
-                      lane_state.get(), weight_decay.get(), nesterov.get(), augment.get(),
-                      adam.get()};
+    return LaneArrays{lr.get(),       momentum.get(),   dropout.get(),
+                      seeds.get(),    lane_state.get(), weight_decay.get(),
+                      nesterov.get(), augment.get(),    adam.get()};
   }
 
   Activations make_activations(int capacity) {
@@ -282,8 +287,8 @@ struct Trainer::Impl {
                  gathered, a.x.get());
     }
     const float* logits = pass->forward(a, rows, true);
-    be.softmax_xent({rows, T, plan.spec().classes}, logits, a.y.get(), a.dlogits.get(),
-                    train_loss(), train_correct(), lane_state.get());
+    be.softmax_xent({rows, T, plan.spec().classes, smoothing.get()}, logits, a.y.get(),
+                    a.dlogits.get(), train_loss(), train_correct(), lane_state.get());
     pass->backward(a, rows);
     ScopedRange range(be, "update");
     auto raw = slices.get();

@@ -1,6 +1,7 @@
 #pragma once
 // Fused softmax cross-entropy on logits [B, T, classes] and labels [B, T]: per-lane
-// summed loss and correct count (sums in a fixed order) and dlogits = (p - onehot) / B.
+// summed loss and correct count (sums in a fixed order) and dlogits = (p - target) / B,
+// the target one-hot or, with the lane's label smoothing eps, (1 - eps) one-hot + eps / K.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,8 @@ void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* 
   for (int t = 0; t < d.T; ++t) {
     double lane_loss = 0;
     int lane_correct = 0;
+    const S eps = d.smoothing ? S(d.smoothing[t]) : S(0);
+    const S spread = eps / S(d.classes);
     for (int b = 0; b < d.B; ++b) {
       const size_t row = size_t(b) * d.T + t;
       const S* z = logits + row * d.classes;
@@ -39,12 +42,25 @@ void softmax_xent(const XentDims& d, const S* logits, const int32_t* labels, S* 
       S sum = 0;
       for (int c = 0; c < d.classes; ++c) sum += std::exp(z[c] - zmax);
       const S log_sum = std::log(sum);
-      lane_loss += double(log_sum - (z[label] - zmax));
       lane_correct += arg == label;
+      if (eps == S(0)) {
+        lane_loss += double(log_sum - (z[label] - zmax));
+      } else {
+        // (1 - eps) * -log p_label + eps / K * sum_c -log p_c
+        S shifted = 0;
+        for (int c = 0; c < d.classes; ++c) shifted += z[c] - zmax;
+        lane_loss += double((S(1) - eps) * (log_sum - (z[label] - zmax)) +
+                            spread * (S(d.classes) * log_sum - shifted));
+      }
       if (dlogits) {
         S* g = dlogits + row * d.classes;
-        for (int c = 0; c < d.classes; ++c)
-          g[c] = (std::exp(z[c] - zmax - log_sum) - S(c == label)) / S(d.B);
+        if (eps == S(0))
+          for (int c = 0; c < d.classes; ++c)
+            g[c] = (std::exp(z[c] - zmax - log_sum) - S(c == label)) / S(d.B);
+        else
+          for (int c = 0; c < d.classes; ++c)
+            g[c] = (std::exp(z[c] - zmax - log_sum) - ((S(1) - eps) * S(c == label) + spread)) /
+                   S(d.B);
       }
     }
     // A NaN logit makes the row's loss NaN: the lane is marked diverged below.

@@ -59,14 +59,26 @@ __device__ void xent_row(const XentDims& d, int row, const float* logits, const 
   const float log_sum = logf(s);
   const int label = labels[row];
   const int arg = warp_argmax(z, d.classes);
+  // The lane's label smoothing (rows are [B, T]: row % T is the lane).
+  const float eps = d.smoothing ? d.smoothing[row % d.T] : 0.0f;
+  const float spread = eps / float(d.classes);
+  float shifted = 0.0f;  // sum_c (z_c - m), only for a smoothed loss
+  if (eps != 0.0f) {
+    for (int c = lane; c < d.classes; c += kWarp) shifted += z[c] - m;
+    shifted = warp_sum(shifted);
+  }
   if (lane == 0) {
-    row_loss[row] = log_sum - (z[label] - m);
+    row_loss[row] = eps == 0.0f ? log_sum - (z[label] - m)
+                                : (1.0f - eps) * (log_sum - (z[label] - m)) +
+                                      spread * (float(d.classes) * log_sum - shifted);
     row_correct[row] = arg == label ? 1.0f : 0.0f;
   }
   if (dlogits)
-    for (int c = lane; c < d.classes; c += kWarp)
-      dlogits[size_t(row) * d.classes + c] =
-          (expf(z[c] - m - log_sum) - (c == label ? 1.0f : 0.0f)) / float(d.B);
+    for (int c = lane; c < d.classes; c += kWarp) {
+      const float target = eps == 0.0f ? (c == label ? 1.0f : 0.0f)
+                                       : (1.0f - eps) * (c == label ? 1.0f : 0.0f) + spread;
+      dlogits[size_t(row) * d.classes + c] = (expf(z[c] - m - log_sum) - target) / float(d.B);
+    }
 }
 
 __global__ void xent_rows_kernel(XentDims d, const float* logits, const int32_t* labels,

@@ -47,6 +47,10 @@ struct DropoutDims {
 // Softmax cross-entropy over logits [B, T, classes] with labels [B, T].
 struct XentDims {
   int B, T, classes;
+  // Training only: each lane's label smoothing eps in [0, 1) ([T]; null: none). The loss
+  // and gradient are then PyTorch's cross_entropy(..., label_smoothing=eps): the target
+  // is (1 - eps) on the label plus eps / classes on every class.
+  const float* smoothing = nullptr;
 };
 
 enum class Activation : int { Relu, Sigmoid, Tanh };

@@ -32,9 +32,12 @@ struct LaneSettings {
   float init_low = 0, init_high = 0;  // for InitKind::Uniform
   // Beyond the paper; the defaults leave training exactly as without them.
   float weight_decay = 0;  // L2 on weights (not biases), coupled as in PyTorch's SGD
-  bool nesterov = false;  // SGD only
+  bool nesterov = false;   // SGD only
   // Adam and AdamW (TrainerOptions::optimizer), PyTorch's defaults.
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  // The training loss's label smoothing (PyTorch's cross_entropy label_smoothing); the
+  // evaluation loss stays plain cross-entropy.
+  float label_smoothing = 0;
   Schedule schedule;  // the lr of each epoch
   Augment augment;
 };
