@@ -6,35 +6,26 @@
 namespace sgdlab::layers {
 namespace {
 
-class AvgPool final : public LayerType {
+// The forward and backward of an average pool over the windows Shape::dims gives.
+template <class Shape>
+class Averaging final : public Shape {
  public:
-  LayerKind kind() const override { return LayerKind::AvgPool; }
-  const char* type() const override { return "avg-pool"; }
-  const char* label() const override { return "avgpool"; }
-  std::vector<std::string> keys() const override { return {"kernel", "stride"}; }
-  void read(const nlohmann::json& j, LayerSpec& s, const std::string& where) const override {
-    s.kernel = read_integer(j, "kernel", 1, where);
-    s.stride = read_integer(j, "stride", 1, where, &s.kernel);
-  }
-  void write(const LayerSpec& s, nlohmann::json& j) const override {
-    j["kernel"] = s.kernel;
-    if (s.stride != s.kernel) j["stride"] = s.stride;
-  }
-  Shape3 output(const LayerSpec& s, const Shape3& in, const std::string& where) const override {
-    return sliding_output(in.C, s.kernel, s.stride, 0, in, where);
-  }
   const float* forward(const LayerCall& c, bool, const float* in, float* out) const override {
-    c.be.avgpool_forward(dims(c), in, out);
+    c.be.avgpool_forward(Shape::dims(c), in, out);
     return out;
   }
   void backward(const LayerCall& c, const float*, const float*, const float* dy,
                 float* dx) const override {
-    if (dx) c.be.avgpool_backward(dims(c), dy, dx);
+    if (dx) c.be.avgpool_backward(Shape::dims(c), dy, dx);
   }
   Saved saved() const override { return Saved::Nothing; }
-  std::string summary(const LayerSpec& s) const override { return kernel_text(s); }
+};
 
- private:
+class AvgPoolShape : public WindowPool {
+ public:
+  LayerKind kind() const override { return LayerKind::AvgPool; }
+  const char* type() const override { return "avg-pool"; }
+  const char* label() const override { return "avgpool"; }
   static AvgPoolDims dims(const LayerCall& c) {
     const Shape3& in = c.layer.in;
     const int k = c.layer.spec.kernel, s = c.layer.spec.stride;
@@ -42,7 +33,7 @@ class AvgPool final : public LayerType {
   }
 };
 
-class GlobalAvgPool final : public LayerType {
+class GlobalShape : public LayerType {
  public:
   LayerKind kind() const override { return LayerKind::GlobalAvgPool; }
   const char* type() const override { return "global-avg-pool"; }
@@ -50,17 +41,6 @@ class GlobalAvgPool final : public LayerType {
   Shape3 output(const LayerSpec&, const Shape3& in, const std::string&) const override {
     return {in.C, 1, 1};
   }
-  const float* forward(const LayerCall& c, bool, const float* in, float* out) const override {
-    c.be.avgpool_forward(dims(c), in, out);
-    return out;
-  }
-  void backward(const LayerCall& c, const float*, const float*, const float* dy,
-                float* dx) const override {
-    if (dx) c.be.avgpool_backward(dims(c), dy, dx);
-  }
-  Saved saved() const override { return Saved::Nothing; }
-
- private:
   static AvgPoolDims dims(const LayerCall& c) {
     const Shape3& in = c.layer.in;
     return {c.batch, c.lanes, in.C, in.H, in.W, in.H, in.W, in.H, in.W};
@@ -70,12 +50,12 @@ class GlobalAvgPool final : public LayerType {
 }  // namespace
 
 const LayerType& avg_pool() {
-  static const AvgPool a;
+  static const Averaging<AvgPoolShape> a;
   return a;
 }
 
 const LayerType& global_avg_pool() {
-  static const GlobalAvgPool g;
+  static const Averaging<GlobalShape> g;
   return g;
 }
 

@@ -22,6 +22,25 @@ Shape3 sliding_output(int channels, int kernel, int stride, int pad, const Shape
 // " 3x3" or " 3x3/2" for the summary.
 std::string kernel_text(const LayerSpec& s);
 
+// A pool over k x k windows without padding, the stride the kernel unless given
+// (max-pool, avg-pool): its keys, their checks, its output shape and summary.
+class WindowPool : public LayerType {
+ public:
+  std::vector<std::string> keys() const override { return {"kernel", "stride"}; }
+  void read(const nlohmann::json& j, LayerSpec& s, const std::string& where) const override {
+    s.kernel = read_integer(j, "kernel", 1, where);
+    s.stride = read_integer(j, "stride", 1, where, &s.kernel);
+  }
+  void write(const LayerSpec& s, nlohmann::json& j) const override {
+    j["kernel"] = s.kernel;
+    if (s.stride != s.kernel) j["stride"] = s.stride;
+  }
+  Shape3 output(const LayerSpec& s, const Shape3& in, const std::string& where) const override {
+    return sliding_output(in.C, s.kernel, s.stride, 0, in, where);
+  }
+  std::string summary(const LayerSpec& s) const override { return kernel_text(s); }
+};
+
 // The descriptions, one per file.
 const LayerType& dense();
 const LayerType& conv2d();
