@@ -9,17 +9,34 @@
 
 namespace sgdlab::cuda {
 
+// A switch with every case and no default: an activation added without its body here
+// is a warning from the host pass (-Wswitch) and, should one run, a trapped kernel that
+// the launch check reports, never a silent tanh.
 __device__ __forceinline__ float activate(Activation a, float v) {
-  return a == Activation::Relu      ? fmaxf(v, 0.0f)
-         : a == Activation::Sigmoid ? 1.0f / (1.0f + expf(-v))
-                                    : tanhf(v);
+  switch (a) {
+    case Activation::Relu:
+      return fmaxf(v, 0.0f);
+    case Activation::Sigmoid:
+      return 1.0f / (1.0f + expf(-v));
+    case Activation::Tanh:
+      return tanhf(v);
+  }
+  __trap();
+  return v;
 }
 
 // The gradient through an activation, from its output y.
 __device__ __forceinline__ float activate_grad(Activation a, float y, float g) {
-  return a == Activation::Relu      ? (y > 0.0f ? g : 0.0f)
-         : a == Activation::Sigmoid ? g * y * (1.0f - y)
-                                    : g * (1.0f - y * y);
+  switch (a) {
+    case Activation::Relu:
+      return y > 0.0f ? g : 0.0f;
+    case Activation::Sigmoid:
+      return g * y * (1.0f - y);
+    case Activation::Tanh:
+      return g * (1.0f - y * y);
+  }
+  __trap();
+  return g;
 }
 
 // Element i of [B, T, F] under lane t's dropout mask: 0 when dropped, else the
