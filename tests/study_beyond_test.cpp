@@ -92,15 +92,17 @@ TEST(StudyBeyond, FinalModelsTrainAgainWithThePrintedCommand) {
   }
 }
 
-// The per-step schedules too: the printed command names the schedule and its warm-up,
-// and trains the final models again bit for bit.
+// The per-step schedules and label smoothing too: the printed command names the
+// schedule, its warm-up and the smoothing, and trains the final models again bit for bit.
 TEST(StudyBeyond, PrintedCommandCarriesPerStepSchedules) {
   TempDir dir;
   write_small_usps(dir / "data", 300, 120);
   const char* spaces[] = {
       R"({"schedule": {"type": "categorical", "choices": [2]}, "warmup": {"type": "categorical", "choices": [1]}})",
-      R"({"schedule": {"type": "categorical", "choices": [3]}})"};
-  const char* flags[] = {"--schedule cosine-per-step --warmup 1", "--schedule onecycle:0.3"};
+      R"({"schedule": {"type": "categorical", "choices": [3]}, "label_smoothing": {"type": "uniform", "low": 0.1, "high": 0.1}})"};
+  const char* flags[] = {
+      "--schedule cosine-per-step --warmup 1",
+      "--schedule onecycle:0.3 --label-smoothing 0.100000001"};  // the float, 9 digits
   for (int i = 0; i < 2; ++i) {
     const std::string study = dir / ("study" + std::to_string(i));
     std::string out;

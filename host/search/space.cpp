@@ -61,7 +61,8 @@ const std::vector<ParamSpec>& SearchSpace::optional_params() {
                                                 {"rotate", Dist::Uniform, 0.0, 20.0, {}},
                                                 {"scale", Dist::Uniform, 0.0, 0.2, {}},
                                                 {"nesterov", Dist::Categorical, 0, 0, {0, 1}},
-                                                {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}}};
+                                                {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}},
+                                                {"label_smoothing", Dist::Uniform, 0.0, 0.2, {}}};
   return params;
 }
 
@@ -76,7 +77,9 @@ SearchSpace SearchSpace::beyond_default() {
 SearchSpace SearchSpace::independent_default() {
   std::vector<ParamSpec> params = study_default().params();
   for (const ParamSpec& p : optional_params())
-    if (p.name != "augment" && p.name != "warmup") params.push_back(p);
+    if (p.name == "weight_decay" || p.name == "schedule" || p.name == "shift" ||
+        p.name == "rotate" || p.name == "scale" || p.name == "nesterov")
+      params.push_back(p);
   return SearchSpace(params);
 }
 
@@ -229,7 +232,7 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
                        [&](const ParamSpec& p) { return p.name == name; }))
         SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
                            "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
-                           "schedule, warmup, shift, rotate, scale, nesterov)");
+                           "schedule, warmup, shift, rotate, scale, nesterov, label_smoothing)");
       space.params_.push_back({name});
       found = space.params_.end() - 1;
     }

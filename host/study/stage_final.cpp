@@ -48,6 +48,7 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
   if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
   if (s.schedule.kind != Schedule::Constant) cmd << " --schedule " << schedule_argument(s.schedule);
   if (s.schedule.warmup) cmd << " --warmup " << s.schedule.warmup;
+  if (s.label_smoothing != 0) cmd << " --label-smoothing " << s.label_smoothing;
   if (s.augment.on())
     cmd << " --augment shift=" << s.augment.shift << ",rotate=" << s.augment.rotate
         << ",scale=" << s.augment.scale;

@@ -6,7 +6,8 @@
 // its own part of the random affine transform, and each replacing the strength's for
 // that part; nesterov, 0 or 1; schedule, 0 constant, 1 cosine over the run's epochs,
 // 2 cosine over its steps, 3 onecycle (engine/schedule.hpp); warmup, epochs of linear
-// warm-up (not with onecycle, whose rise is its warm-up: there it is left out).
+// warm-up (not with onecycle, whose rise is its warm-up: there it is left out);
+// label_smoothing, the training loss's.
 // Parameters a space does not have stay off.
 #include <cstdint>
 
