@@ -121,10 +121,9 @@ TEST(Optimizer, AdamAndAdamWFollowPyTorch) {
   const struct {
     bool decoupled;
     std::vector<double> want;
-  } cases[] = {{false, {0.2985195815563202, -0.868259608745575, 0.8096160888671875,
-                        4.063358783721924}},
-               {true, {0.2996392846107483, -0.871483325958252, 0.833351194858551,
-                       4.070958137512207}}};
+  } cases[] = {
+      {false, {0.2985195815563202, -0.868259608745575, 0.8096160888671875, 4.063358783721924}},
+      {true, {0.2996392846107483, -0.871483325958252, 0.833351194858551, 4.070958137512207}}};
   const std::vector<float> a = {1.0f, 0.5f, 2.0f, 0.1f}, c = {0.3f, -1.0f, 2.0f, 5.0f};
   auto cpu = make_cpu_backend();
   for (const auto& k : cases) {
@@ -143,8 +142,8 @@ TEST(Optimizer, AdamAndAdamWFollowPyTorch) {
     }
     EXPECT_EQ(counters[kCounterGlobalStep], 100);
     for (int i = 0; i < 4; ++i)
-      EXPECT_NEAR(p[i], k.want[i], 1e-5 * std::abs(k.want[i])) << (k.decoupled ? "adamw " : "adam ")
-                                                               << i;
+      EXPECT_NEAR(p[i], k.want[i], 1e-5 * std::abs(k.want[i]))
+          << (k.decoupled ? "adamw " : "adam ") << i;
   }
 }
 
@@ -156,7 +155,7 @@ TEST(Optimizer, AdamSkipsWhatSgdSkips) {
       {0, 4, 0, 0}, {4, 4, 0, kSliceIsBias}, {8, 4, 0, kSliceNotTrained}};
   std::vector<float> p(12, 1.0f), m(12, 0.0f), v(12, 0.0f);
   const std::vector<float> g(12, 0.0f), lr = {0.1f, 0.1f}, wd = {0.5f, 0.5f},
-                           betas = {0.9f, 0.999f, 1e-8f, 0.9f, 0.999f, 1e-8f};
+                                        betas = {0.9f, 0.999f, 1e-8f, 0.9f, 0.999f, 1e-8f};
   std::vector<LaneState> state = {LaneState::Training, LaneState::Diverged};
   LaneArrays lanes{lr.data(), nullptr, nullptr, nullptr, state.data()};
   lanes.weight_decay = wd.data();

@@ -12,11 +12,11 @@
 namespace sgdlab {
 
 struct AdamFactors {
-  float step_size;       // lr / (1 - beta1^t)
-  float bias2_sqrt;      // sqrt(1 - beta2^t)
-  float one_minus_b1;    // 1 - beta1
-  float one_minus_b2;    // 1 - beta2
-  float decay_factor;    // AdamW: 1 - lr * wd
+  float step_size;     // lr / (1 - beta1^t)
+  float bias2_sqrt;    // sqrt(1 - beta2^t)
+  float one_minus_b1;  // 1 - beta1
+  float one_minus_b2;  // 1 - beta2
+  float decay_factor;  // AdamW: 1 - lr * wd
 };
 
 // At update t = 1, 2, ... of a lane.
