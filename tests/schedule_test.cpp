@@ -170,6 +170,25 @@ TEST(Schedule, EveryUpdateUsesTheScheduledRate) {
   }
 }
 
+// A pack whose schedules all hold through an epoch takes its rates from the epoch's
+// upload, not from a per-step op: every update of an epoch has the epoch's rate.
+TEST(Schedule, PerEpochPacksUseTheEpochsRates) {
+  RateSpy spy;
+  DeviceData dd(spy, small_data());
+  LaneSettings constant{0.05f, 0.9f, 0.0f, 1};
+  LaneSettings cosine = constant;
+  cosine.schedule = parse_schedule("cosine", 1, 3);
+  TrainerOptions opt{64};
+  opt.capture = Capture::Epoch;
+  Trainer trainer(spy, dd, model_preset("mlp"), {constant, cosine}, opt);
+  for (int e = 0; e < 3; ++e) trainer.train_epoch();
+  ASSERT_EQ(spy.used.size(), 2u + 12u);  // the warm-up's two steps, then 3 epochs of 4
+  for (int k = 0; k < 12; ++k) {
+    EXPECT_EQ(spy.used[2 + k][0], 0.05f) << k;
+    EXPECT_EQ(spy.used[2 + k][1], scheduled_lr(0.05f, cosine.schedule, k / 4)) << k;
+  }
+}
+
 // A onecycle run too short for its phases is refused when the trainer is made.
 TEST(Schedule, TrainerRefusesAOneCycleWithNoRise) {
   auto cpu = make_cpu_backend();

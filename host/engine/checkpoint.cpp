@@ -1,5 +1,4 @@
 #include "sgdlab/engine/checkpoint.hpp"
-#include "sgdlab/engine/optimizer.hpp"
 
 #include <climits>
 #include <cstdint>
@@ -9,6 +8,7 @@
 #include "sgdlab/engine/json_text.hpp"
 #include "sgdlab/engine/layer_type.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 
 namespace sgdlab {
 namespace {

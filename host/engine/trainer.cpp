@@ -95,9 +95,10 @@ struct Trainer::Impl {
   Buffer<float> adam;                   // beta1, beta2, eps per lane, for Adam and AdamW
   Buffer<float> smoothing;              // label smoothing per lane, when a lane has some
   Buffer<int32_t> nesterov;
-  bool augmenting = false, scheduled = false;
-  // Each lane's schedule, in backend memory when one is not constant: each step's
-  // update reads the rates the `scheduled_rates` op set from the step counter.
+  bool augmenting = false, scheduled = false, per_step = false;
+  // Each lane's schedule. Per epoch: the epoch's rates are uploaded at its start. When
+  // a lane's rate changes every step, the schedules are in backend memory and the
+  // `scheduled_rates` op sets every lane's rate from the step counter before each update.
   std::vector<RateSchedule> rate_schedules;
   Buffer<RateSchedule> schedules;
   std::vector<float> lr_now;  // the rates of the epoch's first step, for its report
@@ -221,16 +222,17 @@ struct Trainer::Impl {
       aug.insert(aug.end(), {l.augment.shift, l.augment.rotate, l.augment.scale});
       augmenting = augmenting || l.augment.on();
       scheduled = scheduled || !l.schedule.is_constant();
+      per_step = per_step || l.schedule.per_step();
     }
     if (std::any_of(wd.begin(), wd.end(), [](float v) { return v != 0; }))
       weight_decay = upload_vector(wd);
     if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
       nesterov = upload_vector(nag);
     if (augmenting) augment = upload_vector(aug);
-    std::vector<float> eps;
-    for (const auto& l : lanes) eps.push_back(l.label_smoothing);
-    if (std::any_of(eps.begin(), eps.end(), [](float v) { return v != 0; }))
-      smoothing = upload_vector(eps);
+    std::vector<float> smooth;
+    for (const auto& l : lanes) smooth.push_back(l.label_smoothing);
+    if (std::any_of(smooth.begin(), smooth.end(), [](float v) { return v != 0; }))
+      smoothing = upload_vector(smooth);
     if (optim.uses_betas()) {
       std::vector<float> betas;
       for (const auto& l : lanes) betas.insert(betas.end(), {l.beta1, l.beta2, l.eps});
@@ -238,14 +240,17 @@ struct Trainer::Impl {
     }
     if (!scheduled) return;
     for (const auto& l : lanes) rate_schedules.push_back(rate_schedule(l.lr, l.schedule, steps));
-    schedules = upload_vector(rate_schedules);
+    if (per_step) schedules = upload_vector(rate_schedules);
   }
 
-  // The rates of the epoch's first step, as the op will set them, for the report.
+  // The rates of the epoch's first step (for its report), uploaded when they hold
+  // through the epoch; per step, the op sets them (the recorded steps read them from
+  // backend memory either way).
   void set_epoch_rates() {
     if (!scheduled) return;
     for (int t = 0; t < T; ++t)
       lr_now[t] = scheduled_rate(rate_schedules[t], int64_t(epoch) * steps);
+    if (!per_step) lr.upload(lr_now);
   }
 
   LaneArrays lane_arrays() {
@@ -292,7 +297,7 @@ struct Trainer::Impl {
     pass->backward(a, rows);
     ScopedRange range(be, "update");
     auto raw = slices.get();
-    if (scheduled) be.scheduled_rates(T, schedules.get(), counters.get(), lr.get());
+    if (per_step) be.scheduled_rates(T, schedules.get(), counters.get(), lr.get());
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
     optim.update({be, raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
                   grads.get(), slot_ptrs, counters.get()});

@@ -269,7 +269,9 @@ class CudaBackend final : public Backend {
   }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {
-    cuda::adam_update(stream_, d, lanes, params, grads, m, v, counters);
+    auto* factors = static_cast<AdamFactors*>(
+        adam_factors_.get(arena_, size_t(d.T) * sizeof(AdamFactors), stream_));
+    cuda::adam_update(stream_, d, lanes, params, grads, m, v, counters, factors);
   }
   void scheduled_rates(int T, const RateSchedule* schedules, const int64_t* counters,
                        float* lr) override {
@@ -374,8 +376,8 @@ class CudaBackend final : public Backend {
   DeviceArena arena_;
   std::map<std::tuple<int, int, int, int, int, int, int, int, int>, std::unique_ptr<ConvPlan>>
       conv_plans_;
-  Scratch xent_rows_, grad_partial_, shuffle_keys_, shuffle_values_, shuffle_offsets_,
-      shuffle_temp_;
+  Scratch xent_rows_, grad_partial_, adam_factors_, shuffle_keys_, shuffle_values_,
+      shuffle_offsets_, shuffle_temp_;
   std::pair<int, int> offsets_shape_{-1, -1};  // what shuffle_offsets_ holds
   unsigned* grad_done_ = nullptr;
 };

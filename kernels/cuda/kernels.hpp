@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sgdlab/core/adam_update.hpp"
 #include "sgdlab/core/op_dims.hpp"
 #include "sgdlab/core/rate_schedule.hpp"
 
@@ -57,9 +58,9 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
 void avgpool_forward(cudaStream_t s, const AvgPoolDims& d, const float* x, float* y);
 void avgpool_backward(cudaStream_t s, const AvgPoolDims& d, const float* dy, float* dx);
 
-// Also advances the step counters (a second launch, after every block read them).
+// Also advances the step counters. factors: scratch for d.T AdamFactors.
 void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
-                 const float* grads, float* m, float* v, int64_t* counters);
+                 const float* grads, float* m, float* v, int64_t* counters, AdamFactors* factors);
 
 void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,
                      float* lr);
