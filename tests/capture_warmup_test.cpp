@@ -153,6 +153,16 @@ class SpyBackend final : public Backend {
     if (seen("avgpool_backward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))
       cpu_->avgpool_backward(d, dy, dx);
   }
+  void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& l,
+                         const BatchNormTensors& p, const float* x, float* y) override {
+    if (seen("batchnorm_forward", d.B, d.T, d.C, d.HW, training))
+      cpu_->batchnorm_forward(d, training, l, p, x, y);
+  }
+  void batchnorm_backward(const BatchNormDims& d, const float* x, const float* gamma,
+                          const float* dy, float* dx, float* dgamma, float* dbeta) override {
+    if (seen("batchnorm_backward", d.B, d.T, d.C, d.HW, dx != nullptr))
+      cpu_->batchnorm_backward(d, x, gamma, dy, dx, dgamma, dbeta);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& l, float* p, const float* g, float* m,
                    float* v, int64_t* c) override {
     if (seen("adam_update", d.n_slices, d.T, d.total, d.decoupled))

@@ -176,6 +176,37 @@ TEST_F(CudaParity, AvgPool) {
   }
 }
 
+// Training (batch statistics, running statistics moved for Training lanes only) and
+// evaluation, over planes and over features, and backward with and without dx.
+TEST_F(CudaParity, BatchNorm) {
+  for (const BatchNormDims& d :
+       {BatchNormDims{33, 3, 5, 49, 1e-5f, 0.1f}, BatchNormDims{70, 4, 37, 1, 1e-3f, 0.3f},
+        BatchNormDims{2, 2, 3, 300, 1e-5f, 1.0f}}) {
+    const size_t n = size_t(d.B) * d.T * d.C * d.HW, per = size_t(d.T) * d.C;
+    const auto x = random_floats(n, 51, -2, 3), dy = random_floats(n, 52),
+               gamma = random_floats(per, 53, 0.5f, 1.5f), beta = random_floats(per, 54),
+               mean = random_floats(per, 55), var = random_floats(per, 56, 0.5f, 2);
+    std::vector<LaneState> state(d.T, LaneState::Training);
+    state[1] = LaneState::Diverged;
+    compare([&](Backend& be) {
+      auto X = up(be, x), DY = up(be, dy), G = up(be, gamma), Bt = up(be, beta);
+      auto M = up(be, mean), V = up(be, var);
+      auto S = up(be, state);
+      auto K = up(be, std::vector<float>(d.T, 2.0f));
+      Buffer<float> Y(be, n), Ye(be, n), DX(be, n), DG(be, per), DB(be, per), DG2(be, per);
+      const LaneArrays lanes{nullptr, nullptr, nullptr, nullptr, S.get()};
+      const BatchNormTensors p{G.get(), Bt.get(), M.get(), V.get(), K.get()};
+      be.batchnorm_forward(d, true, lanes, p, X.get(), Y.get());
+      be.batchnorm_forward(d, false, lanes, p, X.get(), Ye.get());
+      be.batchnorm_backward(d, X.get(), G.get(), DY.get(), DX.get(), DG.get(), DB.get());
+      be.batchnorm_backward(d, X.get(), G.get(), DY.get(), nullptr, DG2.get(), DB.get());
+      return std::vector<std::vector<float>>{Y.download(),  Ye.download(),  DX.download(),
+                                             DG.download(), DG2.download(), DB.download(),
+                                             M.download(),  V.download(),   K.download()};
+    });
+  }
+}
+
 TEST_F(CudaParity, Activations) {
   const auto x = random_floats(3001, 11, -4, 4), dy = random_floats(3001, 12);
   for (Activation a : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})

@@ -176,18 +176,19 @@ TEST_F(CudaTraining, SweepOnThreeStreamsFinishesEveryTrial) {
 }
 
 // A model file with every layer type (conv2d with stride and pad, local2d, max-pool,
-// avg-pool, global-avg-pool, relu, sigmoid, tanh, dropout, dense) trains on the GPU as on the CPU:
+// avg-pool, global-avg-pool, batchnorm over planes and over features, relu, sigmoid, tanh,
+// dropout, dense) trains on the GPU as on the CPU:
 // one epoch of two lanes, losses and weights within the FP32-order tolerance above.
 TEST_F(CudaTraining, ModelFileWithEveryLayerTypeMatchesTheCpu) {
   const ModelSpec spec = model_from_json(nlohmann::json::parse(R"({
       "name": "every-layer", "input": [1, 16, 16], "classes": 10, "layers": [
-        {"type": "conv2d", "out": 6, "kernel": 3, "pad": 1}, {"type": "relu"},
-        {"type": "max-pool", "kernel": 2},
+        {"type": "conv2d", "out": 6, "kernel": 3, "pad": 1}, {"type": "batchnorm"},
+        {"type": "relu"}, {"type": "max-pool", "kernel": 2},
         {"type": "local2d", "out": 4, "kernel": 3}, {"type": "sigmoid"},
         {"type": "conv2d", "out": 8, "kernel": 3, "stride": 2, "pad": 1}, {"type": "tanh"},
         {"type": "avg-pool", "kernel": 2, "stride": 1}, {"type": "dropout"},
         {"type": "conv2d", "out": 12, "kernel": 1}, {"type": "global-avg-pool"},
-        {"type": "dense", "out": 32}, {"type": "relu"},
+        {"type": "dense", "out": 32}, {"type": "batchnorm", "momentum": 0.2}, {"type": "relu"},
         {"type": "dense", "out": 10}]})"),
                                          "every-layer");
   auto run = [&](Backend& be) {

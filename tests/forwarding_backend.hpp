@@ -125,6 +125,14 @@ class ForwardingBackend : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     inner_->avgpool_backward(d, dy, dx);
   }
+  void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
+                         const BatchNormTensors& p, const float* x, float* y) override {
+    inner_->batchnorm_forward(d, training, lanes, p, x, y);
+  }
+  void batchnorm_backward(const BatchNormDims& d, const float* x, const float* gamma,
+                          const float* dy, float* dx, float* dgamma, float* dbeta) override {
+    inner_->batchnorm_backward(d, x, gamma, dy, dx, dgamma, dbeta);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {
     inner_->adam_update(d, lanes, params, grads, m, v, counters);

@@ -23,10 +23,10 @@ TEST(LayerType, EveryKindHasItsOwnDescriptionAndNames) {
     EXPECT_TRUE(labels.insert(t.label()).second) << t.label();
     EXPECT_EQ(layer_kind_named(t.type()), k);
   }
-  EXPECT_FALSE(layer_kind_named("batchnorm"));
+  EXPECT_FALSE(layer_kind_named("layernorm"));
   EXPECT_EQ(layer_type_names(" or "),
-            "dense, conv2d, local2d, max-pool, relu, sigmoid, tanh, dropout, avg-pool or "
-            "global-avg-pool");
+            "dense, conv2d, local2d, max-pool, relu, sigmoid, tanh, dropout, avg-pool, "
+            "global-avg-pool or batchnorm");
 }
 
 // A layer's keys are the ones its description reads: each written key is read back,
@@ -34,12 +34,13 @@ TEST(LayerType, EveryKindHasItsOwnDescriptionAndNames) {
 TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
   const ModelSpec m = model_from_json(
       nlohmann::json::parse(R"({"name": "all", "input": [2, 12, 12], "classes": 3, "layers": [
-        {"type": "conv2d", "out": 4, "kernel": 3, "pad": 1, "stride": 1}, {"type": "relu"},
+        {"type": "conv2d", "out": 4, "kernel": 3, "pad": 1, "stride": 1},
+        {"type": "batchnorm", "eps": 0.001, "momentum": 0.2}, {"type": "relu"},
         {"type": "max-pool", "kernel": 3, "stride": 2}, {"type": "local2d", "out": 3,
         "kernel": 3, "stride": 2}, {"type": "tanh"}, {"type": "dropout"},
         {"type": "avg-pool", "kernel": 2, "stride": 1},
         {"type": "conv2d", "out": 5, "kernel": 1}, {"type": "avg-pool", "kernel": 1},
-        {"type": "global-avg-pool"}, {"type": "dense", "out": 8}, {"type": "sigmoid"},
+        {"type": "global-avg-pool"}, {"type": "dense", "out": 8}, {"type": "batchnorm"}, {"type": "sigmoid"},
         {"type": "dense", "out": 3}]})"),
       "test");
   const nlohmann::json back = model_to_json(m);
@@ -72,7 +73,7 @@ TEST(LayerType, KeysRoundTripAndTensorsFollowTheDescription) {
   }
   EXPECT_EQ(slices, plan.slices().size());
   // local2d: one weight per output location, leading in PyTorch's shape.
-  const LayerPlan& local = plan.layers()[3];
+  const LayerPlan& local = plan.layers()[4];
   EXPECT_EQ(layer_type(local.spec.kind).tensors(local)[0].torch_shape,
             (std::vector<int64_t>{4, 3, 4, 3, 3}));  // 5x5 in, k 3, stride 2: 2x2 out
 }

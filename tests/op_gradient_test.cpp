@@ -4,6 +4,7 @@
 
 #include "cpu/activation.hpp"
 #include "cpu/avgpool.hpp"
+#include "cpu/batchnorm.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
@@ -105,6 +106,32 @@ OpCase avgpool_case(const AvgPoolDims& d, const std::string& name) {
   return op;
 }
 
+// Training mode (batch statistics), over a plane (BatchNorm2d) or one value per
+// feature (BatchNorm1d); the running statistics it moves do not feed its output.
+OpCase batchnorm_case(const BatchNormDims& d, const std::string& name) {
+  const int F = d.C * d.HW;
+  OpCase op{
+      name,
+      {input("x", {d.B, d.T, F}), input("gamma", {1, d.T, d.C}), input("beta", {1, d.T, d.C})},
+      {d.B, d.T, F}};
+  op.forward = [d, F](const Tensors& in) {
+    std::vector<double> y(size_t(d.B) * d.T * F), mean(size_t(d.T) * d.C),
+        var(size_t(d.T) * d.C, 1.0), tracked(d.T);
+    cpu::batchnorm_forward<double>(
+        d, true, nullptr, {in[1].data(), in[2].data(), mean.data(), var.data(), tracked.data()},
+        in[0].data(), y.data());
+    return y;
+  };
+  op.backward = [d](const Tensors& in, const std::vector<double>& dy) {
+    Tensors g{std::vector<double>(in[0].size()), std::vector<double>(in[1].size()),
+              std::vector<double>(in[2].size())};
+    cpu::batchnorm_backward(d, in[0].data(), in[1].data(), dy.data(), g[0].data(), g[1].data(),
+                            g[2].data());
+    return g;
+  };
+  return op;
+}
+
 OpCase activation_case(Activation a, const std::string& name) {
   const LaneLayout l{3, 2, 7};
   OpCase op{name, {input("x", l)}, l};
@@ -191,6 +218,8 @@ std::vector<OpCase> all_cases() {
                                maxpool_case(),
                                avgpool_case({2, 2, 2, 5, 6, 3, 2, 2, 1}, "avgpool"),
                                avgpool_case({2, 2, 3, 4, 3, 4, 3, 4, 3}, "global_avgpool"),
+                               batchnorm_case({3, 2, 2, 5, 1e-5f, 0.1f}, "batchnorm2d"),
+                               batchnorm_case({4, 3, 3, 1, 1e-3f, 0.3f}, "batchnorm1d"),
                                activation_case(Activation::Relu, "relu"),
                                activation_case(Activation::Sigmoid, "sigmoid"),
                                activation_case(Activation::Tanh, "tanh"),

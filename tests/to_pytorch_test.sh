@@ -4,7 +4,8 @@
 #      readers, strict loading, the locally connected layer, predictions comparison, and
 #      the one-line refusal of malformed files.
 #   2. End to end, when SGDLAB is given and has `predict`: train mlp, cnn, lcnn and
-#      data/models/cnn-gap.json (average and global average pooling) for two epochs on
+#      data/models/cnn-gap.json (average and global average pooling) and cnn-bn.json (batch
+#      normalization, evaluated with its running statistics) for two epochs on
 #      data/usps, predict, and compare sgdlab's predictions with PyTorch's.
 # usage: to_pytorch_test.sh [SGDLAB_BINARY]
 # Exit status: 0 passed, 1 failed, 77 skipped (no Python with torch; ctest's skip code).
@@ -117,7 +118,9 @@ if [ -z "$SGDLAB" ]; then
 elif ! "$SGDLAB" predict --help 2>&1 | grep -q -- --checkpoint; then
   echo "skipped end to end: $SGDLAB has no predict command"
 else
-  for m in mlp cnn lcnn "$ROOT/data/models/cnn-gap.json"; do end_to_end "$m"; done
+  for m in mlp cnn lcnn "$ROOT/data/models/cnn-gap.json" "$ROOT/data/models/cnn-bn.json"; do
+    end_to_end "$m"
+  done
 fi
 
 echo "$passed passed, $failures failed"

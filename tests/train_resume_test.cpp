@@ -40,11 +40,11 @@ int checkpoint_epoch(const std::string& out) {
 // Starts `sgdlab train` and kills it with SIGKILL once the checkpoint after epoch 2 is
 // there, that is, early in epoch 3. (Waiting for metrics lines instead raced the
 // checkpoint's write: under ASan it lost.)
-void train_and_kill(const std::string& data, const std::string& out) {
+void train_and_kill(const std::string& data, const std::string& out, const std::string& settings) {
   const pid_t pid = fork();
   if (pid == 0) {
-    const std::string cmd = sgdlab_binary() + " train --data " + data + " --out " + out +
-                            kSettings + " > /dev/null 2>&1";
+    const std::string cmd = sgdlab_binary() + " train --data " + data + " --out " + out + settings +
+                            " > /dev/null 2>&1";
     execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -59,21 +59,22 @@ void train_and_kill(const std::string& data, const std::string& out) {
   ASSERT_FALSE(std::filesystem::exists(out + "/result.json"));
 }
 
-TEST(Resume, KilledMidEpochAndResumedGivesBitIdenticalWeights) {
+// Trains with `settings` whole, and again killed in epoch 3 and resumed: the same bits.
+void expect_resume_bit_identical(const std::string& settings) {
   TempDir dir;
   write_small_usps(dir / "data", 1600, 200);
   std::string log;
   ASSERT_EQ(run_command(sgdlab_binary() + " train --data " + (dir / "data") + " --out " +
-                            (dir / "whole") + kSettings,
+                            (dir / "whole") + settings,
                         &log),
             0)
       << log;
-  train_and_kill(dir / "data", dir / "killed");
+  train_and_kill(dir / "data", dir / "killed", settings);
   const auto saved = load_resume_checkpoint(dir / "killed/checkpoint.safetensors");
   EXPECT_GE(saved.state.epoch, 2);
   EXPECT_LT(saved.state.epoch, 5);
   ASSERT_EQ(run_command(sgdlab_binary() + " train --data " + (dir / "data") + " --resume " +
-                            (dir / "killed") + kSettings,
+                            (dir / "killed") + settings,
                         &log),
             0)
       << log;
@@ -87,6 +88,20 @@ TEST(Resume, KilledMidEpochAndResumedGivesBitIdenticalWeights) {
   const auto ra = nlohmann::json::parse(read_bytes(dir / "whole/result.json"));
   const auto rb = nlohmann::json::parse(read_bytes(dir / "killed/result.json"));
   EXPECT_EQ(ra["lanes"], rb["lanes"]);
+}
+
+TEST(Resume, KilledMidEpochAndResumedGivesBitIdenticalWeights) {
+  expect_resume_bit_identical(kSettings);
+}
+
+// Batch norm's running statistics and AdamW's moments are in the resume checkpoint.
+TEST(Resume, BatchNormWithAdamWKilledAndResumedGivesBitIdenticalWeights) {
+  expect_resume_bit_identical(
+      std::string(" --model ") + SGDLAB_TESTS_DIR +
+      "/../data/models/cnn-bn.json --optimizer adamw --epochs 5 "
+      "--batch 16 --lr 0.002,0.001 --weight-decay 0.05 --seed 3,4 "
+      "--dropout 0.3 --schedule cosine --augment shift=1,rotate=10 --device cpu "
+      "--quiet --checkpoint-every 1 --save");
 }
 
 TEST(Resume, OtherSettingsAMissingCheckpointAndAnUsedFolderAreRefused) {

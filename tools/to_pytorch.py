@@ -284,8 +284,20 @@ def _spatial(layer, shape, where):
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 LABELS = {"dense": "dense", "conv2d": "conv", "local2d": "local", "max-pool": "maxpool",
-          "avg-pool": "avgpool", "global-avg-pool": "gap",
+          "avg-pool": "avgpool", "global-avg-pool": "gap", "batchnorm": "bn",
           "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "dropout": "dropout"}
+
+
+def _batchnorm(layer, shape, flat, where):
+    """nn.BatchNorm1d after a dense layer (features), nn.BatchNorm2d on an image
+    (channels); eps and momentum as in the model file, PyTorch's defaults otherwise."""
+    eps, momentum = layer.get("eps", 1e-5), layer.get("momentum", 0.1)
+    for key, value, ok in (("eps", eps, lambda v: v > 0), ("momentum", momentum,
+                                                           lambda v: 0 <= v <= 1)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value):
+            raise CheckpointError("%s: %r is out of range: %s" % (where, key, json.dumps(value)))
+    kind = nn.BatchNorm1d if flat else nn.BatchNorm2d
+    return kind(shape[0], eps=float(eps), momentum=float(momentum))
 
 
 def _input_shape(model):
@@ -339,6 +351,8 @@ def build_module(model, dropout=0.0):
             else:
                 module, shape = _spatial(layer, shape, where)
             children.add(LABELS[kind], module)
+        elif kind == "batchnorm":
+            children.add(LABELS[kind], _batchnorm(layer, shape, flat, where))
         elif kind == "dropout":
             children.add("dropout", nn.Dropout(dropout))
         else:

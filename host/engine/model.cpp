@@ -129,7 +129,8 @@ std::string NetworkPlan::summary() const {
   size_t per_lane = 0;
   for (const auto& l : layers_) {
     size_t n = 0;
-    for (int s : l.tensor_slices) n += slices_[s].slice.count / lanes_;
+    for (int s : l.tensor_slices)  // parameters: running statistics are not counted
+      if (!(slices_[s].slice.flags & kSliceNotTrained)) n += slices_[s].slice.count / lanes_;
     per_lane += n;
     const std::string label = l.label + layer_type(l.spec.kind).summary(l.spec);
     out << "  " << std::left << std::setw(10) << label << std::setw(12) << shape(l.in)

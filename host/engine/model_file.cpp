@@ -42,6 +42,14 @@ int layers::read_integer(const nlohmann::json& j, const std::string& key, int mi
   return int(n);
 }
 
+double layers::read_number(const nlohmann::json& j, const std::string& key, double fallback,
+                           const std::string& where) {
+  if (!j.contains(key)) return fallback;
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_number()) SGDLAB_INPUT_ERROR(where, ": \"", key, "\" must be a number, got ", v.dump());
+  return v.get<double>();
+}
+
 namespace {
 
 int integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where) {
@@ -97,7 +105,7 @@ std::string shape_text(const Shape3& s) {
 
 bool operator==(const LayerSpec& a, const LayerSpec& b) {
   return a.kind == b.kind && a.units == b.units && a.kernel == b.kernel && a.stride == b.stride &&
-         a.pad == b.pad;
+         a.pad == b.pad && a.eps == b.eps && a.momentum == b.momentum;
 }
 
 void check_model(const ModelSpec& m, const std::string& source) {
@@ -106,6 +114,7 @@ void check_model(const ModelSpec& m, const std::string& source) {
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const std::string where =
         source + ": layer " + std::to_string(i + 1) + " " + type_name(m.layers[i].kind);
+    layer_type(m.layers[i].kind).check_after(i ? &m.layers[i - 1] : nullptr, where);
     shape = layer_type(m.layers[i].kind).output(m.layers[i], shape, where);
     if (shape.size() > (size_t(1) << 31))
       SGDLAB_INPUT_ERROR(where, ": output ", shape_text(shape), " is too large");

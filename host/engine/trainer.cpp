@@ -381,6 +381,10 @@ struct Trainer::Impl {
   }
 
   std::vector<EpochStats> train_epoch() {
+    // Not when the trainer is made: one made to evaluate (tta.cpp) never trains.
+    for (const auto& l : plan.layers())
+      for (int rows : {B, tail})
+        if (rows != 0) layer_type(l.spec.kind).check_training_rows(l, rows);
     ScopedRange range(be, "epoch");
     const auto start = std::chrono::steady_clock::now();
     const auto& train = data.part(Split::Train);

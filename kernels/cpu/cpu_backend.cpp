@@ -8,6 +8,7 @@
 #include "cpu/adam.hpp"
 #include "cpu/augment.hpp"
 #include "cpu/avgpool.hpp"
+#include "cpu/batchnorm.hpp"
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
@@ -163,6 +164,14 @@ class CpuBackend final : public Backend {
   }
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cpu::avgpool_backward(d, dy, dx);
+  }
+  void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
+                         const BatchNormTensors& p, const float* x, float* y) override {
+    cpu::batchnorm_forward(d, training, lanes.state, p, x, y);
+  }
+  void batchnorm_backward(const BatchNormDims& d, const float* x, const float* gamma,
+                          const float* dy, float* dx, float* dgamma, float* dbeta) override {
+    cpu::batchnorm_backward(d, x, gamma, dy, dx, dgamma, dbeta);
   }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {

@@ -1,6 +1,6 @@
 #pragma once
 // Per-lane gradient statistics of one step, added to running sums: mean |g| and the
-// L2 norm, per layer and over all parameters. Sums are in double and in a fixed order.
+// L2 norm, per layer and over all trained parameters. Sums are in double and in a fixed order.
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -19,6 +19,7 @@ void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, con
     std::fill(sq_sum.begin(), sq_sum.end(), 0.0);
     std::fill(count.begin(), count.end(), 0.0);
     for (int s = 0; s < n_slices; ++s) {
+      if (slices[s].flags & kSliceNotTrained) continue;  // state, not a parameter
       const size_t per_lane = slices[s].count / T;
       const S* g = grads + slices[s].offset + size_t(t) * per_lane;
       // Eight partial sums in a fixed pattern: vectorisable, and the same every run.

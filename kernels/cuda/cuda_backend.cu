@@ -267,6 +267,14 @@ class CudaBackend final : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cuda::avgpool_backward(stream_, d, dy, dx);
   }
+  void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
+                         const BatchNormTensors& p, const float* x, float* y) override {
+    cuda::batchnorm_forward(stream_, d, training, lanes.state, p, x, y);
+  }
+  void batchnorm_backward(const BatchNormDims& d, const float* x, const float* gamma,
+                          const float* dy, float* dx, float* dgamma, float* dbeta) override {
+    cuda::batchnorm_backward(stream_, d, x, gamma, dy, dx, dgamma, dbeta);
+  }
   void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params, const float* grads,
                    float* m, float* v, int64_t* counters) override {
     auto* factors = static_cast<AdamFactors*>(

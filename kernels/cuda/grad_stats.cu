@@ -60,6 +60,7 @@ __device__ void combine_lane(const ParamSlice* slices, int n_slices, int n_layer
     double a = 0, q = 0, count = 0;
     for (int s = 0; s < n_slices; ++s) {
       if (layer < n_layers && slices[s].layer != layer) continue;
+      if (slices[s].flags & kSliceNotTrained) continue;  // state, not a parameter
       // __ldcg: from L2, where the other blocks' sums are, not a stale L1 line.
       a += __ldcg(partial + (size_t(s) * T + t) * 2);
       q += __ldcg(partial + (size_t(s) * T + t) * 2 + 1);

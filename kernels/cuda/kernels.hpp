@@ -58,6 +58,12 @@ void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t
 void avgpool_forward(cudaStream_t s, const AvgPoolDims& d, const float* x, float* y);
 void avgpool_backward(cudaStream_t s, const AvgPoolDims& d, const float* dy, float* dx);
 
+// state: [T] (null: every lane trains); see Backend::batchnorm_forward.
+void batchnorm_forward(cudaStream_t s, const BatchNormDims& d, bool training,
+                       const LaneState* state, const BatchNormTensors& p, const float* x, float* y);
+void batchnorm_backward(cudaStream_t s, const BatchNormDims& d, const float* x, const float* gamma,
+                        const float* dy, float* dx, float* dgamma, float* dbeta);
+
 // Also advances the step counters. factors: scratch for d.T AdamFactors.
 void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
                  const float* grads, float* m, float* v, int64_t* counters, AdamFactors* factors);

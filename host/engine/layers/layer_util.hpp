@@ -14,6 +14,10 @@ namespace sgdlab::layers {
 int read_integer(const nlohmann::json& j, const std::string& key, int min, const std::string& where,
                  const int* fallback = nullptr);
 
+// The number `key` of a model file's object `j`, `fallback` when absent.
+double read_number(const nlohmann::json& j, const std::string& key, double fallback,
+                   const std::string& where);
+
 // The output of a kernel sliding over `in` (conv2d, local2d, max-pool), or an InputError
 // naming `where` when the input is smaller than the kernel.
 Shape3 sliding_output(int channels, int kernel, int stride, int pad, const Shape3& in,
@@ -52,5 +56,6 @@ const LayerType& tanh();
 const LayerType& dropout();
 const LayerType& avg_pool();
 const LayerType& global_avg_pool();
+const LayerType& batchnorm();
 
 }  // namespace sgdlab::layers

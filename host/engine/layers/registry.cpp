@@ -29,6 +29,8 @@ const LayerType& layer_type(LayerKind k) {
       return layers::avg_pool();
     case LayerKind::GlobalAvgPool:
       return layers::global_avg_pool();
+    case LayerKind::BatchNorm:
+      return layers::batchnorm();
   }
   SGDLAB_THROW("unknown layer kind ", int(k));
 }

@@ -109,6 +109,18 @@ class Backend {
   virtual void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) = 0;
   virtual void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) = 0;
 
+  // Batch normalisation (sgdlab/core/batchnorm.hpp). Training: each lane-channel
+  // normalised with its batch mean and biased variance; for lanes whose state is
+  // Training, the running statistics move by d.momentum (the variance's unbiased) and
+  // tracked[t] += 1. Not training: normalised with the running statistics. A channel of
+  // one value (d.values() == 1) has no batch statistics: the caller refuses it.
+  virtual void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
+                                 const BatchNormTensors& p, const float* x, float* y) = 0;
+  // The training forward's gradients, its batch statistics summed again from x: dx (may
+  // be null), dgamma and dbeta (overwritten).
+  virtual void batchnorm_backward(const BatchNormDims& d, const float* x, const float* gamma,
+                                  const float* dy, float* dx, float* dgamma, float* dbeta) = 0;
+
   // Fused pairs, for fewer passes over memory and fewer launches; each equals the two
   // ops in turn. relu_maxpool: y = maxpool(relu(x)), the ReLU output not stored;
   // backward from the pre-ReLU x.

@@ -55,6 +55,27 @@ struct XentDims {
 
 enum class Activation : int { Relu, Sigmoid, Tanh };
 
+// Batch normalisation over [B, T, C, HW] (HW = 1 after a dense layer): lane t's channel
+// c is normalised over its B * HW values (PyTorch's BatchNorm2d per channel, BatchNorm1d
+// per feature), and the lanes are just more channels.
+struct BatchNormDims {
+  int B, T, C, HW;
+  float eps, momentum;
+  constexpr size_t values() const { return size_t(B) * size_t(HW); }  // per channel
+};
+
+// A batchnorm layer's tensors, lane-leading: gamma, beta and the running statistics
+// [T, C]; tracked [T], the training steps that moved them (num_batches_tracked).
+template <class S>
+struct BatchNormTensorsOf {
+  const S* gamma;
+  const S* beta;
+  S* running_mean;
+  S* running_var;
+  S* tracked;
+};
+using BatchNormTensors = BatchNormTensorsOf<float>;
+
 // Images [B, T, C, H, W] of a training step, for augmentation.
 struct AugmentDims {
   int B, T, C, H, W;

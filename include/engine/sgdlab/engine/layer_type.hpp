@@ -65,6 +65,9 @@ class LayerType {
   virtual void read(const nlohmann::json& j, LayerSpec& s, const std::string& where) const {}
   virtual void write(const LayerSpec& s, nlohmann::json& j) const {}
 
+  // Refuses, with an InputError naming `where`, a layer that cannot stand after
+  // `previous` (null: the layer is the first).
+  virtual void check_after(const LayerSpec* previous, const std::string& where) const {}
   // The output shape for an input shape; InputError naming `where` when there is none.
   virtual Shape3 output(const LayerSpec& s, const Shape3& in, const std::string& where) const {
     return in;
@@ -83,6 +86,9 @@ class LayerType {
                         float* dx) const = 0;
   // Sets up a backend's plans for `rows` rows, before a step is recorded.
   virtual void plan(Backend& be, const LayerPlan& l, int rows, int lanes) const {}
+  // An InputError for a training step of `rows` rows that the layer cannot train (batch
+  // norm over one value), asked before training starts.
+  virtual void check_training_rows(const LayerPlan& l, int rows) const {}
 
   // Multiply-adds per sample of the forward pass (0: elementwise, left out of the cost).
   virtual double macs(const LayerPlan& l) const { return 0; }

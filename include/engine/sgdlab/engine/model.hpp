@@ -21,9 +21,10 @@ enum class LayerKind {
   Tanh,
   Dropout,
   AvgPool,
-  GlobalAvgPool
+  GlobalAvgPool,
+  BatchNorm
 };
-constexpr LayerKind kLastLayerKind = LayerKind::GlobalAvgPool;  // keep it the last one
+constexpr LayerKind kLastLayerKind = LayerKind::BatchNorm;  // keep it the last one
 
 struct LayerSpec {
   LayerKind kind;
@@ -31,6 +32,9 @@ struct LayerSpec {
   int kernel = 0;
   int stride = 1;
   int pad = 0;
+  // batchnorm's (PyTorch's defaults).
+  double eps = 1e-5;
+  double momentum = 0.1;
 };
 
 struct Shape3 {
