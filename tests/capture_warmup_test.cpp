@@ -153,6 +153,10 @@ class SpyBackend final : public Backend {
     if (seen("avgpool_backward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))
       cpu_->avgpool_backward(d, dy, dx);
   }
+  void ema_update(const EmaDims& d, const LaneArrays& l, const int64_t* c, const float* p,
+                  float* a) override {
+    if (seen("ema_update", d.n_slices, d.T, d.total)) cpu_->ema_update(d, l, c, p, a);
+  }
   void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& l,
                          const BatchNormTensors& p, const float* x, float* y) override {
     if (seen("batchnorm_forward", d.B, d.T, d.C, d.HW, training))

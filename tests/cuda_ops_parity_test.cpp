@@ -9,6 +9,7 @@
 
 #include "sgdlab/core/buffer.hpp"
 #include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/model_file.hpp"
 #include "tests/cuda_test_util.hpp"
 #include "tests/test_util.hpp"
 
@@ -374,6 +375,31 @@ TEST_F(CudaParity, ScheduledRates) {
     }
     return std::vector<std::vector<float>>{out};
   });
+}
+
+// The moving average per lane: a decay, none (a copy), a frozen lane; the first update
+// (a copy) and a later one, over a plan with batch-norm state.
+TEST_F(CudaParity, EmaUpdate) {
+  const int T = 3;
+  const NetworkPlan plan(load_model(std::string(SGDLAB_TESTS_DIR) + "/../data/models/cnn-bn.json"),
+                         T);
+  const auto p = random_floats(plan.param_count(), 61), a = random_floats(plan.param_count(), 62);
+  const std::vector<float> decay = {0.99f, 0.0f, 0.9f};
+  const std::vector<LaneState> state = {LaneState::Training, LaneState::Training,
+                                        LaneState::Diverged};
+  for (int64_t step : {1, 7})
+    compare([&](Backend& be) {
+      auto P = up(be, p), A = up(be, a), D = up(be, decay);
+      auto S = up(be, state);
+      auto C = up(be, std::vector<int64_t>{step, 0});
+      const auto raw = plan.raw_slices();
+      auto R = up(be, raw);
+      LaneArrays lanes{nullptr, nullptr, nullptr, nullptr, S.get()};
+      lanes.ema = D.get();
+      be.ema_update({R.get(), int(raw.size()), T, plan.param_count()}, lanes, C.get(), P.get(),
+                    A.get());
+      return std::vector<std::vector<float>>{A.download()};
+    });
 }
 
 // Adam and AdamW per lane (betas, eps, decay on weights only), a frozen lane and a slice

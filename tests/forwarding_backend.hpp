@@ -125,6 +125,10 @@ class ForwardingBackend : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     inner_->avgpool_backward(d, dy, dx);
   }
+  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+                  const float* params, float* average) override {
+    inner_->ema_update(d, lanes, counters, params, average);
+  }
   void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
                          const BatchNormTensors& p, const float* x, float* y) override {
     inner_->batchnorm_forward(d, training, lanes, p, x, y);

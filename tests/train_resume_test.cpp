@@ -94,13 +94,14 @@ TEST(Resume, KilledMidEpochAndResumedGivesBitIdenticalWeights) {
   expect_resume_bit_identical(kSettings);
 }
 
-// Batch norm's running statistics and AdamW's moments are in the resume checkpoint.
-TEST(Resume, BatchNormWithAdamWKilledAndResumedGivesBitIdenticalWeights) {
+// Batch norm's running statistics, AdamW's moments and the moving average are in the
+// resume checkpoint.
+TEST(Resume, BatchNormWithAdamWAndEmaKilledAndResumedGivesBitIdenticalWeights) {
   expect_resume_bit_identical(
       std::string(" --model ") + SGDLAB_TESTS_DIR +
       "/../data/models/cnn-bn.json --optimizer adamw --epochs 5 "
       "--batch 16 --lr 0.002,0.001 --weight-decay 0.05 --seed 3,4 "
-      "--dropout 0.3 --schedule cosine --augment shift=1,rotate=10 --device cpu "
+      "--dropout 0.3 --ema 0.99,0 --schedule cosine --augment shift=1,rotate=10 --device cpu "
       "--quiet --checkpoint-every 1 --save");
 }
 

@@ -42,12 +42,13 @@ CUDA_FILTER='Cuda*.*:*/Cuda*.*'
 CUDA_OPS_FILTER="$CUDA_FILTER:-CudaTraining.*"
 CUDA_TRAINING_FILTER='CudaTraining.*'
 # sgdlab's own kernels: local2d, softmax cross-entropy, dropout, SGD, Adam, scheduled
-# rates, grad stats, augment, max-pool, avg-pool, activations, gather. cuDNN and cuBLAS
+# rates, grad stats, augment, max-pool, avg-pool, batch norm, the moving average,
+# activations, gather. cuDNN and cuBLAS
 # cases stay out of the sanitizers.
 OWN_KERNELS_FILTER='CudaParity.MaxPool*:CudaParity.Activations:CudaParity.Dropout*'
 OWN_KERNELS_FILTER+=':CudaParity.ActivationDropoutFused:CudaParity.Softmax*:CudaParity.Sgd*'
 OWN_KERNELS_FILTER+=':CudaParity.Augment*:CudaParity.Gather*:*/CudaConvParity.*/local2d*'
-OWN_KERNELS_FILTER+=':CudaParity.AvgPool:CudaParity.AdamAndAdamW:CudaParity.ScheduledRates:CudaParity.BatchNorm'
+OWN_KERNELS_FILTER+=':CudaParity.AvgPool:CudaParity.AdamAndAdamW:CudaParity.ScheduledRates:CudaParity.BatchNorm:CudaParity.EmaUpdate'
 MARGIN=15  # seconds a phase keeps for its summary and the call's transfers
 
 case "${1:-}" in

@@ -39,7 +39,7 @@ struct TrainArgs {
   // Beyond the paper (all off by default).
   std::string augment, schedule = "constant", weight_decay = "0";
   std::string optimizer = "sgd", beta1 = "0.9", beta2 = "0.999", eps = "1e-8";
-  std::string label_smoothing = "0";
+  std::string label_smoothing = "0", ema = "0";
   int warmup = 0;
   bool nesterov = false;
   // The settings' flags as given (or, resumed, as the run recorded them), by name, each
@@ -50,13 +50,36 @@ struct TrainArgs {
 // The flags a run was started with, recorded in config.json so that `--resume DIR` alone
 // goes on as it began. A resume may give the device and the GPU options anew (they are not
 // compared with the checkpoint); --out, --overwrite, --resume and --quiet are not the run's.
-const char* const kRecordedFlags[] = {
-    "--model",     "--epochs",    "--batch",      "--lr",           "--momentum",
-    "--dropout",   "--seed",      "--init",       "--weight-decay", "--nesterov",
-    "--optimizer", "--beta1",     "--beta2",      "--eps",          "--label-smoothing",
-    "--schedule",  "--warmup",    "--augment",    "--data",         "--format",
-    "--layout",    "--normalize", "--split-seed", "--save",         "--checkpoint-every",
-    "--device",    "--tf32",      "--autotune",   "--conv-kernel"};
+const char* const kRecordedFlags[] = {"--model",
+                                      "--epochs",
+                                      "--batch",
+                                      "--lr",
+                                      "--momentum",
+                                      "--dropout",
+                                      "--seed",
+                                      "--init",
+                                      "--weight-decay",
+                                      "--nesterov",
+                                      "--optimizer",
+                                      "--beta1",
+                                      "--beta2",
+                                      "--eps",
+                                      "--label-smoothing",
+                                      "--ema",
+                                      "--schedule",
+                                      "--warmup",
+                                      "--augment",
+                                      "--data",
+                                      "--format",
+                                      "--layout",
+                                      "--normalize",
+                                      "--split-seed",
+                                      "--save",
+                                      "--checkpoint-every",
+                                      "--device",
+                                      "--tf32",
+                                      "--autotune",
+                                      "--conv-kernel"};
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   // Before anything is written: the optimizer and what only SGD takes.
@@ -69,10 +92,12 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   const auto wd = parse_list("--weight-decay", a.weight_decay);
   const auto b1 = parse_list("--beta1", a.beta1), b2 = parse_list("--beta2", a.beta2),
              eps = parse_list("--eps", a.eps),
-             smooth = parse_list("--label-smoothing", a.label_smoothing);
+             smooth = parse_list("--label-smoothing", a.label_smoothing),
+             ema = parse_list("--ema", a.ema);
   const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size(), b1.size(),
-                             b2.size(), eps.size(), smooth.size()});
-  const auto smooth_t = broadcast("--label-smoothing", smooth, T);
+                             b2.size(), eps.size(), smooth.size(), ema.size()});
+  const auto smooth_t = broadcast("--label-smoothing", smooth, T),
+             ema_t = broadcast("--ema", ema, T);
   const auto b1_t = broadcast("--beta1", b1, T), b2_t = broadcast("--beta2", b2, T),
              eps_t = broadcast("--eps", eps, T);
   const auto lr_t = broadcast("--lr", lr, T), mu_t = broadcast("--momentum", mu, T),
@@ -89,6 +114,7 @@ std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
     lanes[t].beta2 = float(b2_t[t]);
     lanes[t].eps = float(eps_t[t]);
     lanes[t].label_smoothing = float(smooth_t[t]);
+    lanes[t].ema = float(ema_t[t]);
     lanes[t].nesterov = a.nesterov;
     lanes[t].schedule = schedule;
     lanes[t].augment = augment;
@@ -124,6 +150,8 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
   if (a.nesterov) j["nesterov"] = true;
   for (size_t t = 0; t < lanes.size(); ++t)
     if (lanes[t].label_smoothing != 0) j["lanes"][t]["label_smoothing"] = lanes[t].label_smoothing;
+  for (size_t t = 0; t < lanes.size(); ++t)
+    if (lanes[t].ema != 0) j["lanes"][t]["ema"] = lanes[t].ema;
   const OptimizerKind kind = optimizer_named(a.optimizer, "--optimizer").kind();
   if (kind != OptimizerKind::Sgd) {
     j["optimizer"] = a.optimizer;
@@ -256,6 +284,11 @@ std::vector<EpochStats> rows_from_json(const nlohmann::json& rows, size_t layers
     s.seconds = num(j.at("seconds"));
     s.lr = j.contains("lr") ? num(j.at("lr")) : 0.0;
     s.diverged = j.at("diverged").get<bool>();
+    if (j.contains("raw_val_acc")) {
+      s.averaged = true;
+      s.raw_val_loss = num(j.at("raw_val_loss"));
+      s.raw_val_acc = num(j.at("raw_val_acc"));
+    }
     for (const auto& [name, layer] : j.at("layers").items()) {
       s.layer_grad_mean_abs.push_back(num(layer.at("grad_mean_abs")));
       s.layer_grad_l2.push_back(num(layer.at("grad_l2")));
@@ -390,20 +423,18 @@ void train_epochs(Run& r) {
 
 // One model checkpoint per lane, as PyTorch's state_dict lays the tensors out.
 void save_models(const Run& r) {
-  const std::vector<float> flat = r.trainer->parameters();
+  const std::vector<float> flat = r.trainer->evaluated_parameters();
   for (size_t t = 0; t < r.lanes.size(); ++t) {
     const LaneSettings& l = r.lanes[t];
+    nlohmann::json hyperparameters = {{"lr", l.lr},
+                                      {"momentum", l.momentum},
+                                      {"dropout", l.dropout},
+                                      {"seed", std::to_string(l.seed)},
+                                      {"batch", r.a.batch}};
+    if (l.ema != 0) hyperparameters["ema"] = l.ema;  // the weights are the moving average
     save_model_checkpoint(r.dir() + "/models/lane-" + std::to_string(t) + ".safetensors",
-                          {r.model,
-                           extract_lane(r.trainer->plan(), flat, int(t)),
-                           {{"lr", l.lr},
-                            {"momentum", l.momentum},
-                            {"dropout", l.dropout},
-                            {"seed", std::to_string(l.seed)},
-                            {"batch", r.a.batch}},
-                           r.trainer->epochs_done(),
-                           r.data.scaling,
-                           r.data.format});
+                          {r.model, extract_lane(r.trainer->plan(), flat, int(t)), hyperparameters,
+                           r.trainer->epochs_done(), r.data.scaling, r.data.format});
   }
 }
 
@@ -536,6 +567,11 @@ void register_train(CLI::App& app) {
   cmd->add_option("--label-smoothing", args->label_smoothing,
                   "the training loss's label smoothing in [0, 1), as PyTorch's cross_entropy; "
                   "list")
+      ->default_val("0");
+  cmd->add_option("--ema", args->ema,
+                  "decay of a moving average of the weights and batch-norm statistics, updated "
+                  "every step, which validation, test and the saved models use (AveragedModel "
+                  "with an EMA function), e.g. 0.999; 0: none; list")
       ->default_val("0");
   cmd->add_option("--schedule", args->schedule,
                   "learning-rate schedule: constant, step:EPOCHS:GAMMA or cosine (per epoch); "

@@ -131,6 +131,7 @@ void save_resume_checkpoint(const std::string& path, const ResumeCheckpoint& c) 
   };
   std::vector<Tensor> tensors = {{"params", n(c.state.params), c.state.params}};
   for (const auto& slot : c.state.slots) tensors.push_back({slot.name, n(slot.data), slot.data});
+  if (!c.state.average.empty()) tensors.push_back({"ema", n(c.state.average), c.state.average});
   write_safetensors(path, tensors,
                     {{"format", "sgdlab-resume"},
                      {"optimizer", c.state.optimizer},
@@ -160,6 +161,7 @@ ResumeCheckpoint load_resume_checkpoint(const std::string& path) {
       SGDLAB_INPUT_ERROR(path, ": no ", name, " tensor (the ", optim.name(), " optimizer's state)");
     c.state.slots.push_back({name, slot->data});
   }
+  if (const Tensor* average = f.find("ema")) c.state.average = average->data;
   c.state.epoch = int(metadata_count(f, "epoch", path, INT_MAX));
   c.state.global_step = metadata_count(f, "global_step", path, INT64_MAX);
   const nlohmann::json lanes = metadata_json(f, "lane_state", path);

@@ -49,6 +49,8 @@ const std::vector<Hyperparameter>& lane_hyperparameters() {
       {"label_smoothing", "--label-smoothing", "a value in [0, 1)", unit_open,
        [](const L& l) { return double(l.label_smoothing); },
        [](L& l, double v) { l.label_smoothing = float(v); }},
+      {"ema", "--ema", "a decay in (0, 1), or 0 for none", unit_open,
+       [](const L& l) { return double(l.ema); }, [](L& l, double v) { l.ema = float(v); }},
       {"warmup", "--warmup", "a whole number of epochs from 0 to 1000",
        [](double x) { return x >= 0 && x <= 1000 && x == std::floor(x); },
        [](const L& l) { return double(l.schedule.warmup); },

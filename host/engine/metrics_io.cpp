@@ -20,6 +20,10 @@ nlohmann::json epoch_json(const EpochStats& s, const std::vector<std::string>& l
                       {"seconds", s.seconds},
                       {"lr", s.lr},
                       {"diverged", s.diverged}};
+  if (s.averaged) {  // val_* are the moving average's
+    j["raw_val_loss"] = s.raw_val_loss;
+    j["raw_val_acc"] = s.raw_val_acc;
+  }
   nlohmann::json layers = nlohmann::json::object();
   for (size_t l = 0; l < layer_names.size() && l < s.layer_grad_l2.size(); ++l)
     layers[layer_names[l]] = {{"grad_mean_abs", s.layer_grad_mean_abs[l]},

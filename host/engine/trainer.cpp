@@ -95,6 +95,9 @@ struct Trainer::Impl {
   Buffer<float> adam;                   // beta1, beta2, eps per lane, for Adam and AdamW
   Buffer<float> smoothing;              // label smoothing per lane, when a lane has some
   Buffer<int32_t> nesterov;
+  // The moving average's decay per lane and the average itself, when a lane keeps one;
+  // evaluation then runs on the average (average_pass).
+  Buffer<float> ema_decay, average;
   bool augmenting = false, scheduled = false, per_step = false;
   // Each lane's schedule. Per epoch: the epoch's rates are uploaded at its start. When
   // a lane's rate changes every step, the schedules are in backend memory and the
@@ -119,8 +122,12 @@ struct Trainer::Impl {
   float* grad_accum() { return sums.get() + 4 * T; }
   float* lane_state_copy() { return sums.get() + 4 * T + stats_count; }
   float* param_sums() { return sums.get() + 5 * T + stats_count; }
+  float* raw_eval_sums() { return sums.get() + 5 * T + 2 * stats_count; }  // loss, correct
   Activations train_acts, eval_acts;
   std::unique_ptr<NetworkPass> pass;  // made once the buffers it points into exist
+  std::unique_ptr<NetworkPass> average_pass;
+  bool averaging() const { return average_pass != nullptr; }
+  const NetworkPass& evaluation_pass() const { return averaging() ? *average_pass : *pass; }
   std::unique_ptr<Recording> step_recording, tail_recording, epoch_recording;
 
   Impl(Backend& backend, const DeviceData& d, const ModelSpec& model, std::vector<LaneSettings> l,
@@ -187,7 +194,7 @@ struct Trainer::Impl {
     const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
     static_assert(sizeof(LaneState) == sizeof(float), "the lane states travel in the float buffer");
     stats_count = stats;
-    sums = Buffer<float>(be, 4 * size_t(T) + stats + T + stats);
+    sums = Buffer<float>(be, 4 * size_t(T) + stats + T + stats + 2 * size_t(T));
     train_acts = make_activations(B);
     if (augmenting) train_acts.raw = Buffer<float>(be, train_acts.x.size());
     // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
@@ -200,6 +207,13 @@ struct Trainer::Impl {
         if (rows != 0) layer_type(l.spec.kind).plan(be, l, rows, T);
     pass = std::make_unique<NetworkPass>(be, plan, make_stages(plan, opt.fuse), T, params.get(),
                                          grads.get(), lane_arrays(), counters.get());
+    if (ema_decay.size()) {
+      average = Buffer<float>(be, params.size());
+      be.copy(average.get(), params.get(), params.size() * sizeof(float));
+      average_pass =
+          std::make_unique<NetworkPass>(be, plan, make_stages(plan, opt.fuse), T, average.get(),
+                                        grads.get(), lane_arrays(), counters.get());
+    }
   }
 
   int eval_rows() const { return eval_rows_of(opt, T); }
@@ -233,6 +247,10 @@ struct Trainer::Impl {
     for (const auto& l : lanes) smooth.push_back(l.label_smoothing);
     if (std::any_of(smooth.begin(), smooth.end(), [](float v) { return v != 0; }))
       smoothing = upload_vector(smooth);
+    std::vector<float> decay;
+    for (const auto& l : lanes) decay.push_back(l.ema);
+    if (std::any_of(decay.begin(), decay.end(), [](float v) { return v != 0; }))
+      ema_decay = upload_vector(decay);
     if (optim.uses_betas()) {
       std::vector<float> betas;
       for (const auto& l : lanes) betas.insert(betas.end(), {l.beta1, l.beta2, l.eps});
@@ -254,9 +272,9 @@ struct Trainer::Impl {
   }
 
   LaneArrays lane_arrays() {
-    return LaneArrays{lr.get(),       momentum.get(),   dropout.get(),
-                      seeds.get(),    lane_state.get(), weight_decay.get(),
-                      nesterov.get(), augment.get(),    adam.get()};
+    return LaneArrays{lr.get(),         momentum.get(),     dropout.get(),  seeds.get(),
+                      lane_state.get(), weight_decay.get(), nesterov.get(), augment.get(),
+                      adam.get(),       ema_decay.get()};
   }
 
   Activations make_activations(int capacity) {
@@ -301,11 +319,16 @@ struct Trainer::Impl {
     be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
     optim.update({be, raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
                   grads.get(), slot_ptrs, counters.get()});
+    if (averaging())
+      be.ema_update({raw, int(slices.size()), T, params.size()}, lane_arrays(), counters.get(),
+                    params.get(), average.get());
   }
 
-  // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches.
+  // Runs `body(chunk_rows, offset, logits)` over a split in evaluation batches, with the
+  // weights evaluation uses unless `with` is given.
   template <class Body>
-  void for_each_eval_batch(Split split, Body body) {
+  void for_each_eval_batch(Split split, Body body, const NetworkPass* with = nullptr) {
+    const NetworkPass& net = with ? *with : evaluation_pass();
     const auto& part = data.part(split);
     Activations& a = eval_acts;
     for (size_t off = 0; off < part.n; off += size_t(a.capacity)) {
@@ -313,18 +336,22 @@ struct Trainer::Impl {
       // Every lane sees the same samples: a shared identity permutation (stride 0).
       be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
                 0, off, a.x.get(), a.y.get());
-      body(rows, off, pass->forward(a, rows, false));
+      body(rows, off, net.forward(a, rows, false));
     }
   }
 
-  // Enqueues the evaluation of a split into eval_loss() and eval_correct().
-  void run_evaluation(Split split) {
+  // Enqueues the evaluation of a split into eval_loss() and eval_correct() (with the
+  // trained weights, not the average, when `with` is the training pass).
+  void run_evaluation(Split split, const NetworkPass* with = nullptr) {
     ScopedRange range(be, "evaluate");
     be.fill_zero(eval_loss(), 2 * size_t(T) * sizeof(float));
-    for_each_eval_batch(split, [&](int rows, size_t, const float* logits) {
-      be.softmax_xent({rows, T, plan.spec().classes}, logits, eval_acts.y.get(), nullptr,
-                      eval_loss(), eval_correct(), nullptr);
-    });
+    for_each_eval_batch(
+        split,
+        [&](int rows, size_t, const float* logits) {
+          be.softmax_xent({rows, T, plan.spec().classes}, logits, eval_acts.y.get(), nullptr,
+                          eval_loss(), eval_correct(), nullptr);
+        },
+        with);
   }
 
   // Loss and accuracy per lane from the evaluation sums (`host` holds the whole buffer).
@@ -362,7 +389,12 @@ struct Trainer::Impl {
     Buffer<float> saved_params(be, params.size());
     std::vector<Buffer<float>> saved_slots;
     Buffer<LaneState> saved_state(be, lane_state.size());
+    Buffer<float> saved_average;
     be.copy(saved_params.get(), params.get(), params.size() * sizeof(float));
+    if (averaging()) {
+      saved_average = Buffer<float>(be, average.size());
+      be.copy(saved_average.get(), average.get(), average.size() * sizeof(float));
+    }
     for (const auto& slot : slots) {
       saved_slots.emplace_back(be, slot.size());
       be.copy(saved_slots.back().get(), slot.get(), slot.size() * sizeof(float));
@@ -371,6 +403,7 @@ struct Trainer::Impl {
     step(B);
     if (tail) step(tail);
     be.copy(params.get(), saved_params.get(), params.size() * sizeof(float));
+    if (averaging()) be.copy(average.get(), saved_average.get(), average.size() * sizeof(float));
     for (size_t i = 0; i < slots.size(); ++i)
       be.copy(slots[i].get(), saved_slots[i].get(), slots[i].size() * sizeof(float));
     be.copy(lane_state.get(), saved_state.get(), lane_state.size() * sizeof(LaneState));
@@ -420,6 +453,10 @@ struct Trainer::Impl {
         break;
     }
     global_step += steps;
+    if (averaging()) {  // the trained weights' own validation figures first
+      run_evaluation(Split::Val, pass.get());
+      be.copy(raw_eval_sums(), eval_loss(), 2 * size_t(T) * sizeof(float));
+    }
     run_evaluation(Split::Val);
     be.copy(lane_state_copy(), lane_state.get(), size_t(T) * sizeof(LaneState));
     // The softmax marks a lane whose loss turns non-finite; weights can turn NaN with the
@@ -447,6 +484,12 @@ struct Trainer::Impl {
       r.train_acc = correct[t] / samples;
       r.val_loss = val[t].loss;
       r.val_acc = val[t].acc;
+      if (averaging()) {
+        const float* raw = host.data() + 5 * T + 2 * stats_count;
+        r.averaged = true;
+        r.raw_val_loss = raw[t] / double(data.part(Split::Val).n);
+        r.raw_val_acc = raw[T + t] / double(data.part(Split::Val).n);
+      }
       const float* g = host.data() + 4 * T + size_t(t) * (layers + 1) * 2;
       for (int l = 0; l < layers; ++l) {
         r.layer_grad_mean_abs.push_back(g[2 * l] / steps);
@@ -535,6 +578,9 @@ std::vector<bool> Trainer::diverged() const {
 std::vector<float> Trainer::parameters() const {
   return impl_->params.download();
 }
+std::vector<float> Trainer::evaluated_parameters() const {
+  return impl_->averaging() ? impl_->average.download() : impl_->params.download();
+}
 TrainerState Trainer::state() const {
   const Impl& m = *impl_;
   TrainerState s;
@@ -543,6 +589,7 @@ TrainerState Trainer::state() const {
   for (size_t i = 0; i < m.slots.size(); ++i)
     s.slots.push_back({m.optim.slots()[i], m.slots[i].download()});
   s.lanes = m.lane_state.download();
+  if (m.averaging()) s.average = m.average.download();
   s.epoch = m.epoch;
   s.global_step = m.global_step;
   return s;
@@ -563,7 +610,12 @@ void Trainer::restore(const TrainerState& s) {
     SGDLAB_INPUT_ERROR("the saved state does not fit this pack (", s.params.size(),
                        " parameters and ", s.lanes.size(), " lanes; the pack has ", m.params.size(),
                        " and ", m.T, ")");
+  if (s.average.size() != m.average.size())
+    SGDLAB_INPUT_ERROR(m.averaging() ? "the saved state has no moving average (ema) of the weights"
+                                     : "the saved state keeps a moving average (ema) of the "
+                                       "weights; no lane of the pack does");
   m.params.upload(s.params);
+  if (m.averaging()) m.average.upload(s.average);
   for (size_t i = 0; i < m.slots.size(); ++i) m.slots[i].upload(s.slots[i].data);
   m.lane_state.upload(s.lanes);
   m.epoch = s.epoch;
@@ -573,6 +625,7 @@ void Trainer::restore(const TrainerState& s) {
 void Trainer::set_parameters(const std::vector<float>& flat) {
   SGDLAB_CHECK(flat.size() == impl_->params.size(), "a flat buffer of ", impl_->params.size());
   impl_->params.upload(flat);
+  if (impl_->averaging()) impl_->average.upload(flat);
 }
 
 }  // namespace sgdlab

@@ -16,7 +16,7 @@ namespace {
 // Each seed's network as a model checkpoint (docs/checkpoints.md).
 void save_final_models(const StudyContext& c, const std::string& dir, const ModelSpec& spec,
                        const Trainer& trainer, const std::vector<LaneSettings>& lanes, int batch) {
-  const std::vector<float> flat = trainer.parameters();
+  const std::vector<float> flat = trainer.evaluated_parameters();
   for (size_t i = 0; i < lanes.size(); ++i) {
     const LaneSettings& l = lanes[i];
     save_model_checkpoint(dir + "/models/seed-" + std::to_string(l.seed) + ".safetensors",

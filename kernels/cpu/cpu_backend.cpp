@@ -12,6 +12,7 @@
 #include "cpu/conv2d.hpp"
 #include "cpu/dense.hpp"
 #include "cpu/dropout.hpp"
+#include "cpu/ema.hpp"
 #include "cpu/gather.hpp"
 #include "cpu/grad_stats.hpp"
 #include "cpu/local2d.hpp"
@@ -164,6 +165,11 @@ class CpuBackend final : public Backend {
   }
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cpu::avgpool_backward(d, dy, dx);
+  }
+  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+                  const float* params, float* average) override {
+    const bool first = counters && counters[kCounterGlobalStep] == 1;
+    cpu::ema_update(d, lanes.ema, lanes.state, first, params, average);
   }
   void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
                          const BatchNormTensors& p, const float* x, float* y) override {

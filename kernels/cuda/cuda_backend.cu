@@ -267,6 +267,10 @@ class CudaBackend final : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cuda::avgpool_backward(stream_, d, dy, dx);
   }
+  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+                  const float* params, float* average) override {
+    cuda::ema_update(stream_, d, lanes, counters, params, average);
+  }
   void batchnorm_forward(const BatchNormDims& d, bool training, const LaneArrays& lanes,
                          const BatchNormTensors& p, const float* x, float* y) override {
     cuda::batchnorm_forward(stream_, d, training, lanes.state, p, x, y);

@@ -68,6 +68,9 @@ void batchnorm_backward(cudaStream_t s, const BatchNormDims& d, const float* x, 
 void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
                  const float* grads, float* m, float* v, int64_t* counters, AdamFactors* factors);
 
+void ema_update(cudaStream_t s, const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+                const float* params, float* average);
+
 void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,
                      float* lr);
 

@@ -178,6 +178,14 @@ class Backend {
   virtual void adam_update(const AdamDims& d, const LaneArrays& lanes, float* params,
                            const float* grads, float* m, float* v, int64_t* counters) = 0;
 
+  // The parameters' moving average (sgdlab/core/ema_update.hpp), after a step's update:
+  // each lane's decay lanes.ema[t] (0: the average is a copy), over every slice, the
+  // state that is not trained included (as AveragedModel with use_buffers=True). The
+  // lanes' first update (counters[kCounterGlobalStep] == 1, the update having advanced
+  // it) copies. Lanes that are not Training keep their average.
+  virtual void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+                          const float* params, float* average) = 0;
+
   // lr[t] = scheduled_rate(schedules[t], counters[kCounterGlobalStep]) for each of the T
   // lanes (sgdlab/core/rate_schedule.hpp): the rates of the step about to update, read
   // from backend memory so that a recorded step replays with the next step's rates.

@@ -110,6 +110,7 @@ struct LaneArrays {
   const int32_t* nesterov = nullptr;    // [T], != 0: Nesterov momentum
   const float* augment = nullptr;       // [T * 3]: shift (pixels), rotation (degrees), scale
   const float* adam = nullptr;          // [T * 3]: Adam's beta1, beta2 and eps
+  const float* ema = nullptr;           // [T]: the moving average's decay (0: none)
 };
 
 // The Adam update over the flat parameter buffer (backend.hpp: adam_update).
@@ -118,6 +119,13 @@ struct AdamDims {
   int n_slices, T;
   size_t total;    // floats in the flat buffers
   bool decoupled;  // AdamW's weight decay
+};
+
+// The moving average of the flat parameter buffer (backend.hpp: ema_update).
+struct EmaDims {
+  const ParamSlice* slices;
+  int n_slices, T;
+  size_t total;  // floats in the flat buffers
 };
 
 // Step counters in backend memory, advanced by an op so that a replayed step sees

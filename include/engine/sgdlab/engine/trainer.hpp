@@ -38,6 +38,10 @@ struct LaneSettings {
   // The training loss's label smoothing (PyTorch's cross_entropy label_smoothing); the
   // evaluation loss stays plain cross-entropy.
   float label_smoothing = 0;
+  // The decay of an exponential moving average of the weights and the batch-norm
+  // statistics, updated after every step (AveragedModel with get_ema_multi_avg_fn), which
+  // evaluation and the saved models use; 0: none.
+  float ema = 0;
   Schedule schedule;  // the lr of each epoch
   Augment augment;
 };
@@ -125,6 +129,10 @@ struct EpochStats {
   double lr = 0;          // the learning rate used this epoch
   bool diverged = false;  // the lane's loss turned NaN/Inf; it is frozen
   bool pruned = false;
+  // With a moving average (LaneSettings::ema), val_* are the average's and raw_val_* the
+  // trained weights' own.
+  bool averaged = false;
+  double raw_val_loss = 0, raw_val_acc = 0;
 };
 
 // Everything a pack needs to go on from an epoch boundary: the random streams are
@@ -140,6 +148,7 @@ struct TrainerState {
   std::string optimizer = "sgd";
   std::vector<Slot> slots;
   std::vector<LaneState> lanes;
+  std::vector<float> average;  // the moving average, as flat as the parameters (or none)
   int epoch = 0;
   int64_t global_step = 0;
 };
@@ -171,7 +180,11 @@ class Trainer {
   void prune(int lane);
   std::vector<bool> diverged() const;
 
+  // The trained weights; those that evaluation uses (the moving average where the pack
+  // keeps one, LaneSettings::ema: a lane without one has a copy of its weights there);
+  // setting the parameters sets the average too.
   std::vector<float> parameters() const;
+  std::vector<float> evaluated_parameters() const;
   void set_parameters(const std::vector<float>& flat);
 
   // The pack's state between epochs, and putting it back (same model and lanes).
