@@ -235,6 +235,105 @@ void register_update(const Registrar& reg, int T) {
   });
 }
 
+// cnn-bn's first batch norm (32 channels of 16x16), training forward and backward, and
+// the evaluation forward.
+void register_batchnorm(const Registrar& reg, int T) {
+  Backend& be = reg.backend();
+  const BatchNormDims d{kBatch, T, 32, 256, 1e-5f, 0.1f};
+  const size_t n = size_t(d.B) * d.T * d.C * d.HW, per = size_t(T) * d.C;
+  reg.add("batchnorm_train_fwd_bwd", T, [&be, d, n, per, T](benchmark::State& s) {
+    auto x = random_buffer(be, n, 1), dy = random_buffer(be, n, 2);
+    auto gamma = random_buffer(be, per, 3), beta = random_buffer(be, per, 4);
+    Buffer<float> y(be, n), dx(be, n), dg(be, per), db(be, per), mean(be, per), var(be, per),
+        tracked(be, size_t(T));
+    Buffer<LaneState> state(be, size_t(T));
+    mean.zero();
+    var.upload(std::vector<float>(per, 1.0f));
+    tracked.zero();
+    state.zero();
+    const LaneArrays lanes{nullptr, nullptr, nullptr, nullptr, state.get()};
+    const BatchNormTensors p{gamma.get(), beta.get(), mean.get(), var.get(), tracked.get()};
+    // Forward reads x twice for its statistics, then x and y; backward x three times, dy
+    // twice, then dx.
+    run(
+        s, be,
+        [&] {
+          be.batchnorm_forward(d, true, lanes, p, x.get(), y.get());
+          be.batchnorm_backward(d, x.get(), gamma.get(), dy.get(), dx.get(), dg.get(), db.get());
+        },
+        0, 4.0 * 10 * n);
+  });
+  reg.add("batchnorm_eval_fwd", T, [&be, d, n, per, T](benchmark::State& s) {
+    auto x = random_buffer(be, n, 1), gamma = random_buffer(be, per, 3),
+         beta = random_buffer(be, per, 4), mean = random_buffer(be, per, 5);
+    Buffer<float> y(be, n), var(be, per);
+    var.upload(std::vector<float>(per, 1.0f));
+    const LaneArrays lanes{};
+    const BatchNormTensors p{gamma.get(), beta.get(), mean.get(), var.get(), nullptr};
+    run(
+        s, be, [&] { be.batchnorm_forward(d, false, lanes, p, x.get(), y.get()); }, 0, 4.0 * 2 * n);
+  });
+}
+
+// cnn-gap's first average pool (32 channels, 16x16 to 8x8), forward and backward.
+void register_avgpool(const Registrar& reg, int T) {
+  Backend& be = reg.backend();
+  const AvgPoolDims d{kBatch, T, 32, 16, 16, 2, 2, 2, 2};
+  const size_t px = size_t(d.B) * d.T * d.C * d.H * d.W, py = px / 4;
+  reg.add("avgpool_fwd_bwd", T, [&be, d, px, py](benchmark::State& s) {
+    auto x = random_buffer(be, px, 1), dy = random_buffer(be, py, 2);
+    Buffer<float> y(be, py), dx(be, px);
+    run(
+        s, be,
+        [&] {
+          be.avgpool_forward(d, x.get(), y.get());
+          be.avgpool_backward(d, dy.get(), dx.get());
+        },
+        0, 4.0 * (2 * px + 2 * py));
+  });
+}
+
+// The update of a CNN pack with AdamW, then the moving average.
+void register_adamw_ema(const Registrar& reg, int T) {
+  Backend& be = reg.backend();
+  reg.add("cnn_adamw_ema_update", T, [&be, T](benchmark::State& s) {
+    const NetworkPlan plan(model_preset("cnn"), T);
+    auto params = random_buffer(be, plan.param_count(), 1),
+         grads = random_buffer(be, plan.param_count(), 2);
+    Buffer<float> m(be, plan.param_count()), v(be, plan.param_count()),
+        average(be, plan.param_count()), lr(be, size_t(T)), wd(be, size_t(T)),
+        betas(be, size_t(T) * 3), decay(be, size_t(T));
+    Buffer<LaneState> state(be, size_t(T));
+    Buffer<ParamSlice> slices(be, plan.slices().size());
+    Buffer<int64_t> counters(be, kCounterCount);
+    m.zero();
+    v.zero();
+    average.zero();
+    state.zero();
+    lr.upload(std::vector<float>(size_t(T), 0.001f));
+    wd.upload(std::vector<float>(size_t(T), 0.01f));
+    decay.upload(std::vector<float>(size_t(T), 0.999f));
+    std::vector<float> b;
+    for (int t = 0; t < T; ++t) b.insert(b.end(), {0.9f, 0.999f, 1e-8f});
+    betas.upload(b);
+    slices.upload(plan.raw_slices());
+    counters.upload(std::vector<int64_t>{5, 0});
+    LaneArrays lanes{lr.get(), nullptr, nullptr, nullptr, state.get()};
+    lanes.weight_decay = wd.get();
+    lanes.adam = betas.get();
+    lanes.ema = decay.get();
+    const AdamDims ad{slices.get(), int(slices.size()), T, plan.param_count(), true};
+    run(
+        s, be,
+        [&] {
+          be.adam_update(ad, lanes, params.get(), grads.get(), m.get(), v.get(), counters.get());
+          be.ema_update({slices.get(), int(slices.size()), T, plan.param_count()}, lanes,
+                        counters.get(), params.get(), average.get());
+        },
+        0, 4.0 * 9 * plan.param_count());
+  });
+}
+
 // The ops of one backend, pack size by pack size; `conv_only` for the backends that
 // differ from the default one in their convolutions and math modes only.
 void register_ops(const std::string& name, Backend& be, bool conv_only) {
@@ -247,6 +346,9 @@ void register_ops(const std::string& name, Backend& be, bool conv_only) {
     register_pooling(reg, T);
     register_activation_dropout(reg, T);
     register_update(reg, T);
+    register_batchnorm(reg, T);
+    register_avgpool(reg, T);
+    register_adamw_ema(reg, T);
   }
 }
 
