@@ -30,7 +30,16 @@ LaneSettings lane_settings(const ParamValues& p, uint64_t seed, int epochs, cons
     if (const auto it = p.find(h.name); it != p.end()) h.set(s, it->second);
   // OneCycle's warm-up is its own rise.
   if (s.schedule.kind == Schedule::OneCycle) s.schedule.warmup = 0;
+  if (optimizer_of(p) != OptimizerKind::Sgd) s.nesterov = false;  // a setting of SGD
   return s;
+}
+
+OptimizerKind optimizer_of(const ParamValues& p) {
+  const auto it = p.find("optimizer");
+  if (it == p.end() || it->second == 0) return OptimizerKind::Sgd;
+  if (it->second == 1) return OptimizerKind::Adam;
+  if (it->second == 2) return OptimizerKind::AdamW;
+  SGDLAB_INPUT_ERROR("optimizer: expected 0 (sgd), 1 (adam) or 2 (adamw), got ", it->second);
 }
 
 }  // namespace sgdlab

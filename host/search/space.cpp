@@ -62,7 +62,10 @@ const std::vector<ParamSpec>& SearchSpace::optional_params() {
                                                 {"scale", Dist::Uniform, 0.0, 0.2, {}},
                                                 {"nesterov", Dist::Categorical, 0, 0, {0, 1}},
                                                 {"warmup", Dist::Categorical, 0, 0, {0, 1, 2, 3}},
-                                                {"label_smoothing", Dist::Uniform, 0.0, 0.2, {}}};
+                                                {"label_smoothing", Dist::Uniform, 0.0, 0.2, {}},
+                                                {"optimizer", Dist::Categorical, 0, 0, {0, 1, 2}},
+                                                {"beta1", Dist::Uniform, 0.8, 0.99, {}},
+                                                {"beta2", Dist::Uniform, 0.99, 0.9999, {}}};
   return params;
 }
 
@@ -193,6 +196,9 @@ std::string training_refusal(const std::string& name, double value, size_t train
   } else if (name == "schedule") {
     rule = "schedule must be 0 (constant), 1 (cosine), 2 (cosine per step) or 3 (onecycle)";
     accepts = [](double x) { return x == 0 || x == 1 || x == 2 || x == 3; };
+  } else if (name == "optimizer") {
+    rule = "optimizer must be 0 (sgd), 1 (adam) or 2 (adamw)";
+    accepts = [](double x) { return x == 0 || x == 1 || x == 2; };
   } else if (name == "batch") {
     const double most = train_size ? double(train_size) : double(INT_MAX);
     rule = train_size ? "a batch size from 1 to the training set's " + std::to_string(train_size) +
@@ -232,7 +238,8 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
                        [&](const ParamSpec& p) { return p.name == name; }))
         SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
                            "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
-                           "schedule, warmup, shift, rotate, scale, nesterov, label_smoothing)");
+                           "schedule, warmup, shift, rotate, scale, nesterov, label_smoothing, "
+                           "optimizer, beta1, beta2)");
       space.params_.push_back({name});
       found = space.params_.end() - 1;
     }

@@ -173,24 +173,28 @@ class Scheduler {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
 
-  // Packs of one batch size and at most pack_lanes lanes, run streams at a time.
+  // Packs of one batch size and one optimizer and at most pack_lanes lanes, run streams
+  // at a time.
   void run_wave(const std::vector<Trial>& wave) {
-    std::map<int, std::vector<Trial>> by_batch;
+    std::map<std::pair<int, OptimizerKind>, std::vector<Trial>> by_shape;
     for (const Trial& t : wave) {
       // Checked before the batch size becomes an int (1e300 would not fit).
       const std::string why = refusal(t);
       if (why.empty())
-        by_batch[int(t.params.at("batch"))].push_back(t);
+        by_shape[{int(t.params.at("batch")), optimizer_of(t.params)}].push_back(t);
       else
         refuse(t, why);
     }
-    std::vector<std::pair<int, std::vector<Trial>>> packs;
-    for (auto& [batch, trials] : by_batch)
+    std::vector<std::pair<TrainerOptions, std::vector<Trial>>> packs;
+    for (auto& [shape, trials] : by_shape) {
+      TrainerOptions options{shape.first, o_.eval_batch};
+      options.optimizer = shape.second;
       for (size_t i = 0; i < trials.size(); i += size_t(o_.pack_lanes))
         packs.emplace_back(
-            batch, std::vector<Trial>(
-                       trials.begin() + i,
-                       trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
+            options, std::vector<Trial>(
+                         trials.begin() + i,
+                         trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
+    }
     for (size_t first = 0; first < packs.size() && !stopping(); first += size_t(o_.streams)) {
       const size_t last = std::min(packs.size(), first + size_t(o_.streams));
       while (backends_.size() < last - first) backends_.push_back(make_backend_());
@@ -241,7 +245,7 @@ class Scheduler {
     bool stopped = false;  // SweepOptions::stop: the pack's results are not kept
   };
 
-  void run_pack(Backend& backend, int batch, const std::vector<Trial>& trials) {
+  void run_pack(Backend& backend, const TrainerOptions& options, const std::vector<Trial>& trials) {
     ScopedRange range(backend, "pack");
     std::vector<LaneSettings> lanes;
     for (const Trial& t : trials)
@@ -250,8 +254,7 @@ class Scheduler {
     const auto pack_start = std::chrono::steady_clock::now();
     std::unique_ptr<Trainer> trainer;
     try {
-      trainer = std::make_unique<Trainer>(backend, data_, model_, lanes,
-                                          TrainerOptions{batch, o_.eval_batch});
+      trainer = std::make_unique<Trainer>(backend, data_, model_, lanes, options);
     } catch (const InputError& e) {
       // The model and the data were checked before the sweep and each lane above: what
       // is left is about these trials' parameters.
@@ -292,7 +295,7 @@ class Scheduler {
       }
       storage_.finish(trials[t].id, state, out.value_sum[t] / out.value_epochs, attrs);
     }
-    report_progress(batch, T, seconds);
+    report_progress(options.batch, T, seconds);
   }
 
   // The epochs of a pack, each lane's values stored as they come, the median pruner

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/search/lane_params.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab::study {
@@ -61,7 +62,9 @@ nlohmann::json experiment(StudyContext& c, const std::string& name, const std::s
   for (const auto& [batch, idx] : by_batch) {
     std::vector<LaneSettings> settings;
     for (size_t i : idx) settings.push_back(lanes[i].settings);
-    Trainer trainer(*c.backend, *c.device_data, load_model(m), settings, {batch});
+    TrainerOptions options{batch};  // with the tuned optimizer, as every lane's base
+    options.optimizer = optimizer_of(c.report["models"][m]["final"]["params"].get<ParamValues>());
+    Trainer trainer(*c.backend, *c.device_data, load_model(m), settings, options);
     std::vector<std::vector<EpochStats>> epochs;
     for (int e = 0; e < c.o.epochs; ++e) epochs.push_back(trainer.train_epoch());
     const auto test = trainer.evaluate(Split::Test);

@@ -6,7 +6,9 @@
 
 #include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 #include "sgdlab/engine/stats.hpp"
+#include "sgdlab/search/lane_params.hpp"
 #include "study_run.hpp"
 
 namespace sgdlab::study {
@@ -45,6 +47,9 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
       << s.dropout << " --seed ";
   for (int i = 0; i < c.o.seeds; ++i) cmd << (i ? "," : "") << 1 + i;
   if (s.nesterov) cmd << " --nesterov";
+  if (const OptimizerKind kind = optimizer_of(p); kind != OptimizerKind::Sgd)
+    cmd << " --optimizer " << optimizer(kind).name() << " --beta1 " << s.beta1 << " --beta2 "
+        << s.beta2;
   if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
   if (s.schedule.kind != Schedule::Constant) cmd << " --schedule " << schedule_argument(s.schedule);
   if (s.schedule.warmup) cmd << " --warmup " << s.schedule.warmup;
@@ -95,7 +100,9 @@ nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamVa
   }
   const auto t0 = c.seconds();
   const ModelSpec spec = load_model(m);
-  Trainer trainer(*c.backend, *c.device_data, spec, lanes, {int(params.at("batch"))});
+  TrainerOptions options{int(params.at("batch"))};
+  options.optimizer = optimizer_of(params);
+  Trainer trainer(*c.backend, *c.device_data, spec, lanes, options);
   std::vector<std::vector<EpochStats>> epochs;
   for (int e = 0; e < c.o.epochs; ++e) epochs.push_back(trainer.train_epoch());
   const auto test = trainer.evaluate(Split::Test);

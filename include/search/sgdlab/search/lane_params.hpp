@@ -7,7 +7,9 @@
 // that part; nesterov, 0 or 1; schedule, 0 constant, 1 cosine over the run's epochs,
 // 2 cosine over its steps, 3 onecycle (engine/schedule.hpp); warmup, epochs of linear
 // warm-up (not with onecycle, whose rise is its warm-up: there it is left out);
-// label_smoothing, the training loss's.
+// label_smoothing, the training loss's; optimizer, 0 SGD, 1 Adam, 2 AdamW (one per pack:
+// a sweep packs the trials of one optimizer together), with beta1 and beta2 (nesterov
+// and momentum are SGD's and left out with Adam).
 // Parameters a space does not have stay off.
 #include <cstdint>
 
@@ -18,6 +20,9 @@ namespace sgdlab {
 
 LaneSettings lane_settings(const ParamValues& params, uint64_t seed, int epochs,
                            const Shape3& image);
+
+// A trial's optimizer (SGD where the space has none); an InputError for another code.
+OptimizerKind optimizer_of(const ParamValues& params);
 
 // The augmentation a strength gives for images of this shape.
 Augment augment_of_strength(double strength, const Shape3& image);

@@ -1,0 +1,68 @@
+// The optimizer as a search parameter: a sweep draws SGD, Adam and AdamW (with their
+// betas), packs the trials of one optimizer together, and each trial trains exactly as
+// it does alone with that optimizer.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sgdlab/engine/model.hpp"
+#include "sgdlab/search/lane_params.hpp"
+#include "sgdlab/search/sampler.hpp"
+#include "sgdlab/search/space.hpp"
+#include "sgdlab/search/storage.hpp"
+#include "sgdlab/search/sweep.hpp"
+#include "tests/test_util.hpp"
+
+namespace sgdlab::test {
+namespace {
+
+TEST(SweepOptimizer, EachTrialTrainsAsAloneWithItsOptimizer) {
+  TempDir dir;
+  auto backend = make_cpu_backend();
+  DeviceData device_data(*backend, usps_head(300, 100, 100));
+  const SearchSpace space = SearchSpace::from_json(
+      nlohmann::json::parse(R"({"lr": {"type": "log_uniform", "low": 1e-3, "high": 3e-2},
+        "batch": {"type": "categorical", "choices": [32]},
+        "optimizer": {"type": "categorical", "choices": [0, 1, 2]},
+        "beta1": {"type": "uniform", "low": 0.8, "high": 0.95},
+        "nesterov": {"type": "categorical", "choices": [0, 1]}})"),
+      "space");
+  StudyStorage storage(dir / "s.db");
+  const int64_t id = storage.open_study({"opt", "mlp", "random", 0, 1, space.to_json()});
+  SweepOptions o;
+  o.model = "mlp";
+  o.trials = 9;
+  o.epochs = 1;
+  o.pack_lanes = 9;
+  o.streams = 1;
+  o.wave = 9;
+  auto sampler = make_random_sampler(4);
+  const BackendFactory cpu = [] { return make_cpu_backend(); };
+  const SweepResult r = run_sweep(storage, id, space, *sampler, o, cpu, device_data);
+  EXPECT_EQ(r.done, 9);
+  std::set<OptimizerKind> kinds;
+  std::map<OptimizerKind, int> lanes_of;
+  for (const Trial& t : storage.trials(id)) {
+    ASSERT_EQ(t.state, TrialState::Complete) << t.number;
+    const OptimizerKind kind = optimizer_of(t.params);
+    kinds.insert(kind);
+    ++lanes_of[kind];
+    TrainerOptions options{32};
+    options.optimizer = kind;
+    const LaneSettings lane =
+        lane_settings(t.params, trial_seed(o.seed, t.number), o.epochs, device_data.image());
+    if (kind != OptimizerKind::Sgd) EXPECT_FALSE(lane.nesterov);  // SGD's alone
+    Trainer alone(*backend, device_data, model_preset("mlp"), {lane}, options);
+    EXPECT_EQ(*t.value, alone.train_epoch()[0].val_acc) << t.number;
+  }
+  EXPECT_EQ(kinds.size(), 3u);  // the draw covered all three (else the test shows little)
+  // One pack per optimizer: a trial's pack holds exactly the trials of its optimizer.
+  for (const Trial& t : storage.trials(id))
+    EXPECT_EQ(t.attrs.at("pack_lanes"), std::to_string(lanes_of[optimizer_of(t.params)]))
+        << t.number;
+  EXPECT_NE(training_refusal("optimizer", 3).find("0 (sgd), 1 (adam) or 2 (adamw)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sgdlab::test
