@@ -70,6 +70,10 @@ INSTANTIATE_TEST_SUITE_P(
         CliCase{"ZeroEps", "--data @DATA --optimizer adam --eps 0", "--eps: expected a value > 0"},
         CliCase{"NesterovWithAdam", "--data @DATA --optimizer adam --nesterov",
                 "--nesterov: a setting of SGD, not of --optimizer adam"},
+        CliCase{"EmaOne", "--data @DATA --ema 1", "--ema: expected a decay in (0, 1)"},
+        CliCase{"EmaNegativeInList", "--data @DATA --lr 0.1,0.2 --ema 0.9,-0.5", "--ema"},
+        CliCase{"LabelSmoothingOne", "--data @DATA --label-smoothing 1",
+                "--label-smoothing: expected a value in [0, 1)"},
         CliCase{"ListLengths", "--data @DATA --lr 0.1,0.2 --seed 1,2,3",
                 "has 2 values but the pack has 3"},
         CliCase{"MissingDataDir", "--data @TMP/none", "--data @TMP/none: no such file or folder"},
@@ -122,6 +126,17 @@ TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
   write_bytes(dir / "small.json",
               R"({"input": [1, 28, 28], "classes": 10, "layers": [{"type": "dense", "out": 10}]})");
   write_bytes(dir / "huge.json", R"({"input": 1e999})");
+  const std::string head = R"({"input": [1, 16, 16], "classes": 10, "layers": [)";
+  const std::string dense10 = R"({"type": "dense", "out": 10}]})";
+  write_bytes(dir / "bn-first.json", head + R"({"type": "batchnorm"}, )" + dense10);
+  write_bytes(dir / "bn-eps.json",
+              head + R"({"type": "dense", "out": 8}, {"type": "batchnorm", "eps": 0}, )" + dense10);
+  write_bytes(dir / "bn-momentum.json", head +
+                                            R"({"type": "dense", "out": 8}, {"type": "batchnorm",
+                                            "momentum": 2}, )" +
+                                            dense10);
+  write_bytes(dir / "bn-dense.json",
+              head + R"({"type": "dense", "out": 8}, {"type": "batchnorm"}, )" + dense10);
   write_bytes(dir / "x.npz", "not a zip");
   std::filesystem::create_directories(dir / "idx");
   write_bytes(dir / "idx/train-images-idx3-ubyte", std::string("\x07\x07\x08\x03", 4));
@@ -133,6 +148,13 @@ TEST(Cli, BadModelAndDataFilesAreOneLineExitTwo) {
       {"--model " + (dir / "huge.json") + data,
        "huge.json: not valid JSON: a number beyond the range of a double"},
       {"--model " + (dir / "typo.json") + data, "layer 1 dense: unknown key \"units\""},
+      {"--model " + (dir / "bn-first.json") + data, "layer 1 batchnorm: the first layer has"},
+      {"--model " + (dir / "bn-eps.json") + data, "layer 2 batchnorm: \"eps\" must be > 0"},
+      {"--model " + (dir / "bn-momentum.json") + data,
+       "layer 2 batchnorm: \"momentum\" must be in [0, 1], got 2"},
+      // USPS's 5,833 training samples in steps of 4 leave one for the last step.
+      {"--model " + (dir / "bn-dense.json") + data + " --batch 4",
+       "bn1 (batchnorm over 8 features): a training step of 1 sample"},
       {"--model " + (dir / "small.json") + data, "the images are 1x16x16"},
       {"--data " + (dir / "x.npz"), "x.npz: not a readable .npz"},
       {"--model " + (dir / "small.json") + " --data " + (dir / "idx"), "bad magic number"},

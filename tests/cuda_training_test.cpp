@@ -204,6 +204,34 @@ TEST_F(CudaTraining, ModelFileWithEveryLayerTypeMatchesTheCpu) {
   expect_rel({std::get<2>(g), std::get<3>(g)}, {std::get<2>(c), std::get<3>(c)}, 1e-4);
 }
 
+// cnn-bn with today's blocks together: AdamW, label smoothing, a moving average (one lane
+// with, one without), augmentation and a per-step schedule, one epoch of two lanes on the
+// GPU as on the CPU, the averaged weights and the trained ones.
+TEST_F(CudaTraining, BatchNormAdamWEmaAndLabelSmoothingMatchTheCpu) {
+  const ModelSpec spec = load_model(std::string(SGDLAB_TESTS_DIR) + "/../data/models/cnn-bn.json");
+  auto run = [&](Backend& be) {
+    DeviceData dd(be, small_data());
+    LaneSettings a{0.002f, 0.9f, 0.3f, 3}, b{0.001f, 0.9f, 0.1f, 4};
+    a.ema = 0.9f;
+    a.label_smoothing = 0.1f;
+    a.weight_decay = b.weight_decay = 0.01f;
+    a.augment = b.augment = {1.0f, 10.0f, 0.1f};
+    a.schedule.kind = b.schedule.kind = Schedule::CosinePerStep;
+    a.schedule.epochs = b.schedule.epochs = 2;
+    TrainerOptions options{32};
+    options.optimizer = OptimizerKind::AdamW;
+    Trainer t(be, dd, spec, {a, b}, options);
+    const auto rows = t.train_epoch();
+    return std::make_tuple(rows[0].train_loss, rows[0].val_loss, rows[0].raw_val_loss,
+                           t.evaluated_parameters(), lane_parameters(t, 1));
+  };
+  const auto g = run(*gpu_), c = run(*cpu_);
+  EXPECT_NEAR(std::get<0>(g), std::get<0>(c), 1e-4 * std::max(1.0, std::get<0>(c)));
+  EXPECT_NEAR(std::get<1>(g), std::get<1>(c), 1e-4 * std::max(1.0, std::get<1>(c)));
+  EXPECT_NEAR(std::get<2>(g), std::get<2>(c), 1e-4 * std::max(1.0, std::get<2>(c)));
+  expect_rel({std::get<3>(g), std::get<4>(g)}, {std::get<3>(c), std::get<4>(c)}, 1e-4);
+}
+
 // A model checkpoint written from a CPU run serves on the GPU and one from a GPU run on
 // the CPU: the loaded network's test probabilities agree across the two devices.
 TEST_F(CudaTraining, CheckpointsMoveBetweenCpuAndGpu) {

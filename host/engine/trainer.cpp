@@ -156,6 +156,10 @@ struct Trainer::Impl {
     if (full_steps == 0)
       SGDLAB_INPUT_ERROR("--batch ", B, ": larger than the training set (", n_train, " samples)");
 
+    if (opt.trains)  // batch norm cannot train a step of one value per feature
+      for (const auto& l : plan.layers())
+        for (int rows : {B, tail})
+          if (rows != 0) layer_type(l.spec.kind).check_training_rows(l, rows);
     check_pack_fits(be, model, T, opt, n_train);
     params = Buffer<float>(be, plan.param_count());
     grads = Buffer<float>(be, plan.param_count());
@@ -414,10 +418,7 @@ struct Trainer::Impl {
   }
 
   std::vector<EpochStats> train_epoch() {
-    // Not when the trainer is made: one made to evaluate (tta.cpp) never trains.
-    for (const auto& l : plan.layers())
-      for (int rows : {B, tail})
-        if (rows != 0) layer_type(l.spec.kind).check_training_rows(l, rows);
+    SGDLAB_CHECK(opt.trains, "a trainer made to evaluate does not train");
     ScopedRange range(be, "epoch");
     const auto start = std::chrono::steady_clock::now();
     const auto& train = data.part(Split::Train);

@@ -61,7 +61,9 @@ std::vector<std::vector<float>> view_probabilities(Backend& backend, const Model
     const UspsData data{view, view, view, ""};
     DeviceData device_data(backend, data);
     check_data_fits(device_data, model);
-    Trainer trainer(backend, device_data, model, {LaneSettings{}}, TrainerOptions{1});
+    TrainerOptions evaluate_only{1};
+    evaluate_only.trains = false;
+    Trainer trainer(backend, device_data, model, {LaneSettings{}}, evaluate_only);
     trainer.set_parameters(params);
     out.push_back(trainer.probabilities(Split::Test));
   }

@@ -87,7 +87,7 @@ class LayerType {
   // Sets up a backend's plans for `rows` rows, before a step is recorded.
   virtual void plan(Backend& be, const LayerPlan& l, int rows, int lanes) const {}
   // An InputError for a training step of `rows` rows that the layer cannot train (batch
-  // norm over one value), asked before training starts.
+  // norm over one value), asked when a trainer that trains is made.
   virtual void check_training_rows(const LayerPlan& l, int rows) const {}
 
   // Multiply-adds per sample of the forward pass (0: elementwise, left out of the cost).

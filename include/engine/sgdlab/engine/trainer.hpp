@@ -112,6 +112,9 @@ struct TrainerOptions {
   bool fuse = true;
   // One per pack, as the batch size (optimizer.hpp): SGD with momentum, Adam or AdamW.
   OptimizerKind optimizer = OptimizerKind::Sgd;
+  // false: a trainer made only to evaluate (test-time shifts, predict), whose batch size
+  // is then not held against what the layers can train; train_epoch is refused.
+  bool trains = true;
 };
 
 // Throws InputError, with what it needs and what is available, when `packs` packs of
