@@ -65,7 +65,8 @@ def main():
     ap.add_argument("--sgdlab", default=os.path.join(ROOT, "build", "sgdlab"))
     ap.add_argument("--python", help="interpreter with PyTorch (default: the first that has it)")
     ap.add_argument("--data", default=os.environ.get("SGDLAB_DATA", os.path.join(ROOT, "data", "usps")))
-    ap.add_argument("--models", default="mlp,lcnn,cnn")
+    ap.add_argument("--models", default="mlp,lcnn,cnn,cnn-bn",
+                    help="presets, and cnn-bn (data/models/cnn-bn.json, with AdamW on both sides)")
     ap.add_argument("--lanes", help="pack sizes (default: GPU 1,8,32,128; CPU 1,8)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
@@ -79,13 +80,31 @@ def main():
     out = a.out or tempfile.mkdtemp(prefix="bench_vs_torch.")
     os.makedirs(out, exist_ok=True)
 
-    cmd = [a.sgdlab, "bench", "--device", a.device, "--models", a.models, "--epochs", str(a.epochs),
-           "--warmup", str(a.warmup), "--data", a.data, "--json", os.path.join(out, "sgdlab.json")]
-    cmd += ["--lanes", a.lanes] if a.lanes else []
-    cmd += ["--tf32"] if a.tf32 else []
-    cmd += ["--autotune"] if a.autotune else []
-    run(cmd)
-    ours = json.load(open(os.path.join(out, "sgdlab.json")))
+    # The presets train with SGD; cnn-bn (data/models/cnn-bn.json) with AdamW, a bench run
+    # of its own whose rows are labelled cnn-bn.
+    models = a.models.split(",")
+    groups = [(",".join(m for m in models if m != "cnn-bn"), "sgd", "sgdlab.json")]
+    if "cnn-bn" in models:
+        groups.append((os.path.join(ROOT, "data", "models", "cnn-bn.json"), "adamw", "sgdlab-bn.json"))
+    ours = None
+    for names, optimizer, file in groups:
+        if not names:
+            continue
+        cmd = [a.sgdlab, "bench", "--device", a.device, "--models", names, "--optimizer", optimizer,
+               "--epochs", str(a.epochs), "--warmup", str(a.warmup), "--data", a.data,
+               "--json", os.path.join(out, file)]
+        cmd += ["--lanes", a.lanes] if a.lanes else []
+        cmd += ["--tf32"] if a.tf32 else []
+        cmd += ["--autotune"] if a.autotune else []
+        run(cmd)
+        got = json.load(open(os.path.join(out, file)))
+        for r in got["runs"]:
+            if r["model"].endswith("cnn-bn.json"):
+                r["model"] = "cnn-bn"
+        if ours is None:
+            ours = got
+        else:
+            ours["runs"] += got["runs"]
     gpu = ours["device"].startswith("cuda")
     lanes = a.lanes or ",".join(sorted({str(r["lanes"]) for r in ours["runs"]}, key=int))
 
@@ -109,10 +128,10 @@ def main():
     print(f"batch {ours['batch']}, {a.epochs} timed epochs after {a.warmup}, trial-epochs per second "
           f"({'TF32' if a.tf32 else 'FP32'}{', autotuned' if a.autotune else ''}; PyTorch fused "
           f"{'with' if theirs and theirs.get('graph_on') else 'without'} a CUDA graph)")
-    head = f"{'model':<6}{'lanes':>6}{'sgdlab':>11}{'eager':>10}{'graph':>10}{'fused':>10}{'sgdlab/best':>13}"
+    head = f"{'model':<7}{'lanes':>6}{'sgdlab':>11}{'eager':>10}{'graph':>10}{'fused':>10}{'sgdlab/best':>13}"
     print(head)
     for m, T, s, e, g, f, ratio in rows:
-        print(f"{m:<6}{T:>6}{fmt(s):>11}{fmt(e):>10}{fmt(g):>10}{fmt(f):>10}"
+        print(f"{m:<7}{T:>6}{fmt(s):>11}{fmt(e):>10}{fmt(g):>10}{fmt(f):>10}"
               f"{(fmt(ratio, 2) + 'x') if ratio else '-':>13}")
 
     verdicts = []

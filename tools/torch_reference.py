@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch reference for `sgdlab bench`: the same three models on the same USPS data and
-split sizes, batch 32, SGD with momentum, each epoch followed by the validation pass.
+"""PyTorch reference for `sgdlab bench`: the same models on the same USPS data and split
+sizes, batch 32, each epoch followed by the validation pass: mlp, lcnn and cnn with SGD
+and momentum, cnn-bn (data/models/cnn-bn.json: batch norm after each conv and the hidden
+dense layer, ReLU there) with AdamW.
 
 Modes, each timed over --epochs epochs after --warmup epochs:
   eager    one model (T = 1), plain PyTorch
@@ -44,7 +46,7 @@ class Fused(torch.nn.Module):
         super().__init__()
         self.name, self.T, self.dropout = name, T, dropout
         P = torch.nn.Parameter
-        if name == "cnn":
+        if name in ("cnn", "cnn-bn"):
             self.c1 = P(xavier((T * 32, 1, 3, 3), 9, 32 * 9, gen))
             self.c1b = P(torch.zeros(T * 32))
             self.c2 = P(xavier((T * 64, 32, 3, 3), 32 * 9, 64 * 9, gen))
@@ -59,6 +61,14 @@ class Fused(torch.nn.Module):
             dense = [(144, 128), (128, 10)]
         else:
             dense = [(256, 128), (128, 64), (64, 32), (32, 10)]
+        # Batch norm per lane and channel (or feature): T * C of them, each lane its own.
+        self.bn = torch.nn.ParameterList()
+        if name == "cnn-bn":
+            for c in (32, 64, 128):
+                self.bn.append(P(torch.ones(T * c)))
+                self.bn.append(P(torch.zeros(T * c)))
+                self.register_buffer("mean%d" % c, torch.zeros(T * c))
+                self.register_buffer("var%d" % c, torch.ones(T * c))
         self.w = torch.nn.ParameterList([P(xavier((T, i, o), i, o, gen)) for i, o in dense])
         self.b = torch.nn.ParameterList([P(torch.zeros(T, 1, o)) for _, o in dense])
 
@@ -67,6 +77,11 @@ class Fused(torch.nn.Module):
         p = F.unfold(x, k, stride=stride).reshape(B, self.T, cin * k * k, out * out)
         y = torch.einsum("btql,tlcq->btcl", p, w) + b.permute(0, 2, 1)
         return y.reshape(B, -1, out, out)
+
+    def norm(self, x, i, c):
+        """Batch norm of x [B, T*c, ...]: the i-th of the network's three."""
+        return F.batch_norm(x, getattr(self, "mean%d" % c), getattr(self, "var%d" % c),
+                            self.bn[2 * i], self.bn[2 * i + 1], self.training)
 
     def drop(self, x):
         return F.dropout(x, self.dropout, self.training)
@@ -77,6 +92,14 @@ class Fused(torch.nn.Module):
         if self.name == "cnn":
             x = F.max_pool2d(F.relu(F.conv2d(x, self.c1, self.c1b, padding=1, groups=T)), 2)
             x = F.max_pool2d(F.relu(F.conv2d(x, self.c2, self.c2b, padding=1, groups=T)), 2)
+        elif self.name == "cnn-bn":
+            x = F.max_pool2d(F.relu(self.norm(F.conv2d(x, self.c1, self.c1b, padding=1, groups=T), 0, 32)), 2)
+            x = F.max_pool2d(F.relu(self.norm(F.conv2d(x, self.c2, self.c2b, padding=1, groups=T), 1, 64)), 2)
+            h = x.reshape(B, T, -1).transpose(0, 1)
+            h = torch.baddbmm(self.b[0], h, self.w[0])  # [T, B, 128]
+            h = self.norm(h.transpose(0, 1).reshape(B, T * 128), 2, 128).reshape(B, T, 128)
+            h = self.drop(F.relu(h.transpose(0, 1)))
+            return torch.baddbmm(self.b[1], h, self.w[1])
         elif self.name == "lcnn":
             x = F.relu(self.local(x, self.l1, self.l1b, 1, 3, 1, 14))
             x = F.max_pool2d(F.relu(self.local(x, self.l2, self.l2b, 8, 3, 2, 6)), 2)
@@ -98,8 +121,10 @@ def time_mode(name, mode, T, data, dev, a):
     tx, ty, vx, vy = data
     gen = torch.Generator().manual_seed(1)
     net = Fused(name, T, 0.3, gen).to(dev)
-    lr = 0.05 if name == "mlp" else 0.01
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    if name == "cnn-bn":  # sgdlab bench --optimizer adamw: lr 0.001, PyTorch's other defaults
+        opt = torch.optim.AdamW(net.parameters(), lr=0.001)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=0.05 if name == "mlp" else 0.01, momentum=0.9)
     B = a.batch
     n = tx.shape[0]
     sx = torch.zeros(B, T, 1, 16, 16, device=dev)
@@ -184,7 +209,7 @@ def main():
     name = torch.cuda.get_device_name() if dev.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"PyTorch {torch.__version__} on {name}, batch {a.batch}, {a.epochs} timed epochs after {a.warmup}, "
           f"{'TF32' if a.tf32 else 'FP32'}")
-    print(f"{'model':<6}{'mode':<8}{'lanes':>6}{'epoch s':>11}{'trial-epochs/s':>16}{'val acc':>9}")
+    print(f"{'model':<7}{'mode':<8}{'lanes':>6}{'epoch s':>11}{'trial-epochs/s':>16}{'val acc':>9}")
     rows = []
     modes = a.modes.split(",")
     for m in a.models.split(","):
@@ -196,12 +221,12 @@ def main():
             try:
                 r = time_mode(m, mode, T, data, dev, a)
             except Exception as e:  # one mode that fails (memory, capture) must not lose the rest
-                print(f"{m:<6}{mode:<8}{T:>6}  failed: {type(e).__name__}: {e}", flush=True)
+                print(f"{m:<7}{mode:<8}{T:>6}  failed: {type(e).__name__}: {e}", flush=True)
                 rows.append({"model": m, "mode": mode, "lanes": T, "error": f"{type(e).__name__}: {e}"})
                 if dev.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
-            print(f"{m:<6}{mode:<8}{T:>6}{r['epoch_seconds']:>11.4f}{r['trial_epochs_per_s']:>16.1f}"
+            print(f"{m:<7}{mode:<8}{T:>6}{r['epoch_seconds']:>11.4f}{r['trial_epochs_per_s']:>16.1f}"
                   f"{100 * r['val_acc_mean']:>8.2f}%", flush=True)
             rows.append(r)
     if a.json:

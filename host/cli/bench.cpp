@@ -19,6 +19,7 @@
 #include "sgdlab/engine/devices.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/engine/optimizer.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
@@ -37,6 +38,7 @@ struct BenchArgs {
   double peak_tflops = 0, peak_gbs = 0;
   DataOptions data;
   std::string json;
+  std::string optimizer = "sgd";
 };
 
 std::vector<std::string> split_names(const std::string& text) {
@@ -76,8 +78,10 @@ struct Measured {
 Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& main_backend,
                  const DeviceData& data) {
   std::vector<LaneSettings> settings;
-  for (int t = 0; t < T; ++t)
-    settings.push_back({model == "mlp" ? 0.05f : 0.01f, 0.9f, 0.3f, uint64_t(t + 1)});
+  const OptimizerKind kind = optimizer_named(a.optimizer, "--optimizer").kind();
+  // Adam's usual rate (PyTorch's default); SGD's as the paper's models train.
+  const float lr = kind != OptimizerKind::Sgd ? 0.001f : model == "mlp" ? 0.05f : 0.01f;
+  for (int t = 0; t < T; ++t) settings.push_back({lr, 0.9f, 0.3f, uint64_t(t + 1)});
   using clock = std::chrono::steady_clock;
   Measured m;
   clock::time_point start;
@@ -86,6 +90,7 @@ Measured measure(const BenchArgs& a, const std::string& model, int T, Backend& m
     TrainerOptions options;
     options.batch = a.batch;
     options.capture = a.capture;
+    options.optimizer = kind;
     Trainer trainer(backend, data, load_model(model), settings, options);
     for (int e = 0; e < a.warmup; ++e) trainer.train_epoch();
     backend.synchronize();
@@ -164,6 +169,7 @@ nlohmann::json report_settings(const BenchPlan& p, const Backend& backend) {
           {"warmup", a.warmup},
           {"tf32", a.gpu.tf32},
           {"autotune", a.gpu.autotune},
+          {"optimizer", a.optimizer},
           {"capture", a.capture == Capture::Epoch  ? "epoch"
                       : a.capture == Capture::None ? "none"
                                                    : "step"},
@@ -256,6 +262,7 @@ void run_bench(const BenchArgs& a) {
   check_args(a);
   BenchPlan p{a, split_names(a.models), {}, {}};
   for (const auto& m : p.models) load_model(m);  // check the models before loading anything
+  optimizer_named(a.optimizer, "--optimizer");
   const UspsData data = load_data(a.data);
   auto backend = make_backend(a.device, a.gpu);
   p.lanes = lane_counts(a.lanes, backend->device());
@@ -290,6 +297,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "minibatch size")->default_val(32);
   cmd->add_option("--epochs", args->epochs, "timed epochs per run")->default_val(3);
   cmd->add_option("--warmup", args->warmup, "untimed epochs before them")->default_val(1);
+  cmd->add_option("--optimizer", args->optimizer,
+                  "sgd (momentum 0.9), adam or adamw (lr 0.001) for every pack")
+      ->default_val("sgd");
   cmd->add_option("--streams", args->streams,
                   "packs of each size trained at once, each on its own stream (GPU) or thread")
       ->default_val(1);

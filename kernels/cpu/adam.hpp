@@ -29,6 +29,8 @@ void adam(const AdamDims& d, const LaneArrays& lanes, int64_t t, S* params, cons
       const float wd = lanes.weight_decay && !(sl.flags & kSliceIsBias) ? lanes.weight_decay[k] : 0;
       const AdamFactors& f = factors[k];
       const size_t begin = sl.offset + size_t(k) * per_lane;
+      // Elementwise: the threads change no value, only who computes it.
+#pragma omp parallel for schedule(static) if (per_lane > 32768)
       for (size_t i = begin; i < begin + per_lane; ++i)
         adam_update(params[i], m[i], v[i], grads[i], S(a[0]), S(a[1]), S(a[2]), S(wd), d.decoupled,
                     f);
