@@ -28,8 +28,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import to_pytorch as tp  # noqa: E402
 
 # A model beyond the presets: a padded, strided local layer on a non-square input, pools
-# whose stride is not their kernel, global average pooling of a non-square plane, five
-# classes; IDX data with mean/std scaling.
+# whose stride is not their kernel, global average pooling of a non-square plane, batch
+# norm on an image and after a dense layer (its own eps), five classes; IDX data with
+# mean/std scaling.
 ODD_MODEL = {
     "name": "odd",
     "input": [1, 11, 9],
@@ -38,11 +39,13 @@ ODD_MODEL = {
         {"type": "local2d", "out": 3, "kernel": 3, "stride": 2, "pad": 1},
         {"type": "relu"},
         {"type": "conv2d", "out": 4, "kernel": 2},
+        {"type": "batchnorm"},
         {"type": "max-pool", "kernel": 2, "stride": 1},
         {"type": "avg-pool", "kernel": 2, "stride": 1},
         {"type": "conv2d", "out": 6, "kernel": 1},
         {"type": "global-avg-pool"},
         {"type": "dense", "out": 7},
+        {"type": "batchnorm", "eps": 0.001, "momentum": 0.3},
         {"type": "sigmoid"},
         {"type": "dropout"},
         {"type": "dense", "out": 5},
@@ -99,8 +102,10 @@ def parameter_shapes(model):
                 h, w = out_size(h, k, s, 0), out_size(w, k, s, 0)
             if kind == "global-avg-pool":
                 h, w = 1, 1
-            continue
-        label = {"dense": "dense", "conv2d": "conv", "local2d": "local"}[kind]
+            if kind != "batchnorm":
+                continue
+            weight, bias = [c], [c]  # gamma and beta; the running statistics beside them
+        label = {"dense": "dense", "conv2d": "conv", "local2d": "local", "batchnorm": "bn"}[kind]
         counts[label] = counts.get(label, 0) + 1
         shapes.append(("%s%d" % (label, counts[label]), weight, bias))
     return shapes
@@ -116,6 +121,10 @@ def random_tensors(model, seed, last_scale=1.0):
         scale = last_scale if i == len(shapes) - 1 else 1.0
         tensors[label + ".weight"] = torch.randn(wshape, generator=gen) * scale / math.sqrt(fan_in)
         tensors[label + ".bias"] = torch.randn(bshape, generator=gen) * 0.1
+        if label.startswith("bn"):  # batch norm's buffers, in PyTorch's state_dict order
+            tensors[label + ".running_mean"] = torch.randn(bshape, generator=gen) * 0.2
+            tensors[label + ".running_var"] = torch.rand(bshape, generator=gen) + 0.5
+            tensors[label + ".num_batches_tracked"] = torch.tensor(12.0)
     return tensors
 
 
@@ -177,7 +186,7 @@ def reference_logits(model, tensors, x):
     x = x.double()
     for layer in model["layers"]:
         kind = layer["type"]
-        label = {"dense": "dense", "conv2d": "conv", "local2d": "local"}.get(kind)
+        label = {"dense": "dense", "conv2d": "conv", "local2d": "local", "batchnorm": "bn"}.get(kind)
         if label:
             counts[label] = counts.get(label, 0) + 1
             prefix = "%s%d." % (label, counts[label])
@@ -195,6 +204,12 @@ def reference_logits(model, tensors, x):
             x = F.avg_pool2d(x, k, layer.get("stride", k))
         elif kind == "global-avg-pool":
             x = x.mean(dim=(2, 3), keepdim=True)
+        elif kind == "batchnorm":  # evaluation: the running statistics, per channel
+            def per_channel(v):
+                return v.view(1, -1, 1, 1)
+            mean, var = t[prefix + "running_mean"], t[prefix + "running_var"]
+            x = (x - per_channel(mean)) / torch.sqrt(per_channel(var) + layer.get("eps", 1e-5))
+            x = x * per_channel(wt) + per_channel(b)
         elif kind in ("relu", "tanh", "sigmoid"):
             x = getattr(torch, kind)(x)
     return x.reshape(x.shape[0], -1)
