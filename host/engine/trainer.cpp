@@ -114,15 +114,30 @@ struct Trainer::Impl {
   // (T each), the gradient statistics, a copy of the lane states (T of them), then the
   // same statistics of the parameters (a NaN or infinity in a lane's weights shows there).
   Buffer<float> sums, probs;
+  // Where each part of `sums` starts, for the ops that write it and the host that reads
+  // the downloaded copy: one layout for both.
+  struct SumsLayout {
+    size_t T = 0, stats = 0;  // lanes; gradient statistics floats
+    size_t train_loss() const { return 0; }
+    size_t train_correct() const { return T; }
+    size_t eval_loss() const { return 2 * T; }
+    size_t eval_correct() const { return 3 * T; }
+    size_t grad_accum() const { return 4 * T; }
+    size_t zeroed_each_epoch() const { return 4 * T + stats; }  // the parts above
+    size_t lane_states() const { return 4 * T + stats; }
+    size_t param_sums() const { return 5 * T + stats; }
+    size_t raw_eval() const { return 5 * T + 2 * stats; }  // the trained weights': loss, correct
+    size_t total() const { return 7 * T + 2 * stats; }
+  } layout;
   size_t stats_count = 0;
-  float* train_loss() { return sums.get(); }
-  float* train_correct() { return sums.get() + T; }
-  float* eval_loss() { return sums.get() + 2 * T; }
-  float* eval_correct() { return sums.get() + 3 * T; }
-  float* grad_accum() { return sums.get() + 4 * T; }
-  float* lane_state_copy() { return sums.get() + 4 * T + stats_count; }
-  float* param_sums() { return sums.get() + 5 * T + stats_count; }
-  float* raw_eval_sums() { return sums.get() + 5 * T + 2 * stats_count; }  // loss, correct
+  float* train_loss() { return sums.get() + layout.train_loss(); }
+  float* train_correct() { return sums.get() + layout.train_correct(); }
+  float* eval_loss() { return sums.get() + layout.eval_loss(); }
+  float* eval_correct() { return sums.get() + layout.eval_correct(); }
+  float* grad_accum() { return sums.get() + layout.grad_accum(); }
+  float* lane_state_copy() { return sums.get() + layout.lane_states(); }
+  float* param_sums() { return sums.get() + layout.param_sums(); }
+  float* raw_eval_sums() { return sums.get() + layout.raw_eval(); }
   Activations train_acts, eval_acts;
   std::unique_ptr<NetworkPass> pass;  // made once the buffers it points into exist
   std::unique_ptr<NetworkPass> average_pass;
@@ -198,7 +213,8 @@ struct Trainer::Impl {
     const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
     static_assert(sizeof(LaneState) == sizeof(float), "the lane states travel in the float buffer");
     stats_count = stats;
-    sums = Buffer<float>(be, 4 * size_t(T) + stats + T + stats + 2 * size_t(T));
+    layout = {size_t(T), stats};
+    sums = Buffer<float>(be, layout.total());
     train_acts = make_activations(B);
     if (augmenting) train_acts.raw = Buffer<float>(be, train_acts.x.size());
     // Evaluation buffers hold eval_batch rows per lane; a wide pack gets fewer rows per
@@ -362,7 +378,8 @@ struct Trainer::Impl {
   std::vector<EvalStats> eval_stats(const std::vector<float>& host, Split split) const {
     const double n = double(data.part(split).n);
     std::vector<EvalStats> out(T);
-    for (int t = 0; t < T; ++t) out[t] = {host[2 * T + t] / n, host[3 * T + t] / n};
+    for (int t = 0; t < T; ++t)
+      out[t] = {host[layout.eval_loss() + t] / n, host[layout.eval_correct() + t] / n};
     return out;
   }
 
@@ -412,7 +429,7 @@ struct Trainer::Impl {
       be.copy(slots[i].get(), saved_slots[i].get(), slots[i].size() * sizeof(float));
     be.copy(lane_state.get(), saved_state.get(), lane_state.size() * sizeof(LaneState));
     counters.upload(counters_now, kCounterCount);
-    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    be.fill_zero(sums.get(), layout.zeroed_each_epoch() * sizeof(float));
     be.synchronize();  // the saved copies are read before they are freed
     warmed_up = true;
   }
@@ -426,7 +443,7 @@ struct Trainer::Impl {
     set_epoch_rates();
     const int64_t counters_now[kCounterCount] = {global_step, 0};
     counters.upload(counters_now, kCounterCount);
-    be.fill_zero(sums.get(), (4 * size_t(T) + stats_count) * sizeof(float));
+    be.fill_zero(sums.get(), layout.zeroed_each_epoch() * sizeof(float));
     if (opt.capture != Capture::None && !warmed_up) warm_up_before_recording(counters_now);
     // Inside a replayed graph the forward/backward/update ranges are not seen again: each
     // replay is one "step" (or "steps") range.
@@ -467,11 +484,11 @@ struct Trainer::Impl {
                   param_sums());
     const std::vector<float> host = sums.download();
     const auto val = eval_stats(host, Split::Val);
-    const float* loss = host.data();
-    const float* correct = host.data() + T;
+    const float* loss = host.data() + layout.train_loss();
+    const float* correct = host.data() + layout.train_correct();
     std::vector<LaneState> state(T);
-    std::memcpy(state.data(), host.data() + 4 * T + stats_count, size_t(T) * sizeof(LaneState));
-    mark_non_finite_weights(host.data() + 5 * T + stats_count, state);
+    std::memcpy(state.data(), host.data() + layout.lane_states(), size_t(T) * sizeof(LaneState));
+    mark_non_finite_weights(host.data() + layout.param_sums(), state);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int layers = plan.param_layers();
@@ -486,12 +503,12 @@ struct Trainer::Impl {
       r.val_loss = val[t].loss;
       r.val_acc = val[t].acc;
       if (averaging()) {
-        const float* raw = host.data() + 5 * T + 2 * stats_count;
+        const float* raw = host.data() + layout.raw_eval();
         r.averaged = true;
         r.raw_val_loss = raw[t] / double(data.part(Split::Val).n);
         r.raw_val_acc = raw[T + t] / double(data.part(Split::Val).n);
       }
-      const float* g = host.data() + 4 * T + size_t(t) * (layers + 1) * 2;
+      const float* g = host.data() + layout.grad_accum() + size_t(t) * (layers + 1) * 2;
       for (int l = 0; l < layers; ++l) {
         r.layer_grad_mean_abs.push_back(g[2 * l] / steps);
         r.layer_grad_l2.push_back(g[2 * l + 1] / steps);
