@@ -139,11 +139,9 @@ class SpyBackend final : public Backend {
                   float* acc) override {
     if (seen("grad_stats", n, layers, T)) cpu_->grad_stats(s, n, layers, T, g, acc);
   }
-  void gather(int B, int T, int f, const float* data, const int32_t* labels, const uint32_t* perm,
-              size_t stride, const int64_t* c, size_t step, size_t off, float* x,
-              int32_t* y) override {
-    if (seen("gather", B, T, f))
-      cpu_->gather(B, T, f, data, labels, perm, stride, c, step, off, x, y);
+  void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
+              const int64_t* c, float* x, int32_t* y) override {
+    if (seen("gather", d.B, d.T, d.features)) cpu_->gather(d, data, labels, perm, c, x, y);
   }
   void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
     if (seen("avgpool_forward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))

@@ -520,8 +520,8 @@ TEST_F(CudaParity, GatherAndShuffleAreExact) {
     auto C = up(be, std::vector<int64_t>{1, 5});
     Buffer<float> X(be, size_t(B) * T * features);
     Buffer<int32_t> Y(be, size_t(B) * T);
-    be.gather(B, T, features, D.get(), L.get(), perm.get(), n, C.get(), size_t(B), 2, X.get(),
-              Y.get());
+    be.gather({B, T, features, size_t(n), size_t(B), 2}, D.get(), L.get(), perm.get(), C.get(),
+              X.get(), Y.get());
     return std::make_tuple(perm.download(), X.download(), Y.download(), C.download());
   };
   EXPECT_EQ(run(*gpu_), run(*cpu_));

@@ -149,11 +149,9 @@ class ForwardingBackend : public Backend {
                   float* accum) override {
     inner_->grad_stats(slices, n_slices, n_layers, T, grads, accum);
   }
-  void gather(int B, int T, int features, const float* data, const int32_t* labels,
-              const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
-              size_t offset, float* x, int32_t* y) override {
-    inner_->gather(B, T, features, data, labels, perm, perm_stride, counters, step_stride, offset,
-                   x, y);
+  void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
+              const int64_t* counters, float* x, int32_t* y) override {
+    inner_->gather(d, data, labels, perm, counters, x, y);
   }
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
     inner_->shuffle(T, n, seeds, epoch, perm);

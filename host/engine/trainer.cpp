@@ -322,8 +322,8 @@ struct Trainer::Impl {
     const auto& train = data.part(Split::Train);
     Activations& a = train_acts;
     float* gathered = augmenting ? a.raw.get() : a.x.get();
-    be.gather(rows, T, data.features(), train.x.get(), train.y.get(), perm.get(), train.n,
-              counters.get(), size_t(B), 0, gathered, a.y.get());
+    be.gather({rows, T, data.features(), train.n, size_t(B), 0}, train.x.get(), train.y.get(),
+              perm.get(), counters.get(), gathered, a.y.get());
     if (augmenting) {
       const Shape3& in = plan.spec().input;
       be.augment({rows, T, in.C, in.H, in.W}, lane_arrays(), counters.get(), data.background(),
@@ -354,8 +354,8 @@ struct Trainer::Impl {
     for (size_t off = 0; off < part.n; off += size_t(a.capacity)) {
       const int rows = int(std::min(part.n - off, size_t(a.capacity)));
       // Every lane sees the same samples: a shared identity permutation (stride 0).
-      be.gather(rows, T, data.features(), part.x.get(), part.y.get(), data.identity(), 0, nullptr,
-                0, off, a.x.get(), a.y.get());
+      be.gather({rows, T, data.features(), 0, 0, off}, part.x.get(), part.y.get(), data.identity(),
+                nullptr, a.x.get(), a.y.get());
       body(rows, off, net.forward(a, rows, false));
     }
   }

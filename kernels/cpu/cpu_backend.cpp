@@ -194,12 +194,11 @@ class CpuBackend final : public Backend {
     cpu::grad_stats(slices, n_slices, n_layers, T, grads, accum);
   }
 
-  void gather(int B, int T, int features, const float* data, const int32_t* labels,
-              const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
-              size_t offset, float* x, int32_t* y) override {
+  void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
+              const int64_t* counters, float* x, int32_t* y) override {
     const size_t first =
-        (counters ? size_t(counters[kCounterEpochStep]) * step_stride : 0) + offset;
-    cpu::gather(B, T, features, data, labels, perm, perm_stride, first, x, y);
+        (counters ? size_t(counters[kCounterEpochStep]) * d.step_stride : 0) + d.offset;
+    cpu::gather(d.B, d.T, d.features, data, labels, perm, d.perm_stride, first, x, y);
   }
   void shuffle(int T, int n, const uint64_t* seeds, uint32_t epoch, uint32_t* perm) override {
     cpu::shuffle(T, n, seeds, epoch, perm);

@@ -296,11 +296,9 @@ class CudaBackend final : public Backend {
     cuda::grad_stats(stream_, slices, n_slices, n_layers, T, grads, partial, accum, grad_done_);
   }
 
-  void gather(int B, int T, int features, const float* data, const int32_t* labels,
-              const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
-              size_t offset, float* x, int32_t* y) override {
-    cuda::gather(stream_, B, T, features, data, labels, perm, perm_stride, counters, step_stride,
-                 offset, x, y);
+  void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
+              const int64_t* counters, float* x, int32_t* y) override {
+    cuda::gather(stream_, d, data, labels, perm, counters, x, y);
   }
 
   // Philox keys, then a stable segmented radix sort per lane (CUB): ties keep index

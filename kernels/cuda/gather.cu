@@ -7,19 +7,19 @@
 namespace sgdlab::cuda {
 namespace {
 
-__global__ void gather_kernel(int B, int T, int features, const float* data, const int32_t* labels,
-                              const uint32_t* perm, size_t perm_stride, const int64_t* counters,
-                              size_t step_stride, size_t offset, float* x, int32_t* y) {
+__global__ void gather_kernel(GatherDims d, const float* data, const int32_t* labels,
+                              const uint32_t* perm, const int64_t* counters, float* x, int32_t* y) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t n = size_t(B) * T * features;
+  const size_t n = size_t(d.B) * d.T * d.features;
   if (i >= n) return;
-  const int f = int(i % features);
-  const size_t row = i / features;  // b * T + t
-  const int t = int(row % T);
-  const size_t b = row / T;
-  const size_t first = (counters ? size_t(counters[kCounterEpochStep]) * step_stride : 0) + offset;
-  const uint32_t src = perm[size_t(t) * perm_stride + first + b];
-  x[i] = data[size_t(src) * features + f];
+  const int f = int(i % d.features);
+  const size_t row = i / d.features;  // b * T + t
+  const int t = int(row % d.T);
+  const size_t b = row / d.T;
+  const size_t first =
+      (counters ? size_t(counters[kCounterEpochStep]) * d.step_stride : 0) + d.offset;
+  const uint32_t src = perm[size_t(t) * d.perm_stride + first + b];
+  x[i] = data[size_t(src) * d.features + f];
   if (f == 0) y[row] = labels[src];
 }
 
@@ -35,13 +35,11 @@ __global__ void shuffle_keys_kernel(int T, int n, const uint64_t* seeds, uint32_
 
 }  // namespace
 
-void gather(cudaStream_t s, int B, int T, int features, const float* data, const int32_t* labels,
-            const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
-            size_t offset, float* x, int32_t* y) {
-  const size_t n = size_t(B) * T * features;
+void gather(cudaStream_t s, const GatherDims& d, const float* data, const int32_t* labels,
+            const uint32_t* perm, const int64_t* counters, float* x, int32_t* y) {
+  const size_t n = size_t(d.B) * d.T * d.features;
   if (!n) return;
-  gather_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(
-      B, T, features, data, labels, perm, perm_stride, counters, step_stride, offset, x, y);
+  gather_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(d, data, labels, perm, counters, x, y);
   SGDLAB_LAUNCH_CHECK();
 }
 

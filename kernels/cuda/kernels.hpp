@@ -79,9 +79,8 @@ void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const
 void grad_stats(cudaStream_t s, const ParamSlice* slices, int n_slices, int n_layers, int T,
                 const float* grads, float* partial, float* accum, unsigned* done);
 
-void gather(cudaStream_t s, int B, int T, int features, const float* data, const int32_t* labels,
-            const uint32_t* perm, size_t perm_stride, const int64_t* counters, size_t step_stride,
-            size_t offset, float* x, int32_t* y);
+void gather(cudaStream_t s, const GatherDims& d, const float* data, const int32_t* labels,
+            const uint32_t* perm, const int64_t* counters, float* x, int32_t* y);
 // keys[t * n + i] = the Philox shuffle key of index i for lane t; values[t * n + i] = i.
 void shuffle_keys(cudaStream_t s, int T, int n, const uint64_t* seeds, uint32_t epoch,
                   uint32_t* keys, uint32_t* values);

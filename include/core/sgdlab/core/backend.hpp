@@ -197,12 +197,11 @@ class Backend {
   virtual void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T,
                           const float* grads, float* accum) = 0;
 
-  // x[b, t, :] = data[perm[t * perm_stride + first + b], :] and y[b, t] likewise, with
-  // first = counters[kCounterEpochStep] * step_stride + offset (counters may be null:
-  // first = offset). step_stride is the full batch size, also on a shorter last step.
-  virtual void gather(int B, int T, int features, const float* data, const int32_t* labels,
-                      const uint32_t* perm, size_t perm_stride, const int64_t* counters,
-                      size_t step_stride, size_t offset, float* x, int32_t* y) = 0;
+  // x[b, t, :] = data[perm[t * d.perm_stride + first + b], :] and y[b, t] likewise, with
+  // first = counters[kCounterEpochStep] * d.step_stride + d.offset (counters may be null:
+  // first = d.offset).
+  virtual void gather(const GatherDims& d, const float* data, const int32_t* labels,
+                      const uint32_t* perm, const int64_t* counters, float* x, int32_t* y) = 0;
 
   // perm[t * n + i]: lane t's permutation of 0..n-1 for `epoch`, ordered by Philox keys
   // drawn from the lane's seed (ties by index), so that both backends agree.

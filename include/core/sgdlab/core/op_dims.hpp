@@ -38,6 +38,15 @@ struct AvgPoolDims {
   constexpr int Wo() const { return (W - kw) / sw + 1; }
 };
 
+// A minibatch gather (backend.hpp: gather): B rows of `features` floats for each of T
+// lanes, lane t's rows through its permutation, which starts perm_stride entries after
+// lane t - 1's (0: one shared permutation); step_stride rows a step (the full batch, also
+// on a shorter last step) and `offset` more.
+struct GatherDims {
+  int B, T, features;
+  size_t perm_stride, step_stride, offset;
+};
+
 // Dropout over [B, T, F]; `layer` keys the mask so that two dropout layers differ.
 struct DropoutDims {
   int B, T, F;
