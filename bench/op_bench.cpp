@@ -228,7 +228,7 @@ void register_update(const Registrar& reg, int T) {
         [&] {
           be.grad_stats(slices.get(), int(slices.size()), plan.param_layers(), T, grads.get(),
                         accum.get());
-          be.sgd_momentum(slices.get(), int(slices.size()), T, params.size(), lanes, params.get(),
+          be.sgd_momentum({slices.get(), int(slices.size()), T, params.size()}, lanes, params.get(),
                           grads.get(), velocity.get(), nullptr);
         },
         0, 4.0 * 6 * plan.param_count());

@@ -131,9 +131,9 @@ class SpyBackend final : public Backend {
   void softmax(const XentDims& d, const float* z, float* p) override {
     if (seen("softmax", d.B, d.T, d.classes)) cpu_->softmax(d, z, p);
   }
-  void sgd_momentum(const ParamSlice* s, int n, int T, size_t total, const LaneArrays& l, float* p,
-                    const float* g, float* v, int64_t* c) override {
-    if (seen("sgd_momentum", n, T, total)) cpu_->sgd_momentum(s, n, T, total, l, p, g, v, c);
+  void sgd_momentum(const FlatDims& d, const LaneArrays& l, float* p, const float* g, float* v,
+                    int64_t* c) override {
+    if (seen("sgd_momentum", d.n_slices, d.T, d.total)) cpu_->sgd_momentum(d, l, p, g, v, c);
   }
   void grad_stats(const ParamSlice* s, int n, int layers, int T, const float* g,
                   float* acc) override {
@@ -151,7 +151,7 @@ class SpyBackend final : public Backend {
     if (seen("avgpool_backward", d.B, d.T, d.C, d.H, d.W, d.kh, d.kw, d.sh, d.sw))
       cpu_->avgpool_backward(d, dy, dx);
   }
-  void ema_update(const EmaDims& d, const LaneArrays& l, const int64_t* c, const float* p,
+  void ema_update(const FlatDims& d, const LaneArrays& l, const int64_t* c, const float* p,
                   float* a) override {
     if (seen("ema_update", d.n_slices, d.T, d.total)) cpu_->ema_update(d, l, c, p, a);
   }

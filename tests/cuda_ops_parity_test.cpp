@@ -338,8 +338,8 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
     acc.zero();
     const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get()};
     auto C = up(be, std::vector<int64_t>{41, 3});
-    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
-                    C.get());
+    be.sgd_momentum({S.get(), int(S.size()), T, plan.param_count()}, lanes, P.get(), G.get(),
+                    V.get(), C.get());
     // Twice: the second launch must find the kernel's ticket counter reset by the first.
     for (int i = 0; i < 2; ++i)
       be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
@@ -455,8 +455,8 @@ TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
     raw[1].flags |= kSliceNotTrained;
     auto S = up(be, raw);
     const LaneArrays lanes{LR.get(), MU.get(), nullptr, nullptr, F.get(), WD.get(), NAG.get()};
-    be.sgd_momentum(S.get(), int(S.size()), T, plan.param_count(), lanes, P.get(), G.get(), V.get(),
-                    nullptr);
+    be.sgd_momentum({S.get(), int(S.size()), T, plan.param_count()}, lanes, P.get(), G.get(),
+                    V.get(), nullptr);
     return std::vector<std::vector<float>>{P.download(), V.download()};
   });
 }

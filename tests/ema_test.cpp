@@ -21,7 +21,7 @@ TEST(Ema, FirstUpdateCopiesThenMovesByOneMinusDecay) {
   const std::vector<LaneState> state = {LaneState::Training, LaneState::Training};
   std::vector<float> average(6, 5.0f);
   const std::vector<float> p1 = {1, 2, 3, 4, 10, 20}, p2 = {2, 2, 2, 2, 30, 30};
-  const EmaDims d{slices.data(), 2, 2, 6};
+  const FlatDims d{slices.data(), 2, 2, 6};
   cpu::ema_update(d, decay.data(), state.data(), true, p1.data(), average.data());
   EXPECT_EQ(average, p1);  // the first update copies, whatever the decay
   cpu::ema_update(d, decay.data(), state.data(), false, p2.data(), average.data());

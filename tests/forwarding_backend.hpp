@@ -114,10 +114,9 @@ class ForwardingBackend : public Backend {
   void softmax(const XentDims& d, const float* logits, float* probs) override {
     inner_->softmax(d, logits, probs);
   }
-  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
-                    const LaneArrays& lanes, float* params, const float* grads, float* velocity,
-                    int64_t* counters) override {
-    inner_->sgd_momentum(slices, n_slices, T, total, lanes, params, grads, velocity, counters);
+  void sgd_momentum(const FlatDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                    float* velocity, int64_t* counters) override {
+    inner_->sgd_momentum(d, lanes, params, grads, velocity, counters);
   }
   void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
     inner_->avgpool_forward(d, x, y);
@@ -125,7 +124,7 @@ class ForwardingBackend : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     inner_->avgpool_backward(d, dy, dx);
   }
-  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+  void ema_update(const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                   const float* params, float* average) override {
     inner_->ema_update(d, lanes, counters, params, average);
   }

@@ -102,7 +102,7 @@ TEST(Optimizer, SgdLeavesStateThatIsNotTrainedAlone) {
   const std::vector<float> g(8, 1.0f), lr = {0.1f, 0.1f}, mu = {0.9f, 0.9f};
   std::vector<LaneState> state(T, LaneState::Training);
   const LaneArrays lanes{lr.data(), mu.data(), nullptr, nullptr, state.data()};
-  cpu->sgd_momentum(slices.data(), 2, T, p.size(), lanes, p.data(), g.data(), v.data(), nullptr);
+  cpu->sgd_momentum({slices.data(), 2, T, p.size()}, lanes, p.data(), g.data(), v.data(), nullptr);
   for (int i = 0; i < 4; ++i) {
     EXPECT_FLOAT_EQ(v[i], 0.9f * 0.5f + 1.0f) << i;
     EXPECT_FLOAT_EQ(p[i], 1.0f - 0.1f * v[i]) << i;

@@ -120,12 +120,10 @@ class RateSpy final : public ForwardingBackend {
  public:
   RateSpy() : ForwardingBackend(make_cpu_backend()) {}
   std::vector<std::vector<float>> used;  // [update][lane]
-  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
-                    const LaneArrays& lanes, float* params, const float* grads, float* velocity,
-                    int64_t* counters) override {
-    used.emplace_back(lanes.lr, lanes.lr + T);
-    ForwardingBackend::sgd_momentum(slices, n_slices, T, total, lanes, params, grads, velocity,
-                                    counters);
+  void sgd_momentum(const FlatDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                    float* velocity, int64_t* counters) override {
+    used.emplace_back(lanes.lr, lanes.lr + d.T);
+    ForwardingBackend::sgd_momentum(d, lanes, params, grads, velocity, counters);
   }
 };
 

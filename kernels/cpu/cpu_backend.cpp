@@ -150,11 +150,10 @@ class CpuBackend final : public Backend {
     cpu::softmax_rows(d, logits, probs);
   }
 
-  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t, const LaneArrays& lanes,
-                    float* params, const float* grads, float* velocity,
-                    int64_t* counters) override {
-    cpu::sgd_momentum(slices, n_slices, T, lanes.lr, lanes.momentum, lanes.state, params, grads,
-                      velocity, lanes.weight_decay, lanes.nesterov);
+  void sgd_momentum(const FlatDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                    float* velocity, int64_t* counters) override {
+    cpu::sgd_momentum(d.slices, d.n_slices, d.T, lanes.lr, lanes.momentum, lanes.state, params,
+                      grads, velocity, lanes.weight_decay, lanes.nesterov);
     if (counters) {
       ++counters[kCounterGlobalStep];
       ++counters[kCounterEpochStep];
@@ -166,7 +165,7 @@ class CpuBackend final : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cpu::avgpool_backward(d, dy, dx);
   }
-  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+  void ema_update(const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                   const float* params, float* average) override {
     const bool first = counters && counters[kCounterGlobalStep] == 1;
     cpu::ema_update(d, lanes.ema, lanes.state, first, params, average);

@@ -9,7 +9,7 @@
 namespace sgdlab::cpu {
 
 template <class S>
-void ema_update(const EmaDims& d, const float* decay, const LaneState* state, bool first,
+void ema_update(const FlatDims& d, const float* decay, const LaneState* state, bool first,
                 const S* params, S* average) {
   for (int s = 0; s < d.n_slices; ++s) {
     const size_t per_lane = d.slices[s].count / d.T;

@@ -255,11 +255,9 @@ class CudaBackend final : public Backend {
     cuda::softmax(stream_, d, logits, probs);
   }
 
-  void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
-                    const LaneArrays& lanes, float* params, const float* grads, float* velocity,
-                    int64_t* counters) override {
-    cuda::sgd_momentum(stream_, slices, n_slices, total, T, lanes, params, grads, velocity,
-                       counters);
+  void sgd_momentum(const FlatDims& d, const LaneArrays& lanes, float* params, const float* grads,
+                    float* velocity, int64_t* counters) override {
+    cuda::sgd_momentum(stream_, d, lanes, params, grads, velocity, counters);
   }
   void avgpool_forward(const AvgPoolDims& d, const float* x, float* y) override {
     cuda::avgpool_forward(stream_, d, x, y);
@@ -267,7 +265,7 @@ class CudaBackend final : public Backend {
   void avgpool_backward(const AvgPoolDims& d, const float* dy, float* dx) override {
     cuda::avgpool_backward(stream_, d, dy, dx);
   }
-  void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+  void ema_update(const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                   const float* params, float* average) override {
     cuda::ema_update(stream_, d, lanes, counters, params, average);
   }

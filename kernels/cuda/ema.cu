@@ -8,7 +8,7 @@
 namespace sgdlab::cuda {
 namespace {
 
-__global__ void ema_kernel(EmaDims d, const float* decay, const LaneState* state,
+__global__ void ema_kernel(FlatDims d, const float* decay, const LaneState* state,
                            const int64_t* counters, const float* params, float* average) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= d.total) return;
@@ -27,7 +27,7 @@ __global__ void ema_kernel(EmaDims d, const float* decay, const LaneState* state
 
 }  // namespace
 
-void ema_update(cudaStream_t s, const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+void ema_update(cudaStream_t s, const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                 const float* params, float* average) {
   if (!d.total) return;
   ema_kernel<<<unsigned((d.total + 255) / 256), 256, 0, s>>>(d, lanes.ema, lanes.state, counters,

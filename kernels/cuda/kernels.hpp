@@ -51,9 +51,8 @@ void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const 
 void softmax(cudaStream_t s, const XentDims& d, const float* logits, float* probs);
 
 // Also advances the step counters when not null (block 0, thread 0).
-void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const LaneArrays& lanes, float* params, const float* grads, float* velocity,
-                  int64_t* counters);
+void sgd_momentum(cudaStream_t s, const FlatDims& d, const LaneArrays& lanes, float* params,
+                  const float* grads, float* velocity, int64_t* counters);
 
 void avgpool_forward(cudaStream_t s, const AvgPoolDims& d, const float* x, float* y);
 void avgpool_backward(cudaStream_t s, const AvgPoolDims& d, const float* dy, float* dx);
@@ -68,7 +67,7 @@ void batchnorm_backward(cudaStream_t s, const BatchNormDims& d, const float* x, 
 void adam_update(cudaStream_t s, const AdamDims& d, const LaneArrays& lanes, float* params,
                  const float* grads, float* m, float* v, int64_t* counters, AdamFactors* factors);
 
-void ema_update(cudaStream_t s, const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+void ema_update(cudaStream_t s, const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                 const float* params, float* average);
 
 void scheduled_rates(cudaStream_t s, int T, const RateSchedule* schedules, const int64_t* counters,

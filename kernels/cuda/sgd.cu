@@ -34,12 +34,11 @@ __global__ void sgd_kernel(const ParamSlice* slices, int n_slices, size_t total,
 
 }  // namespace
 
-void sgd_momentum(cudaStream_t s, const ParamSlice* slices, int n_slices, size_t total, int T,
-                  const LaneArrays& lanes, float* params, const float* grads, float* velocity,
-                  int64_t* counters) {
-  if (!total) return;
-  sgd_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(
-      slices, n_slices, total, T, lanes.lr, lanes.momentum, lanes.state, lanes.weight_decay,
+void sgd_momentum(cudaStream_t s, const FlatDims& d, const LaneArrays& lanes, float* params,
+                  const float* grads, float* velocity, int64_t* counters) {
+  if (!d.total) return;
+  sgd_kernel<<<unsigned((d.total + 255) / 256), 256, 0, s>>>(
+      d.slices, d.n_slices, d.total, d.T, lanes.lr, lanes.momentum, lanes.state, lanes.weight_decay,
       lanes.nesterov, params, grads, velocity, counters);
   SGDLAB_LAUNCH_CHECK();
 }

@@ -14,7 +14,7 @@ class Sgd final : public Optimizer {
     return names;
   }
   void update(const OptimizerCall& c) const override {
-    c.be.sgd_momentum(c.slices, c.n_slices, c.lanes, c.total, c.lane_arrays, c.params, c.grads,
+    c.be.sgd_momentum({c.slices, c.n_slices, c.lanes, c.total}, c.lane_arrays, c.params, c.grads,
                       c.slots[0], c.counters);
   }
 };

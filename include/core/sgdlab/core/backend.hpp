@@ -166,9 +166,8 @@ class Backend {
   // kSliceNotTrained, are skipped. The update ends a step: it
   // then advances the counters (counters[kCounterGlobalStep] and [kCounterEpochStep]
   // += 1) when they are not null, in the same launch on a GPU.
-  virtual void sgd_momentum(const ParamSlice* slices, int n_slices, int T, size_t total,
-                            const LaneArrays& lanes, float* params, const float* grads,
-                            float* velocity, int64_t* counters) = 0;
+  virtual void sgd_momentum(const FlatDims& d, const LaneArrays& lanes, float* params,
+                            const float* grads, float* velocity, int64_t* counters) = 0;
 
   // Adam (torch.optim.Adam) or, d.decoupled, AdamW, per lane with lanes.lr, lanes.adam
   // (beta1, beta2, eps) and lanes.weight_decay (weights only): m and v are the first
@@ -183,7 +182,7 @@ class Backend {
   // state that is not trained included (as AveragedModel with use_buffers=True). The
   // lanes' first update (counters[kCounterGlobalStep] == 1, the update having advanced
   // it) copies. Lanes that are not Training keep their average.
-  virtual void ema_update(const EmaDims& d, const LaneArrays& lanes, const int64_t* counters,
+  virtual void ema_update(const FlatDims& d, const LaneArrays& lanes, const int64_t* counters,
                           const float* params, float* average) = 0;
 
   // lr[t] = scheduled_rate(schedules[t], counters[kCounterGlobalStep]) for each of the T

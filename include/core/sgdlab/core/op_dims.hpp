@@ -130,8 +130,9 @@ struct AdamDims {
   bool decoupled;  // AdamW's weight decay
 };
 
-// The moving average of the flat parameter buffer (backend.hpp: ema_update).
-struct EmaDims {
+// The slices of the flat parameter buffer, for the ops that run over all of it
+// (backend.hpp: sgd_momentum, ema_update).
+struct FlatDims {
   const ParamSlice* slices;
   int n_slices, T;
   size_t total;  // floats in the flat buffers
