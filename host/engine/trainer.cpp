@@ -129,7 +129,6 @@ struct Trainer::Impl {
     size_t raw_eval() const { return 5 * T + 2 * stats; }  // the trained weights': loss, correct
     size_t total() const { return 7 * T + 2 * stats; }
   } layout;
-  size_t stats_count = 0;
   float* train_loss() { return sums.get() + layout.train_loss(); }
   float* train_correct() { return sums.get() + layout.train_correct(); }
   float* eval_loss() { return sums.get() + layout.eval_loss(); }
@@ -212,7 +211,6 @@ struct Trainer::Impl {
     perm = Buffer<uint32_t>(be, size_t(T) * n_train);
     const size_t stats = size_t(T) * (plan.param_layers() + 1) * 2;
     static_assert(sizeof(LaneState) == sizeof(float), "the lane states travel in the float buffer");
-    stats_count = stats;
     layout = {size_t(T), stats};
     sums = Buffer<float>(be, layout.total());
     train_acts = make_activations(B);
@@ -244,33 +242,30 @@ struct Trainer::Impl {
     buf.upload(host);
     return buf;
   }
+  // Each lane's value of an option, in backend memory only when some lane uses it.
+  template <class V, class Of>
+  Buffer<V> upload_if_used(Of of) {
+    std::vector<V> host;
+    for (const auto& l : lanes) host.push_back(V(of(l)));
+    if (std::none_of(host.begin(), host.end(), [](V v) { return v != V(0); })) return {};
+    return upload_vector(host);
+  }
 
   // The options beyond the paper, in backend memory only when a lane uses one: without
   // them the ops run exactly as they always did.
   void upload_options() {
-    std::vector<float> wd, aug;
-    std::vector<int32_t> nag;
+    std::vector<float> aug;
     for (const auto& l : lanes) {
-      wd.push_back(l.weight_decay);
-      nag.push_back(l.nesterov ? 1 : 0);
       aug.insert(aug.end(), {l.augment.shift, l.augment.rotate, l.augment.scale});
       augmenting = augmenting || l.augment.on();
       scheduled = scheduled || !l.schedule.is_constant();
       per_step = per_step || l.schedule.per_step();
     }
-    if (std::any_of(wd.begin(), wd.end(), [](float v) { return v != 0; }))
-      weight_decay = upload_vector(wd);
-    if (std::any_of(nag.begin(), nag.end(), [](int32_t v) { return v != 0; }))
-      nesterov = upload_vector(nag);
+    weight_decay = upload_if_used<float>([](const LaneSettings& l) { return l.weight_decay; });
+    nesterov = upload_if_used<int32_t>([](const LaneSettings& l) { return l.nesterov ? 1 : 0; });
     if (augmenting) augment = upload_vector(aug);
-    std::vector<float> smooth;
-    for (const auto& l : lanes) smooth.push_back(l.label_smoothing);
-    if (std::any_of(smooth.begin(), smooth.end(), [](float v) { return v != 0; }))
-      smoothing = upload_vector(smooth);
-    std::vector<float> decay;
-    for (const auto& l : lanes) decay.push_back(l.ema);
-    if (std::any_of(decay.begin(), decay.end(), [](float v) { return v != 0; }))
-      ema_decay = upload_vector(decay);
+    smoothing = upload_if_used<float>([](const LaneSettings& l) { return l.label_smoothing; });
+    ema_decay = upload_if_used<float>([](const LaneSettings& l) { return l.ema; });
     if (optim.uses_betas()) {
       std::vector<float> betas;
       for (const auto& l : lanes) betas.insert(betas.end(), {l.beta1, l.beta2, l.eps});
@@ -479,7 +474,7 @@ struct Trainer::Impl {
     be.copy(lane_state_copy(), lane_state.get(), size_t(T) * sizeof(LaneState));
     // The softmax marks a lane whose loss turns non-finite; weights can turn NaN with the
     // loss still finite (a ReLU gives 0 for NaN), so their sums are checked too.
-    be.fill_zero(param_sums(), stats_count * sizeof(float));
+    be.fill_zero(param_sums(), layout.stats * sizeof(float));
     be.grad_stats(slices.get(), int(slices.size()), plan.param_layers(), T, params.get(),
                   param_sums());
     const std::vector<float> host = sums.download();
