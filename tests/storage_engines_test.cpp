@@ -194,6 +194,69 @@ TYPED_TEST(StorageEngines, FourProcessesAskTenEachAndGetFortyDistinctTrials) {
   for (int c = 0; c < 4; ++c) EXPECT_EQ(per_worker[std::to_string(c)], 10) << c;
 }
 
+// Workers that open the study for each trial and close it after: a worker's first read
+// often meets another's close, when SQLite cleans up the -wal and -shm files without
+// calling its busy handler. Every open must wait that out; no trial is lost.
+TYPED_TEST(StorageEngines, WorkersThatOpenAndCloseForEachTrialLoseNone) {
+  const std::string arg = this->store().arg();
+  constexpr int kWorkers = 6, kEach = 15;
+  in_processes(kWorkers, [&](int c) {
+    for (int i = 0; i < kEach; ++i) {
+      StudyStorage s(arg);
+      const int64_t id = s.open_study(info("reopened"));
+      const Trial t = s.ask(id, random_fn(100 * c + i));
+      s.finish(t.id, TrialState::Complete, 0.5, {});
+    }
+  });
+  StudyStorage s(arg, StorageMode::ReadOnly);
+  const auto trials = s.trials(s.find_study("reopened")->first);
+  ASSERT_EQ(trials.size(), size_t(kWorkers * kEach));
+  for (size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(trials[i].number, int(i));
+}
+
+// Workers that start together on a store that does not exist yet: each open meets the
+// others' first statements on a new file (its switch to WAL mode, its schema). Ten rounds,
+// each on a new store; every worker gets its trial.
+TYPED_TEST(StorageEngines, WorkersStartingTogetherOnANewStoreAllOpenIt) {
+  constexpr int kWorkers = 6;
+  for (int round = 0; round < 10; ++round) {
+    TypeParam store;
+    const std::string arg = store.arg();
+    int start[2];
+    ASSERT_EQ(pipe(start), 0);
+    std::vector<pid_t> children;
+    for (int c = 0; c < kWorkers; ++c) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        close(start[1]);
+        char byte;
+        while (read(start[0], &byte, 1) > 0) {
+        }
+        int code = 0;
+        try {
+          StudyStorage s(arg);
+          const int64_t id = s.open_study(info("new"));
+          s.finish(s.ask(id, random_fn(c)).id, TrialState::Complete, 0.5, {});
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "round %d, worker %d: %s\n", round, c, e.what());
+          code = 1;
+        }
+        _exit(code);
+      }
+      children.push_back(pid);
+    }
+    close(start[0]);
+    close(start[1]);  // all start at once
+    for (pid_t pid : children) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+    StudyStorage s(arg, StorageMode::ReadOnly);
+    EXPECT_EQ(s.trials(s.find_study("new")->first).size(), size_t(kWorkers)) << "round " << round;
+  }
+}
+
 // A trial budget shared by workers: ask_within stores a new trial only while the study
 // holds fewer than the cap, so three workers asking as much as they can stop at 12
 // trials in all, however their asks interleave.

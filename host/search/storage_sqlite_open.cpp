@@ -4,12 +4,16 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "sgdlab/core/error.hpp"
 #include "sqlite.hpp"
@@ -161,7 +165,32 @@ std::unique_ptr<StorageEngine> open_sqlite_engine(const std::string& path, Stora
   return std::make_unique<SqliteEngine>(path, mode);
 }
 
+// How long a busy database is waited for, by SQLite's busy handler and by the retries of
+// the open around it.
+constexpr int kBusyTimeoutMs = 120000;
+
 SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(path) {
+  // Some of the open's statements get SQLITE_BUSY without SQLite's busy handler waiting:
+  // "PRAGMA journal_mode=WAL" on a new file, which upgrades its read to a write while
+  // another worker reads (SQLite refuses at once rather than risk a deadlock), and, in WAL
+  // mode, a first read while the last connection to close cleans up the -wal and -shm
+  // files. Workers that start at once on a new study met the first ("database is locked"
+  // within 0.1 s), so the whole open is tried again, with a growing pause, until the busy
+  // timeout has passed.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  auto pause = std::chrono::milliseconds(1);
+  while (!try_open(mode)) {
+    if (Clock::now() > deadline)
+      SGDLAB_THROW("SQLite: ", path, ": database is locked (still busy after ",
+                   kBusyTimeoutMs / 1000, " s)");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+bool SqliteEngine::try_open(StorageMode mode) {
+  const std::string& path = path_;
   const bool read_only = mode == StorageMode::ReadOnly;
   std::string name = path;
   int flags = SQLITE_OPEN_FULLMUTEX;
@@ -185,7 +214,7 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
                          why_not_writable(path, msg), ")");
     SGDLAB_INPUT_ERROR(path, ": cannot open the study database (", msg, ")");
   }
-  sqlite3_busy_timeout(db_, 120000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   try {
     // SQLite opens a file it may not write read-only without a word; a sweep would fail
     // at its first write, after the work.
@@ -199,6 +228,7 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
       exec("PRAGMA foreign_keys=ON");
       if (empty) create_schema();
     }
+    return true;
   } catch (const InputError&) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -210,6 +240,7 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
     const std::string msg = sqlite3_errmsg(db_);
     sqlite3_close(db_);
     db_ = nullptr;
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return false;
     if (!read_only && is_write_refusal(code))
       SGDLAB_INPUT_ERROR(path, ": the study cannot be opened for writing (",
                          why_not_writable(path, msg), ")");
@@ -266,7 +297,9 @@ void SqliteEngine::exec(const char* sql) {
     if (msg.find("not a database") != std::string::npos ||
         msg.find("malformed") != std::string::npos)
       SGDLAB_INPUT_ERROR(path_, ": not a sgdlab study database (", msg, ")");
-    SGDLAB_THROW("SQLite: ", msg);
+    // The statement's first line names it (the schema is many).
+    const std::string statement(sql, std::strcspn(sql, "\n"));
+    SGDLAB_THROW("SQLite: ", statement, ": ", msg);
   }
 }
 
