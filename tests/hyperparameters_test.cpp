@@ -3,6 +3,7 @@
 // the CLI (messages name the flag).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "sgdlab/core/error.hpp"
@@ -26,11 +27,43 @@ TEST(Hyperparameters, EachEntrySetsAndReadsItsOwnField) {
     h.set(lane, 1);
     EXPECT_EQ(h.get(lane), 1) << h.name;
     // Only this field changed: every other entry reads as on a fresh lane.
-    for (const Hyperparameter& other : lane_hyperparameters())
-      if (&other != &h) EXPECT_EQ(other.get(lane), other.get(LaneSettings{})) << h.name;
+    for (const Hyperparameter& other : lane_hyperparameters()) {
+      if (&other != &h) {
+        EXPECT_EQ(other.get(lane), other.get(LaneSettings{})) << h.name;
+      }
+    }
     h.set(lane, before);
   }
   EXPECT_EQ(find_hyperparameter("batch"), nullptr);
+}
+
+// A run records the settings that are always recorded, and the others only where they
+// are not at their default; the printed flags say the same.
+TEST(Hyperparameters, RunsRecordTheAlwaysRecordedAndWhatIsNotAtItsDefault) {
+  LaneSettings lane;
+  std::set<std::string> always;
+  for (const Hyperparameter& h : lane_hyperparameters()) {
+    if (!h.list_default) continue;
+    EXPECT_TRUE(h.accepts(default_value(h))) << h.name << "'s default";
+    ASSERT_NE(h.help, nullptr) << h.name;
+    h.set(lane, default_value(h));
+    if (h.always_recorded) always.insert(h.name);
+  }
+  EXPECT_EQ(always, (std::set<std::string>{"lr", "momentum", "dropout"}));
+  std::set<std::string> keys;
+  const nlohmann::json at_defaults = recorded_settings(lane);
+  for (const auto& [key, value] : at_defaults.items()) keys.insert(key);
+  EXPECT_EQ(keys, always);
+  lane.label_smoothing = 0.1f;
+  lane.beta2 = 0.99f;
+  const nlohmann::json j = recorded_settings(lane);
+  EXPECT_EQ(j.at("label_smoothing").get<double>(), double(0.1f));
+  EXPECT_EQ(j.at("beta2").get<double>(), double(0.99f));
+  EXPECT_FALSE(j.contains("beta1"));
+  EXPECT_EQ(recorded_flags(lane, 9),
+            " --lr 0.00999999978 --momentum 0.899999976 --dropout 0.300000012 --beta2 0.99000001"
+            " --label-smoothing 0.100000001");
+  EXPECT_EQ(model_hyperparameters(lane, 32).at("batch"), 32);
 }
 
 // The trainer names the field; the CLI names the flag (cli_test: "--lr: expected ...").

@@ -128,6 +128,26 @@ TEST(Resume, OtherSettingsAMissingCheckpointAndAnUsedFolderAreRefused) {
       << out;
 }
 
+// A lane setting recorded only where it is not at its default (label smoothing) is
+// compared over every lane: a change in the second lane alone is named.
+TEST(Resume, ASettingOtherInOneLaneOnlyIsNamed) {
+  TempDir dir;
+  write_small_usps(dir / "data", 400, 100);
+  const std::string base = sgdlab_binary() + " train --data " + (dir / "data") + " --device cpu " +
+                           "--quiet --model mlp --checkpoint-every 1 --seed 1,2";
+  std::string out;
+  ASSERT_EQ(run_command(base + " --epochs 1 --label-smoothing 0,0.1 --out " + (dir / "run"), &out),
+            0)
+      << out;
+  EXPECT_EQ(
+      run_command(base + " --epochs 2 --label-smoothing 0,0.2 --resume " + (dir / "run"), &out), 2);
+  EXPECT_NE(out.find("label_smoothing 0,0.2 (the checkpoint has 0,0.1)"), std::string::npos) << out;
+  EXPECT_EQ(run_command(base + " --epochs 2 --label-smoothing 0 --resume " + (dir / "run"), &out),
+            2);
+  EXPECT_NE(out.find("label_smoothing 0,0 (the checkpoint has 0,0.1)"), std::string::npos) << out;
+  EXPECT_EQ(run_command(base + " --epochs 2 --resume " + (dir / "run"), &out), 0) << out;
+}
+
 // predict's accuracy on the test split is the trained run's test accuracy, to the last
 // digit (the same network, the same images); evaluate's confusion matrix covers them.
 TEST(Predict, AgreesWithTrainingAndEvaluateCountsEveryImage) {

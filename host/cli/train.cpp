@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "common.hpp"
@@ -28,7 +30,9 @@ struct TrainArgs {
   std::string model = "cnn";
   int epochs = 20;
   int batch = 32;
-  std::string lr = "0.01", momentum = "0.9", dropout = "0.3", seed = "1", split_seed = "0";
+  // The per-lane hyperparameters' comma lists, by name (engine/hyperparameters.hpp).
+  std::map<std::string, std::string> lists;
+  std::string seed = "1", split_seed = "0";
   std::string init = "xavier";
   std::string device = "auto";
   BackendOptions gpu;
@@ -37,9 +41,8 @@ struct TrainArgs {
   bool quiet = false, save = false, overwrite = false;
   int checkpoint_every = 0;
   // Beyond the paper (all off by default).
-  std::string augment, schedule = "constant", weight_decay = "0";
-  std::string optimizer = "sgd", beta1 = "0.9", beta2 = "0.999", eps = "1e-8";
-  std::string label_smoothing = "0", ema = "0";
+  std::string augment, schedule = "constant";
+  std::string optimizer = "sgd";
   int warmup = 0;
   bool nesterov = false;
   // The settings' flags as given (or, resumed, as the run recorded them), by name, each
@@ -48,73 +51,47 @@ struct TrainArgs {
 };
 
 // The flags a run was started with, recorded in config.json so that `--resume DIR` alone
-// goes on as it began. A resume may give the device and the GPU options anew (they are not
-// compared with the checkpoint); --out, --overwrite, --resume and --quiet are not the run's.
-const char* const kRecordedFlags[] = {"--model",
-                                      "--epochs",
-                                      "--batch",
-                                      "--lr",
-                                      "--momentum",
-                                      "--dropout",
-                                      "--seed",
-                                      "--init",
-                                      "--weight-decay",
-                                      "--nesterov",
-                                      "--optimizer",
-                                      "--beta1",
-                                      "--beta2",
-                                      "--eps",
-                                      "--label-smoothing",
-                                      "--ema",
-                                      "--schedule",
-                                      "--warmup",
-                                      "--augment",
-                                      "--data",
-                                      "--format",
-                                      "--layout",
-                                      "--normalize",
-                                      "--split-seed",
-                                      "--save",
-                                      "--checkpoint-every",
-                                      "--device",
-                                      "--tf32",
-                                      "--autotune",
-                                      "--conv-kernel"};
+// goes on as it began; with the per-lane lists, recorded_flag_names(). A resume may give
+// the device and the GPU options anew (they are not compared with the checkpoint); --out,
+// --overwrite, --resume and --quiet are not the run's.
+const char* const kRecordedFlags[] = {
+    "--model",      "--epochs",           "--batch",    "--seed",      "--init",
+    "--nesterov",   "--optimizer",        "--schedule", "--warmup",    "--augment",
+    "--data",       "--format",           "--layout",   "--normalize", "--split-seed",
+    "--save",       "--checkpoint-every", "--device",   "--tf32",      "--autotune",
+    "--conv-kernel"};
+
+// Those, and the per-lane hyperparameters' list flags.
+std::vector<std::string> recorded_flag_names() {
+  std::vector<std::string> out(std::begin(kRecordedFlags), std::end(kRecordedFlags));
+  for (const Hyperparameter& h : lane_hyperparameters())
+    if (h.list_default) out.push_back(h.flag);
+  return out;
+}
 
 std::vector<LaneSettings> lanes_from(const TrainArgs& a) {
   // Before anything is written: the optimizer and what only SGD takes.
   const Optimizer& optim = optimizer_named(a.optimizer, "--optimizer");
   if (a.nesterov && optim.kind() != OptimizerKind::Sgd)
     SGDLAB_INPUT_ERROR("--nesterov: a setting of SGD, not of --optimizer ", optim.name());
-  const auto lr = parse_list("--lr", a.lr), mu = parse_list("--momentum", a.momentum),
-             drop = parse_list("--dropout", a.dropout);
+  // Each list flag's values, one per lane or one for all: T is the longest list.
+  std::vector<std::pair<const Hyperparameter*, std::vector<double>>> lists;
   const auto seed = parse_uint_list("--seed", a.seed);
-  const auto wd = parse_list("--weight-decay", a.weight_decay);
-  const auto b1 = parse_list("--beta1", a.beta1), b2 = parse_list("--beta2", a.beta2),
-             eps = parse_list("--eps", a.eps),
-             smooth = parse_list("--label-smoothing", a.label_smoothing),
-             ema = parse_list("--ema", a.ema);
-  const size_t T = std::max({lr.size(), mu.size(), drop.size(), seed.size(), wd.size(), b1.size(),
-                             b2.size(), eps.size(), smooth.size(), ema.size()});
-  const auto smooth_t = broadcast("--label-smoothing", smooth, T),
-             ema_t = broadcast("--ema", ema, T);
-  const auto b1_t = broadcast("--beta1", b1, T), b2_t = broadcast("--beta2", b2, T),
-             eps_t = broadcast("--eps", eps, T);
-  const auto lr_t = broadcast("--lr", lr, T), mu_t = broadcast("--momentum", mu, T),
-             drop_t = broadcast("--dropout", drop, T), wd_t = broadcast("--weight-decay", wd, T);
+  size_t T = seed.size();
+  for (const Hyperparameter& h : lane_hyperparameters()) {
+    if (!h.list_default) continue;
+    lists.emplace_back(&h, parse_list(h.flag, a.lists.at(h.name)));
+    T = std::max(T, lists.back().second.size());
+  }
+  for (auto& [h, values] : lists) values = broadcast(h->flag, values, T);
   const auto seed_t = broadcast_list("--seed", seed, T);
   const Schedule schedule = parse_schedule(a.schedule, a.warmup, a.epochs);
   const Augment augment = parse_augment(a.augment);
   std::vector<LaneSettings> lanes(T);
   for (size_t t = 0; t < T; ++t) {
-    lanes[t] = {float(lr_t[t]), float(mu_t[t]), float(drop_t[t]), seed_t[t]};
+    lanes[t].seed = seed_t[t];
+    for (const auto& [h, values] : lists) h->set(lanes[t], values[t]);
     parse_init(a.init, lanes[t]);
-    lanes[t].weight_decay = float(wd_t[t]);
-    lanes[t].beta1 = float(b1_t[t]);
-    lanes[t].beta2 = float(b2_t[t]);
-    lanes[t].eps = float(eps_t[t]);
-    lanes[t].label_smoothing = float(smooth_t[t]);
-    lanes[t].ema = float(ema_t[t]);
     lanes[t].nesterov = a.nesterov;
     lanes[t].schedule = schedule;
     lanes[t].augment = augment;
@@ -140,27 +117,14 @@ nlohmann::json run_settings(const TrainArgs& a, const ModelSpec& model, const Us
                       {"scaling", data.scaling.to_json()},
                       {"split_seed", a.data.split_seed},
                       {"train_samples", data.train.size()}};
-  for (const auto& l : lanes)
-    j["lanes"].push_back({{"lr", l.lr},
-                          {"momentum", l.momentum},
-                          {"dropout", l.dropout},
-                          {"seed", std::to_string(l.seed)},
-                          {"weight_decay", l.weight_decay}});
+  for (const auto& l : lanes) {
+    j["lanes"].push_back(recorded_settings(l));
+    j["lanes"].back()["seed"] = std::to_string(l.seed);
+  }
   // Recorded only when used, so that a plain run's settings read as they always did.
   if (a.nesterov) j["nesterov"] = true;
-  for (size_t t = 0; t < lanes.size(); ++t)
-    if (lanes[t].label_smoothing != 0) j["lanes"][t]["label_smoothing"] = lanes[t].label_smoothing;
-  for (size_t t = 0; t < lanes.size(); ++t)
-    if (lanes[t].ema != 0) j["lanes"][t]["ema"] = lanes[t].ema;
-  const OptimizerKind kind = optimizer_named(a.optimizer, "--optimizer").kind();
-  if (kind != OptimizerKind::Sgd) {
+  if (optimizer_named(a.optimizer, "--optimizer").kind() != OptimizerKind::Sgd)
     j["optimizer"] = a.optimizer;
-    for (size_t t = 0; t < lanes.size(); ++t) {
-      j["lanes"][t]["beta1"] = lanes[t].beta1;
-      j["lanes"][t]["beta2"] = lanes[t].beta2;
-      j["lanes"][t]["eps"] = lanes[t].eps;
-    }
-  }
   if (!lanes[0].schedule.is_constant()) j["schedule"] = to_string(lanes[0].schedule);
   if (lanes[0].augment.on()) j["augment"] = a.augment;
   return j;
@@ -182,18 +146,29 @@ std::string shown(const nlohmann::json& v) {
   return v.is_null() ? "none" : v.dump();
 }
 
+// A lane's recorded setting; one not recorded is its default (recorded_settings).
+nlohmann::json lane_setting(const nlohmann::json& lane, const std::string& key) {
+  if (lane.contains(key)) return lane.at(key);
+  const Hyperparameter* h = find_hyperparameter(key);
+  return h && h->list_default ? nlohmann::json(default_value(*h)) : nlohmann::json();
+}
+
 // "lr 0.05 (the checkpoint has 0.01)" for each lane setting that differs (its values over
 // the lanes, as the flag's comma list).
 std::string lane_differences(const nlohmann::json& saved, const nlohmann::json& now) {
   if (!saved.is_array() || saved.size() != now.size())
     return "lanes " + std::to_string(now.size()) + " (the checkpoint has " +
            std::to_string(saved.is_array() ? saved.size() : 0) + ")";
+  std::set<std::string> keys;
+  for (const nlohmann::json* lanes : {&saved, &now})
+    for (const auto& lane : *lanes)
+      for (const auto& [key, unused] : lane.items()) keys.insert(key);
   std::string out;
-  for (const auto& [key, unused] : now[0].items()) {
+  for (const std::string& key : keys) {
     nlohmann::json before = nlohmann::json::array(), after = nlohmann::json::array();
     for (size_t t = 0; t < now.size(); ++t) {
-      before.push_back(saved[t].contains(key) ? saved[t][key] : nlohmann::json());
-      after.push_back(now[t][key]);
+      before.push_back(lane_setting(saved[t], key));
+      after.push_back(lane_setting(now[t], key));
     }
     if (before != after)
       out += (out.empty() ? "" : "; ") + key + " " + shown(after) + " (the checkpoint has " +
@@ -213,7 +188,7 @@ std::string differences(const nlohmann::json& saved, const nlohmann::json& now) 
                             : value.is_object() ? key + " differs from the checkpoint's"
                                                 : key + " " + shown(value) +
                                                       " (the checkpoint has " + shown(before) + ")";
-    out += (out.empty() ? "" : "; ") + one;
+    if (!one.empty()) out += (out.empty() ? "" : "; ") + one;
   }
   return out;
 }
@@ -426,12 +401,8 @@ void save_models(const Run& r) {
   const std::vector<float> flat = r.trainer->evaluated_parameters();
   for (size_t t = 0; t < r.lanes.size(); ++t) {
     const LaneSettings& l = r.lanes[t];
-    nlohmann::json hyperparameters = {{"lr", l.lr},
-                                      {"momentum", l.momentum},
-                                      {"dropout", l.dropout},
-                                      {"seed", std::to_string(l.seed)},
-                                      {"batch", r.a.batch}};
-    if (l.ema != 0) hyperparameters["ema"] = l.ema;  // the weights are the moving average
+    // With "ema", the weights are the moving average.
+    const nlohmann::json hyperparameters = model_hyperparameters(l, r.a.batch);
     save_model_checkpoint(r.dir() + "/models/lane-" + std::to_string(t) + ".safetensors",
                           {r.model, extract_lane(r.trainer->plan(), flat, int(t)), hyperparameters,
                            r.trainer->epochs_done(), r.data.scaling, r.data.format});
@@ -445,16 +416,15 @@ void write_result(const Run& r) {
                            {"scaling", r.data.scaling.to_json()}};
   for (size_t t = 0; t < r.lanes.size(); ++t) {
     const EpochStats& last = r.last[t];
-    result["lanes"].push_back({{"lane", t},
-                               {"lr", r.lanes[t].lr},
-                               {"momentum", r.lanes[t].momentum},
-                               {"dropout", r.lanes[t].dropout},
-                               {"seed", r.lanes[t].seed},
-                               {"val_acc", last.val_acc},
-                               {"val_loss", last.val_loss},
-                               {"test_acc", test[t].acc},
-                               {"test_loss", test[t].loss},
-                               {"diverged", last.diverged}});
+    nlohmann::json lane = recorded_settings(r.lanes[t]);
+    lane.update({{"lane", t},
+                 {"seed", r.lanes[t].seed},
+                 {"val_acc", last.val_acc},
+                 {"val_loss", last.val_loss},
+                 {"test_acc", test[t].acc},
+                 {"test_loss", test[t].loss},
+                 {"diverged", last.diverged}});
+    result["lanes"].push_back(lane);
     std::cout << "lane " << t << ": val " << std::fixed << std::setprecision(2)
               << 100 * last.val_acc << "%  test " << 100 * test[t].acc << "%"
               << (last.diverged ? "  (diverged)" : "") << std::defaultfloat << "\n";
@@ -494,7 +464,7 @@ void run_train(const TrainArgs& a) {
 // The recorded flags the user gave, by name, with their values as given.
 nlohmann::json given_arguments(const CLI::App& cmd) {
   nlohmann::json out = nlohmann::json::object();
-  for (const char* name : kRecordedFlags) {
+  for (const std::string& name : recorded_flag_names()) {
     const CLI::Option* opt = cmd.get_option(name);
     if (opt->count() > 0) out[name] = opt->results();
   }
@@ -513,7 +483,7 @@ void take_recorded_arguments(CLI::App& cmd, const std::string& dir) {
     return;
   }
   if (!recorded.is_object()) return;
-  for (const char* name : kRecordedFlags) {
+  for (const std::string& name : recorded_flag_names()) {
     CLI::Option* opt = cmd.get_option(name);
     if (opt->count() > 0 || !recorded.contains(name)) continue;
     for (const auto& value : recorded[name]) opt->add_result(value.get<std::string>());
@@ -545,34 +515,16 @@ void register_train(CLI::App& app) {
       ->default_val("cnn");
   cmd->add_option("--epochs", args->epochs, "training epochs")->default_val(20);
   cmd->add_option("--batch", args->batch, "minibatch size (shared by the pack)")->default_val(32);
-  cmd->add_option("--lr", args->lr, "learning rate; a comma list makes a pack")
-      ->default_val("0.01");
-  cmd->add_option("--momentum", args->momentum, "momentum in [0, 1); list")->default_val("0.9");
-  cmd->add_option("--dropout", args->dropout, "dropout rate in [0, 1); list")->default_val("0.3");
+  for (const Hyperparameter& h : lane_hyperparameters())
+    if (h.list_default)
+      cmd->add_option(h.flag, args->lists[h.name], h.help)->default_val(h.list_default);
   cmd->add_option("--seed", args->seed, "seed (weights, shuffles, dropout), 0 to 2^64-1; list")
       ->default_val("1");
   cmd->add_option("--init", args->init, "xavier, or uniform:LOW:HIGH")->default_val("xavier");
-  cmd->add_option("--weight-decay", args->weight_decay,
-                  "L2 on weights, not biases, coupled as in PyTorch's SGD; list")
-      ->default_val("0");
   cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum (PyTorch's form; SGD only)");
   cmd->add_option("--optimizer", args->optimizer,
                   "sgd (with --momentum), adam or adamw (torch.optim.Adam and AdamW)")
       ->default_val("sgd");
-  cmd->add_option("--beta1", args->beta1, "Adam's first-moment decay in [0, 1); list")
-      ->default_val("0.9");
-  cmd->add_option("--beta2", args->beta2, "Adam's second-moment decay in [0, 1); list")
-      ->default_val("0.999");
-  cmd->add_option("--eps", args->eps, "Adam's denominator term > 0; list")->default_val("1e-8");
-  cmd->add_option("--label-smoothing", args->label_smoothing,
-                  "the training loss's label smoothing in [0, 1), as PyTorch's cross_entropy; "
-                  "list")
-      ->default_val("0");
-  cmd->add_option("--ema", args->ema,
-                  "decay of a moving average of the weights and batch-norm statistics, updated "
-                  "every step, which validation, test and the saved models use (AveragedModel "
-                  "with an EMA function), e.g. 0.999; 0: none; list")
-      ->default_val("0");
   cmd->add_option("--schedule", args->schedule,
                   "learning-rate schedule: constant, step:EPOCHS:GAMMA or cosine (per epoch); "
                   "cosine-per-step or onecycle[:PCT] (per step, as PyTorch's OneCycleLR with "

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sgdlab/engine/checkpoint.hpp"
+#include "sgdlab/engine/hyperparameters.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/engine/optimizer.hpp"
 #include "sgdlab/engine/stats.hpp"
@@ -21,17 +22,10 @@ void save_final_models(const StudyContext& c, const std::string& dir, const Mode
   const std::vector<float> flat = trainer.evaluated_parameters();
   for (size_t i = 0; i < lanes.size(); ++i) {
     const LaneSettings& l = lanes[i];
-    save_model_checkpoint(dir + "/models/seed-" + std::to_string(l.seed) + ".safetensors",
-                          {spec,
-                           extract_lane(trainer.plan(), flat, int(i)),
-                           {{"lr", l.lr},
-                            {"momentum", l.momentum},
-                            {"dropout", l.dropout},
-                            {"seed", std::to_string(l.seed)},
-                            {"batch", batch}},
-                           trainer.epochs_done(),
-                           c.data.scaling,
-                           c.data.format});
+    save_model_checkpoint(
+        dir + "/models/seed-" + std::to_string(l.seed) + ".safetensors",
+        {spec, extract_lane(trainer.plan(), flat, int(i)), model_hyperparameters(l, batch),
+         trainer.epochs_done(), c.data.scaling, c.data.format});
   }
 }
 
@@ -43,17 +37,13 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
   std::ostringstream cmd;
   cmd.precision(9);
   cmd << "sgdlab train --model " << m << " --epochs " << c.o.epochs << " --batch "
-      << int(p.at("batch")) << " --lr " << s.lr << " --momentum " << s.momentum << " --dropout "
-      << s.dropout << " --seed ";
+      << int(p.at("batch")) << recorded_flags(s, 9) << " --seed ";
   for (int i = 0; i < c.o.seeds; ++i) cmd << (i ? "," : "") << 1 + i;
   if (s.nesterov) cmd << " --nesterov";
   if (const OptimizerKind kind = optimizer_of(p); kind != OptimizerKind::Sgd)
-    cmd << " --optimizer " << optimizer(kind).name() << " --beta1 " << s.beta1 << " --beta2 "
-        << s.beta2;
-  if (s.weight_decay != 0) cmd << " --weight-decay " << s.weight_decay;
+    cmd << " --optimizer " << optimizer(kind).name();
   if (s.schedule.kind != Schedule::Constant) cmd << " --schedule " << schedule_argument(s.schedule);
   if (s.schedule.warmup) cmd << " --warmup " << s.schedule.warmup;
-  if (s.label_smoothing != 0) cmd << " --label-smoothing " << s.label_smoothing;
   if (s.augment.on())
     cmd << " --augment shift=" << s.augment.shift << ",rotate=" << s.augment.rotate
         << ",scale=" << s.augment.scale;
