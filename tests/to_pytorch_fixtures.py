@@ -318,6 +318,19 @@ def check_loading(name, path, model, tensors):
         check(True, "%s: load_state_dict(strict=True) on a fresh module" % name)
     except RuntimeError as e:
         check(False, "%s: load_state_dict(strict=True): %s" % (name, str(e).splitlines()[0]))
+    # The shapes as a checkpoint of this sgdlab records them build the same module; a record
+    # that does not fit the layers is one clear error.
+    computed = tp._computed_shapes(model, model["layers"])
+    recorded = [{"label": "", "in": list(i), "out": list(o)} for i, o in computed]
+    same = tp.build_module(model, shapes=recorded)
+    check(str(same) == str(fresh), "%s: recorded shapes build the same module" % name)
+    for bad, why in ((recorded[:-1], "one entry per layer"), (
+            recorded[:-1] + [{"in": [0, 1, 1], "out": [1, 1, 1]}], "expected [C, H, W]")):
+        try:
+            tp.build_module(model, shapes=bad)
+            check(False, "%s: bad recorded shapes refused" % name)
+        except tp.CheckpointError as e:
+            check(why in str(e), "%s: bad recorded shapes: %s" % (name, e))
     module, _ = tp.load_module(path, python_only=True)
     check(not module.training, "%s: load_module returns the module in eval mode" % name)
     check(list(module.state_dict()) == list(tensors),

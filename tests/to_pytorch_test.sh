@@ -102,6 +102,23 @@ end_to_end() {
     fail "$name: sgdlab predict: $(tail -1 "$TMP/predict.log")"
     return
   fi
+  # The engine records each layer's shapes; the computation kept for older checkpoints
+  # must agree with them.
+  if "$PY" - "$ROOT/tools" "$ckpt" > "$TMP/shapes.log" 2>&1 <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import to_pytorch as tp
+_, metadata, _ = tp.load_checkpoint(sys.argv[2], python_only=True)
+model, layers = json.loads(metadata["model"]), json.loads(metadata["layers"])
+recorded = tp._recorded_shapes(layers, model["layers"])
+computed = tp._computed_shapes(model, model["layers"])
+sys.exit(0 if recorded == computed else "recorded %s, computed %s" % (recorded, computed))
+EOF
+  then
+    pass "$name: recorded layer shapes match"
+  else
+    fail "$name: recorded layer shapes: $(tail -1 "$TMP/shapes.log")"
+  fi
   if "$PY" "$TOOL" "$ckpt" --check-predictions "$out/preds.csv" --data "$ROOT/data/usps" \
     > "$TMP/check.log" 2>&1; then
     pass "$name end to end"

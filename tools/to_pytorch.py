@@ -256,30 +256,60 @@ def _layer_int(layer, key, where, default=None, minimum=1):
 
 
 def _spatial(layer, shape, where):
-    """(module, output shape) of a conv2d, local2d, max-pool or avg-pool layer on a
-    [C, H, W] input."""
+    """The module of a conv2d, local2d, max-pool or avg-pool layer on a [C, H, W] input."""
     kind, (c, h, w) = layer["type"], shape
     k = _layer_int(layer, "kernel", where)
     if kind in ("max-pool", "avg-pool"):
         stride = _layer_int(layer, "stride", where, default=k)
-        pad, out = 0, c
-    else:
-        stride = _layer_int(layer, "stride", where, default=1)
-        pad = _layer_int(layer, "pad", where, default=0, minimum=0)
-        out = _layer_int(layer, "out", where)
-    if h + 2 * pad < k or w + 2 * pad < k:
-        raise CheckpointError("%s: input %dx%dx%d is smaller than kernel %d with pad %d"
-                              % (where, c, h, w, k, pad))
-    size = (conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad))
-    if kind == "max-pool":
-        module = nn.MaxPool2d(k, stride)
-    elif kind == "avg-pool":
-        module = nn.AvgPool2d(k, stride)
-    elif kind == "conv2d":
-        module = nn.Conv2d(c, out, k, stride=stride, padding=pad)
-    else:
-        module = LocallyConnected2d(c, out, k, (h, w), stride=stride, padding=pad)
-    return module, (out,) + size
+        return (nn.MaxPool2d if kind == "max-pool" else nn.AvgPool2d)(k, stride)
+    stride = _layer_int(layer, "stride", where, default=1)
+    pad = _layer_int(layer, "pad", where, default=0, minimum=0)
+    out = _layer_int(layer, "out", where)
+    if kind == "conv2d":
+        return nn.Conv2d(c, out, k, stride=stride, padding=pad)
+    return LocallyConnected2d(c, out, k, (h, w), stride=stride, padding=pad)
+
+
+def _computed_shapes(model, layers):
+    """Each layer's ([C, H, W] in, out), computed here: only for a checkpoint written
+    before the engine recorded its shapes ("layers" in __metadata__, since the batchnorm
+    release). Such files hold only the kinds below; a newer kind comes with its shapes."""
+    shape, out = _input_shape(model), []
+    for i, layer in enumerate(layers, 1):
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        where = "model: layer %d %s" % (i, kind)
+        before = shape
+        if kind == "dense":
+            shape = (_layer_int(layer, "out", where), 1, 1)
+        elif kind == "global-avg-pool":
+            shape = (shape[0], 1, 1)
+        elif kind in ("conv2d", "local2d", "max-pool", "avg-pool"):
+            k = _layer_int(layer, "kernel", where)
+            pool = kind in ("max-pool", "avg-pool")
+            stride = _layer_int(layer, "stride", where, default=k if pool else 1)
+            pad = 0 if pool else _layer_int(layer, "pad", where, default=0, minimum=0)
+            c, h, w = shape
+            if h + 2 * pad < k or w + 2 * pad < k:
+                raise CheckpointError("%s: input %dx%dx%d is smaller than kernel %d with pad %d"
+                                      % (where, c, h, w, k, pad))
+            shape = (c if pool else _layer_int(layer, "out", where),
+                     conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad))
+        out.append((before, shape))
+    return out
+
+
+def _recorded_shapes(recorded, layers):
+    """Each layer's ([C, H, W] in, out) as the engine recorded them, checked for form."""
+    def shape(v):
+        if not isinstance(v, list) or len(v) != 3 or not all(_is_count(d) and d >= 1 for d in v):
+            raise CheckpointError("__metadata__ \"layers\": expected [C, H, W], got %s"
+                                  % json.dumps(v))
+        return tuple(v)
+    if not isinstance(recorded, list) or len(recorded) != len(layers) or not all(
+            isinstance(r, dict) for r in recorded):
+        raise CheckpointError("__metadata__ \"layers\": expected one entry per layer (%d)"
+                              % len(layers))
+    return [(shape(r.get("in")), shape(r.get("out"))) for r in recorded]
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -323,44 +353,43 @@ class _Children:
         self.modules[kind + str(n) if numbered or n > 1 else kind] = module
 
 
-def build_module(model, dropout=0.0):
-    """The nn.Sequential of a model file (data/models/*.json schema, as a dict)."""
-    shape, flat = _input_shape(model), False
-    children = _Children()
+def build_module(model, dropout=0.0, shapes=None):
+    """The nn.Sequential of a model file (data/models/*.json schema, as a dict). `shapes`:
+    the checkpoint's "layers" (each layer's input and output shape, as the engine computed
+    them); None computes them (a checkpoint of an older sgdlab)."""
+    _input_shape(model)
+    children, flat = _Children(), False
     layers = model.get("layers")
     if not isinstance(layers, list) or not layers:
         raise CheckpointError("model: expected a non-empty list \"layers\"")
     for i, layer in enumerate(layers, 1):
         kind = layer.get("type") if isinstance(layer, dict) else None
-        where = "model: layer %d %s" % (i, kind)
         if kind not in LABELS:
             raise CheckpointError("model: layer %d: unknown type %s" % (i, json.dumps(kind)))
+    io = _computed_shapes(model, layers) if shapes is None else _recorded_shapes(shapes, layers)
+    for i, (layer, (shape, _)) in enumerate(zip(layers, io), 1):
+        kind, where = layer["type"], "model: layer %d %s" % (i, layer["type"])
         if kind == "dense":
             if not flat:  # the network's tensors are [N, C, H, W] until the first dense layer
                 children.add("flatten", nn.Flatten(), numbered=False)
                 flat = True
-            out = _layer_int(layer, "out", where)
-            children.add("dense", nn.Linear(math.prod(shape), out))
-            shape = (out, 1, 1)
+            children.add("dense", nn.Linear(math.prod(shape), _layer_int(layer, "out", where)))
         elif kind in ("conv2d", "local2d", "max-pool", "avg-pool", "global-avg-pool"):
             if flat:  # a spatial layer after a dense one sees its output as [out, 1, 1]
                 children.add("unflatten", nn.Unflatten(1, shape))
                 flat = False
-            if kind == "global-avg-pool":
-                module, shape = nn.AdaptiveAvgPool2d(1), (shape[0], 1, 1)
-            else:
-                module, shape = _spatial(layer, shape, where)
-            children.add(LABELS[kind], module)
+            children.add(LABELS[kind], nn.AdaptiveAvgPool2d(1) if kind == "global-avg-pool"
+                         else _spatial(layer, shape, where))
         elif kind == "batchnorm":
             children.add(LABELS[kind], _batchnorm(layer, shape, flat, where))
         elif kind == "dropout":
             children.add("dropout", nn.Dropout(dropout))
         else:
             children.add(kind, ACTIVATIONS[kind]())
-    classes = model.get("classes")
-    if math.prod(shape) != classes:
+    classes, last = model.get("classes"), math.prod(io[-1][1])
+    if last != classes:
         raise CheckpointError("model: the last layer gives %d outputs, \"classes\" is %s"
-                              % (math.prod(shape), json.dumps(classes)))
+                              % (last, json.dumps(classes)))
     return nn.Sequential(children.modules)
 
 
@@ -402,8 +431,15 @@ def _load(path, python_only):
                               "OUT/models/lane-<t>.safetensors)" % (path, json.dumps(fmt)))
     model = _json_metadata(path, metadata, "model")
     dropout = _json_metadata(path, metadata, "hyperparameters").get("dropout", 0.0)
+    shapes = None
+    if "layers" in metadata:
+        try:
+            shapes = json.loads(metadata["layers"])
+        except ValueError as e:
+            raise CheckpointError("%s: __metadata__ 'layers' is not valid JSON: %s"
+                                  % (path, e)) from None
     try:
-        module = build_module(model, dropout=float(dropout))
+        module = build_module(model, dropout=float(dropout), shapes=shapes)
     except CheckpointError as e:
         raise CheckpointError("%s: %s" % (path, e)) from None
     _check_tensors(path, module, tensors)

@@ -96,12 +96,21 @@ std::vector<float> params_from_tensors(const NetworkPlan& single, const Safetens
   return params;
 }
 
+nlohmann::json layer_shapes(const NetworkPlan& plan) {
+  const auto shape = [](const Shape3& s) { return nlohmann::json::array({s.C, s.H, s.W}); };
+  nlohmann::json out = nlohmann::json::array();
+  for (const LayerPlan& l : plan.layers())
+    out.push_back({{"label", l.label}, {"in", shape(l.in)}, {"out", shape(l.out)}});
+  return out;
+}
+
 void save_model_checkpoint(const std::string& path, const ModelCheckpoint& c) {
   const NetworkPlan single(c.model, 1);
   write_safetensors(path, model_tensors(single, c.params),
                     {{"format", "sgdlab-model"},
                      {"sgdlab_version", build_version()},
                      {"model", model_to_json(c.model).dump()},
+                     {"layers", layer_shapes(single).dump()},
                      {"hyperparameters", c.hyperparameters.dump()},
                      {"epoch", std::to_string(c.epoch)},
                      {"scaling", c.scaling.to_json().dump()},

@@ -18,7 +18,7 @@ namespace sgdlab {
 struct ModelCheckpoint {
   ModelSpec model;
   std::vector<float> params;       // a T = 1 flat buffer of NetworkPlan(model, 1)
-  nlohmann::json hyperparameters;  // lr, momentum, dropout, seed, batch
+  nlohmann::json hyperparameters;  // model_hyperparameters (engine/hyperparameters.hpp)
   int epoch = 0;
   Scaling scaling;
   std::string data_format;
@@ -30,6 +30,12 @@ std::vector<Tensor> model_tensors(const NetworkPlan& single, const std::vector<f
 // shape that does not match the model (`source` names the file).
 std::vector<float> params_from_tensors(const NetworkPlan& single, const SafetensorsFile& file,
                                        const std::string& source);
+
+// Each layer's label and its input and output shapes, [C, H, W], as the engine computes
+// them: [{"label": "conv1", "in": [1, 16, 16], "out": [32, 14, 14]}, ...]. A model
+// checkpoint records it, so that a reader building the network (tools/to_pytorch.py)
+// need not compute them again.
+nlohmann::json layer_shapes(const NetworkPlan& plan);
 
 void save_model_checkpoint(const std::string& path, const ModelCheckpoint& c);
 ModelCheckpoint load_model_checkpoint(const std::string& path);
