@@ -196,9 +196,9 @@ void register_activation_dropout(const Registrar& reg, int T) {
     run(
         s, be,
         [&] {
-          be.activation_dropout_forward(Activation::Tanh, od, lanes, counters.get(), x.get(),
+          be.activation_dropout_forward({Activation::Tanh, od}, lanes, counters.get(), x.get(),
                                         act.get(), y.get());
-          be.activation_dropout_backward(Activation::Tanh, od, lanes, counters.get(), act.get(),
+          be.activation_dropout_backward({Activation::Tanh, od}, lanes, counters.get(), act.get(),
                                          dy.get(), dx.get());
         },
         0, 4.0 * 6 * n);
@@ -226,7 +226,7 @@ void register_update(const Registrar& reg, int T) {
     run(
         s, be,
         [&] {
-          be.grad_stats(slices.get(), int(slices.size()), plan.param_layers(), T, grads.get(),
+          be.grad_stats({slices.get(), int(slices.size()), plan.param_layers(), T}, grads.get(),
                         accum.get());
           be.sgd_momentum({slices.get(), int(slices.size()), T, params.size()}, lanes, params.get(),
                           grads.get(), velocity.get(), nullptr);

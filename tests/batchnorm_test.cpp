@@ -186,7 +186,9 @@ TEST(BatchNorm, EachLaneOfAPackTrainsAsAlone) {
   // 300 samples in steps of 32: 10 steps an epoch moved the statistics 20 times.
   const NetworkPlan single(m, 1);
   for (const Tensor& t : model_tensors(single, alone.parameters()))
-    if (t.name.find("num_batches_tracked") != std::string::npos) EXPECT_EQ(t.data[0], 20) << t.name;
+    if (t.name.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(t.data[0], 20) << t.name;
+    }
   const std::vector<float> trained = alone.parameters();
   alone.evaluate(Split::Test);
   EXPECT_EQ(alone.parameters(), trained);

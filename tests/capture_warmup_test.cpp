@@ -93,16 +93,18 @@ class SpyBackend final : public Backend {
     if (seen("relu_maxpool_backward", d.B, d.T, d.C, d.H, d.W, d.k, d.stride))
       cpu_->relu_maxpool_backward(d, x, dy, dx);
   }
-  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& l,
+  void activation_dropout_forward(const ActivationDropoutDims& ad, const LaneArrays& l,
                                   const int64_t* c, const float* x, float* act, float* y) override {
-    if (seen("activation_dropout_forward", int(a), d.B, d.T, d.F))
-      cpu_->activation_dropout_forward(a, d, l, c, x, act, y);
+    const DropoutDims& d = ad.dropout;
+    if (seen("activation_dropout_forward", int(ad.activation), d.B, d.T, d.F))
+      cpu_->activation_dropout_forward(ad, l, c, x, act, y);
   }
-  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& l,
+  void activation_dropout_backward(const ActivationDropoutDims& ad, const LaneArrays& l,
                                    const int64_t* c, const float* act, const float* dy,
                                    float* dx) override {
-    if (seen("activation_dropout_backward", int(a), d.B, d.T, d.F))
-      cpu_->activation_dropout_backward(a, d, l, c, act, dy, dx);
+    const DropoutDims& d = ad.dropout;
+    if (seen("activation_dropout_backward", int(ad.activation), d.B, d.T, d.F))
+      cpu_->activation_dropout_backward(ad, l, c, act, dy, dx);
   }
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {
     if (seen("activation_forward", int(a), n)) cpu_->activation_forward(a, n, x, y);
@@ -135,9 +137,8 @@ class SpyBackend final : public Backend {
                     int64_t* c) override {
     if (seen("sgd_momentum", d.n_slices, d.T, d.total)) cpu_->sgd_momentum(d, l, p, g, v, c);
   }
-  void grad_stats(const ParamSlice* s, int n, int layers, int T, const float* g,
-                  float* acc) override {
-    if (seen("grad_stats", n, layers, T)) cpu_->grad_stats(s, n, layers, T, g, acc);
+  void grad_stats(const GradStatsDims& d, const float* g, float* acc) override {
+    if (seen("grad_stats", d.n_slices, d.n_layers, d.T)) cpu_->grad_stats(d, g, acc);
   }
   void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
               const int64_t* c, float* x, int32_t* y) override {

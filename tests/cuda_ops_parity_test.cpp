@@ -253,8 +253,8 @@ TEST_F(CudaParity, ActivationDropoutFused) {
       auto C = up(be, std::vector<int64_t>{17, 0});
       const LaneArrays lanes{nullptr, nullptr, R.get(), S.get(), nullptr};
       Buffer<float> A(be, x.size()), Y(be, x.size()), DX(be, x.size());
-      be.activation_dropout_forward(a, d, lanes, C.get(), X.get(), A.get(), Y.get());
-      be.activation_dropout_backward(a, d, lanes, C.get(), A.get(), DY.get(), DX.get());
+      be.activation_dropout_forward({a, d}, lanes, C.get(), X.get(), A.get(), Y.get());
+      be.activation_dropout_backward({a, d}, lanes, C.get(), A.get(), DY.get(), DX.get());
       return std::vector<std::vector<float>>{A.download(), Y.download(), DX.download()};
     });
 }
@@ -342,7 +342,7 @@ TEST_F(CudaParity, SgdMomentumAndGradStats) {
                     V.get(), C.get());
     // Twice: the second launch must find the kernel's ticket counter reset by the first.
     for (int i = 0; i < 2; ++i)
-      be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+      be.grad_stats({S.get(), int(S.size()), plan.param_layers(), T}, G.get(), acc.get());
     std::vector<float> counters;
     for (int64_t c : C.download()) counters.push_back(float(c));  // 42 and 4
     return std::vector<std::vector<float>>{P.download(), V.download(), acc.download(), counters};
@@ -493,13 +493,13 @@ TEST_F(CudaParity, GradStatsAfterAnAbandonedCaptureStillMatchTheCpu) {
     acc.zero();
     if (abandon_a_capture_first) {
       EXPECT_THROW(be.record([&] {
-        be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+        be.grad_stats({S.get(), int(S.size()), plan.param_layers(), T}, G.get(), acc.get());
         throw std::runtime_error("abandoned");
       }),
                    std::runtime_error);
       acc.zero();
     }
-    be.grad_stats(S.get(), int(S.size()), plan.param_layers(), T, G.get(), acc.get());
+    be.grad_stats({S.get(), int(S.size()), plan.param_layers(), T}, G.get(), acc.get());
     return std::vector<std::vector<float>>{acc.download()};
   };
   expect_rel(stats(*gpu_, true), stats(*cpu_, false));

@@ -78,15 +78,15 @@ class ForwardingBackend : public Backend {
                              float* dx) override {
     inner_->relu_maxpool_backward(d, x, dy, dx);
   }
-  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_forward(const ActivationDropoutDims& d, const LaneArrays& lanes,
                                   const int64_t* counters, const float* x, float* act,
                                   float* y) override {
-    inner_->activation_dropout_forward(a, d, lanes, counters, x, act, y);
+    inner_->activation_dropout_forward(d, lanes, counters, x, act, y);
   }
-  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_backward(const ActivationDropoutDims& d, const LaneArrays& lanes,
                                    const int64_t* counters, const float* act, const float* dy,
                                    float* dx) override {
-    inner_->activation_dropout_backward(a, d, lanes, counters, act, dy, dx);
+    inner_->activation_dropout_backward(d, lanes, counters, act, dy, dx);
   }
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {
     inner_->activation_forward(a, n, x, y);
@@ -144,9 +144,8 @@ class ForwardingBackend : public Backend {
                        float* lr) override {
     inner_->scheduled_rates(T, schedules, counters, lr);
   }
-  void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
-                  float* accum) override {
-    inner_->grad_stats(slices, n_slices, n_layers, T, grads, accum);
+  void grad_stats(const GradStatsDims& d, const float* grads, float* accum) override {
+    inner_->grad_stats(d, grads, accum);
   }
   void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,
               const int64_t* counters, float* x, int32_t* y) override {

@@ -51,7 +51,9 @@ TEST(SweepOptimizer, EachTrialTrainsAsAloneWithItsOptimizer) {
     options.optimizer = kind;
     const LaneSettings lane =
         lane_settings(t.params, trial_seed(o.seed, t.number), o.epochs, device_data.image());
-    if (kind != OptimizerKind::Sgd) EXPECT_FALSE(lane.nesterov);  // SGD's alone
+    if (kind != OptimizerKind::Sgd) {
+      EXPECT_FALSE(lane.nesterov);  // SGD's alone
+    }
     Trainer alone(*backend, device_data, model_preset("mlp"), {lane}, options);
     EXPECT_EQ(*t.value, alone.train_epoch()[0].val_acc) << t.number;
   }

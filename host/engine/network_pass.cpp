@@ -64,9 +64,9 @@ const float* NetworkPass::forward(Activations& a, int b, bool training) const {
         break;
       case Stage::ActivationDropout:
         if (training) {
-          be_.activation_dropout_forward(activation_of(first.spec.kind),
-                                         dropout_dims(second, b, T_), lanes_, counters_, in,
-                                         first_out, second_out);
+          be_.activation_dropout_forward(
+              {activation_of(first.spec.kind), dropout_dims(second, b, T_)}, lanes_, counters_, in,
+              first_out, second_out);
           in = second_out;
         } else {
           be_.activation_forward(activation_of(first.spec.kind), size_t(b) * T_ * first.out.size(),
@@ -109,9 +109,9 @@ void NetworkPass::backward(Activations& a, int b) const {
         break;
       case Stage::ActivationDropout:
         if (dx)
-          be_.activation_dropout_backward(activation_of(first.spec.kind),
-                                          dropout_dims(second, b, T_), lanes_, counters_,
-                                          a.outs[st.first].get(), dy, dx);
+          be_.activation_dropout_backward(
+              {activation_of(first.spec.kind), dropout_dims(second, b, T_)}, lanes_, counters_,
+              a.outs[st.first].get(), dy, dx);
         break;
     }
     dy = dx;

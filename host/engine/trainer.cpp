@@ -331,7 +331,7 @@ struct Trainer::Impl {
     ScopedRange range(be, "update");
     auto raw = slices.get();
     if (per_step) be.scheduled_rates(T, schedules.get(), counters.get(), lr.get());
-    be.grad_stats(raw, int(slices.size()), plan.param_layers(), T, grads.get(), grad_accum());
+    be.grad_stats({raw, int(slices.size()), plan.param_layers(), T}, grads.get(), grad_accum());
     optim.update({be, raw, int(slices.size()), T, params.size(), lane_arrays(), params.get(),
                   grads.get(), slot_ptrs, counters.get()});
     if (averaging())
@@ -475,7 +475,7 @@ struct Trainer::Impl {
     // The softmax marks a lane whose loss turns non-finite; weights can turn NaN with the
     // loss still finite (a ReLU gives 0 for NaN), so their sums are checked too.
     be.fill_zero(param_sums(), layout.stats * sizeof(float));
-    be.grad_stats(slices.get(), int(slices.size()), plan.param_layers(), T, params.get(),
+    be.grad_stats({slices.get(), int(slices.size()), plan.param_layers(), T}, params.get(),
                   param_sums());
     const std::vector<float> host = sums.download();
     const auto val = eval_stats(host, Split::Val);

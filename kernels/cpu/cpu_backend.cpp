@@ -108,17 +108,19 @@ class CpuBackend final : public Backend {
     cpu::relu_maxpool_backward(d, x, dy, dx);
   }
   // On a CPU the pair runs as its two ops: the same numbers, and no launches to save.
-  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_forward(const ActivationDropoutDims& ad, const LaneArrays& lanes,
                                   const int64_t* counters, const float* x, float* act,
                                   float* y) override {
-    cpu::activation_forward(a, size_t(d.B) * d.T * d.F, x, act);
+    const DropoutDims& d = ad.dropout;
+    cpu::activation_forward(ad.activation, size_t(d.B) * d.T * d.F, x, act);
     cpu::dropout_forward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], act, y);
   }
-  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_backward(const ActivationDropoutDims& ad, const LaneArrays& lanes,
                                    const int64_t* counters, const float* act, const float* dy,
                                    float* dx) override {
+    const DropoutDims& d = ad.dropout;
     cpu::dropout_backward(d, lanes.dropout, lanes.seed, counters[kCounterGlobalStep], dy, dx);
-    cpu::activation_backward(a, size_t(d.B) * d.T * d.F, act, dx, dx);
+    cpu::activation_backward(ad.activation, size_t(d.B) * d.T * d.F, act, dx, dx);
   }
 
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {
@@ -188,9 +190,8 @@ class CpuBackend final : public Backend {
                        float* lr) override {
     cpu::scheduled_rates(T, schedules, counters, lr);
   }
-  void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
-                  float* accum) override {
-    cpu::grad_stats(slices, n_slices, n_layers, T, grads, accum);
+  void grad_stats(const GradStatsDims& d, const float* grads, float* accum) override {
+    cpu::grad_stats(d.slices, d.n_slices, d.n_layers, d.T, grads, accum);
   }
 
   void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,

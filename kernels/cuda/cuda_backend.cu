@@ -211,16 +211,17 @@ class CudaBackend final : public Backend {
                              float* dx) override {
     cuda::relu_maxpool_backward(stream_, d, x, dy, dx);
   }
-  void activation_dropout_forward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_forward(const ActivationDropoutDims& d, const LaneArrays& lanes,
                                   const int64_t* counters, const float* x, float* act,
                                   float* y) override {
-    cuda::activation_dropout_forward(stream_, a, d, lanes.dropout, lanes.seed, counters, x, act, y);
+    cuda::activation_dropout_forward(stream_, d.activation, d.dropout, lanes.dropout, lanes.seed,
+                                     counters, x, act, y);
   }
-  void activation_dropout_backward(Activation a, const DropoutDims& d, const LaneArrays& lanes,
+  void activation_dropout_backward(const ActivationDropoutDims& d, const LaneArrays& lanes,
                                    const int64_t* counters, const float* act, const float* dy,
                                    float* dx) override {
-    cuda::activation_dropout_backward(stream_, a, d, lanes.dropout, lanes.seed, counters, act, dy,
-                                      dx);
+    cuda::activation_dropout_backward(stream_, d.activation, d.dropout, lanes.dropout, lanes.seed,
+                                      counters, act, dy, dx);
   }
 
   void activation_forward(Activation a, size_t n, const float* x, float* y) override {
@@ -287,11 +288,11 @@ class CudaBackend final : public Backend {
                        float* lr) override {
     cuda::scheduled_rates(stream_, T, schedules, counters, lr);
   }
-  void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T, const float* grads,
-                  float* accum) override {
+  void grad_stats(const GradStatsDims& d, const float* grads, float* accum) override {
     auto* partial = static_cast<float*>(
-        grad_partial_.get(arena_, size_t(n_slices) * T * 2 * sizeof(float), stream_));
-    cuda::grad_stats(stream_, slices, n_slices, n_layers, T, grads, partial, accum, grad_done_);
+        grad_partial_.get(arena_, size_t(d.n_slices) * d.T * 2 * sizeof(float), stream_));
+    cuda::grad_stats(stream_, d.slices, d.n_slices, d.n_layers, d.T, grads, partial, accum,
+                     grad_done_);
   }
 
   void gather(const GatherDims& d, const float* data, const int32_t* labels, const uint32_t* perm,

@@ -128,12 +128,12 @@ class Backend {
   virtual void relu_maxpool_backward(const PoolDims& d, const float* x, const float* dy,
                                      float* dx) = 0;
   // act = a(x) (kept for the backward pass), y = dropout(act); backward from act.
-  virtual void activation_dropout_forward(Activation a, const DropoutDims& d,
-                                          const LaneArrays& lanes, const int64_t* counters,
-                                          const float* x, float* act, float* y) = 0;
-  virtual void activation_dropout_backward(Activation a, const DropoutDims& d,
-                                           const LaneArrays& lanes, const int64_t* counters,
-                                           const float* act, const float* dy, float* dx) = 0;
+  virtual void activation_dropout_forward(const ActivationDropoutDims& d, const LaneArrays& lanes,
+                                          const int64_t* counters, const float* x, float* act,
+                                          float* y) = 0;
+  virtual void activation_dropout_backward(const ActivationDropoutDims& d, const LaneArrays& lanes,
+                                           const int64_t* counters, const float* act,
+                                           const float* dy, float* dx) = 0;
 
   // Elementwise; y may alias x, dx may alias dy. Backward uses the forward output.
   virtual void activation_forward(Activation a, size_t n, const float* x, float* y) = 0;
@@ -192,9 +192,9 @@ class Backend {
                                float* lr) = 0;
 
   // Adds this step's mean |g| and L2 norm per lane, per layer and overall, to
-  // accum[t * (n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer n_layers).
-  virtual void grad_stats(const ParamSlice* slices, int n_slices, int n_layers, int T,
-                          const float* grads, float* accum) = 0;
+  // accum[t * (d.n_layers + 1) * 2 + {2 * layer, 2 * layer + 1}] (overall at layer
+  // d.n_layers).
+  virtual void grad_stats(const GradStatsDims& d, const float* grads, float* accum) = 0;
 
   // x[b, t, :] = data[perm[t * d.perm_stride + first + b], :] and y[b, t] likewise, with
   // first = counters[kCounterEpochStep] * d.step_stride + d.offset (counters may be null:

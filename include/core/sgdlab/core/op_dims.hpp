@@ -64,6 +64,12 @@ struct XentDims {
 
 enum class Activation : int { Relu, Sigmoid, Tanh };
 
+// An activation and the dropout after it, in one pass.
+struct ActivationDropoutDims {
+  Activation activation;
+  DropoutDims dropout;
+};
+
 // Batch normalisation over [B, T, C, HW] (HW = 1 after a dense layer): lane t's channel
 // c is normalised over its B * HW values (PyTorch's BatchNorm2d per channel, BatchNorm1d
 // per feature), and the lanes are just more channels.
@@ -136,6 +142,13 @@ struct FlatDims {
   const ParamSlice* slices;
   int n_slices, T;
   size_t total;  // floats in the flat buffers
+};
+
+// Per-lane gradient statistics over the slices of a flat buffer, gathered per layer
+// (ParamSlice::layer, 0 to n_layers - 1) and overall.
+struct GradStatsDims {
+  const ParamSlice* slices;
+  int n_slices, n_layers, T;
 };
 
 // Step counters in backend memory, advanced by an op so that a replayed step sees
