@@ -72,16 +72,98 @@ TEST(Augment, CpuOpIsReproducibleAndPerLane) {
   const auto x = random_floats(size_t(4) * 2 * 256, 41);
   std::vector<float> y(x.size()), y2(x.size());
   const std::vector<uint64_t> seeds = {5, 6};
-  const std::vector<float> none = {0, 0, 0, 0, 0, 0};
+  const std::vector<float> none(2 * kAugmentFields, 0.0f);
   cpu::augment(d, none.data(), seeds.data(), 9, -1.0f, x.data(), y.data());
   EXPECT_EQ(y, x);
-  const std::vector<float> on = {2, 10, 0.1f, 2, 10, 0.1f};
+  const std::vector<float> on = {2, 10, 0.1f, 0, 0, 2, 10, 0.1f, 0, 0};
   cpu::augment(d, on.data(), seeds.data(), 9, -1.0f, x.data(), y.data());
   cpu::augment(d, on.data(), seeds.data(), 9, -1.0f, x.data(), y2.data());
   EXPECT_EQ(y, y2);
   EXPECT_NE(y, x);
   cpu::augment(d, on.data(), seeds.data(), 10, -1.0f, x.data(), y2.data());
   EXPECT_NE(y, y2);  // another step, other transforms
+}
+
+// The smoothing kernel: normalised, symmetric, cut at 4 sigma; sigma 0 is no smoothing.
+TEST(Elastic, TapsAreANormalisedGaussianCutAtFourSigma) {
+  float w[2 * kMaxElasticRadius + 1];
+  for (float sigma : {0.5f, 1.0f, 2.3f, 4.0f, kMaxElasticSigma}) {
+    const int R = elastic_taps(sigma, w);
+    EXPECT_EQ(R, int(4 * sigma + 0.5f));
+    ASSERT_LE(R, kMaxElasticRadius);
+    double sum = 0;
+    for (int k = -R; k <= R; ++k) {
+      sum += w[k + R];
+      EXPECT_FLOAT_EQ(w[k + R], w[R - k]);
+      EXPECT_NEAR(w[k + R] / w[R], std::exp(-0.5 * k * k / (double(sigma) * sigma)), 1e-6);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6) << sigma;
+  }
+  EXPECT_EQ(elastic_taps(0, w), 0);
+  EXPECT_EQ(w[0], 1.0f);
+}
+
+// The two passes give alpha times the 2-D Gaussian smoothing of the noise (zero outside
+// the image), computed here directly in double.
+TEST(Elastic, FieldIsTheGaussianSmoothingOfItsNoiseTimesAlpha) {
+  const AugmentDims d{1, 1, 1, 12, 10, true};
+  const float s[kAugmentFields] = {0, 0, 0, 7.5f, 1.7f};
+  std::vector<Displacement> rows, field;
+  cpu::elastic_field(d, s, 99, 5, 3, rows, field);
+  ASSERT_EQ(field.size(), size_t(12 * 10));
+  float w[2 * kMaxElasticRadius + 1];
+  const int R = elastic_taps(1.7f, w);
+  double largest = 0;
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 10; ++x) {
+      double uy = 0, ux = 0;
+      for (int r = std::max(0, y - R); r <= std::min(11, y + R); ++r)
+        for (int c = std::max(0, x - R); c <= std::min(9, x + R); ++c) {
+          const Displacement n = elastic_noise(99, 5, 3, uint32_t(r * 10 + c));
+          const double k = double(w[r - y + R]) * w[c - x + R];
+          uy += k * n.y;
+          ux += k * n.x;
+        }
+      EXPECT_NEAR(field[y * 10 + x].y, 7.5 * uy, 1e-5) << y << "," << x;
+      EXPECT_NEAR(field[y * 10 + x].x, 7.5 * ux, 1e-5) << y << "," << x;
+      largest = std::max({largest, std::abs(7.5 * uy), std::abs(7.5 * ux)});
+    }
+  EXPECT_GT(largest, 0.5);  // it moves pixels
+  // Another image or step draws other noise.
+  std::vector<Displacement> other;
+  cpu::elastic_field(d, s, 99, 6, 3, rows, other);
+  EXPECT_NE(other[0].y, field[0].y);
+}
+
+// An elastic lane distorts its images; a lane without keeps them exactly as with no
+// elastic lane at all; the whole op repeats bit for bit.
+TEST(Elastic, OnlyItsLaneIsDistortedAndTheOpRepeats) {
+  AugmentDims d{3, 2, 1, 16, 16, false};
+  const auto x = random_floats(size_t(3) * 2 * 256, 43);
+  const std::vector<uint64_t> seeds = {5, 6};
+  const std::vector<float> affine = {2, 10, 0.1f, 0, 0, 1, 5, 0, 0, 0};
+  std::vector<float> plain(x.size()), y(x.size()), y2(x.size());
+  cpu::augment(d, affine.data(), seeds.data(), 4, -1.0f, x.data(), plain.data());
+  std::vector<float> elastic = affine;
+  elastic[kAugmentElasticAlpha] = 6;
+  elastic[kAugmentElasticSigma] = 2;
+  cpu::augment(d, elastic.data(), seeds.data(), 4, -1.0f, x.data(), y.data());
+  EXPECT_EQ(y, plain);  // d.elastic off: alpha does not count
+  d.elastic = true;
+  cpu::augment(d, elastic.data(), seeds.data(), 4, -1.0f, x.data(), y.data());
+  cpu::augment(d, elastic.data(), seeds.data(), 4, -1.0f, x.data(), y2.data());
+  EXPECT_EQ(y, y2);
+  int lane0_differs = 0;
+  for (int b = 0; b < 3; ++b)
+    for (int t = 0; t < 2; ++t)
+      for (int p = 0; p < 256; ++p) {
+        const size_t i = (size_t(b) * 2 + t) * 256 + p;
+        if (t == 1) {
+          EXPECT_EQ(y[i], plain[i]) << i;  // lane 1 has no elastic distortion
+        }
+        lane0_differs += t == 0 && y[i] != plain[i];
+      }
+  EXPECT_GT(lane0_differs, 3 * 200);
 }
 
 TEST(Schedule, RatesPerEpoch) {

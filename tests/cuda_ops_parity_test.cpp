@@ -464,9 +464,10 @@ TEST_F(CudaParity, SgdWithWeightDecayAndNesterov) {
 // Augmentation: the same transform per image from the same Philox draw on both
 // backends (cosf and sinf may differ in the last bit between host and device).
 TEST_F(CudaParity, AugmentMatchesTheCpu) {
-  const AugmentDims d{9, 3, 2, 16, 16};
+  const AugmentDims d{9, 3, 2, 16, 16, true};
   const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 28);
-  const std::vector<float> strength = {2, 10, 0.1f, 0, 0, 0, 3, 30, 0.2f};
+  // Lane 0 affine only, lane 1 nothing, lane 2 affine and elastic.
+  const std::vector<float> strength = {2, 10, 0.1f, 0, 0, 0, 0, 0, 0, 0, 3, 30, 0.2f, 8, 2.5f};
   const std::vector<uint64_t> seeds = {11, 12, 1ull << 40};
   compare([&](Backend& be) {
     auto X = up(be, x), A = up(be, strength);

@@ -48,6 +48,23 @@ TEST(SpaceJson, AGoodSpaceReplacesOnlyTheParametersItNames) {
 TEST(SpaceJson, UnknownParameter) {
   expect_message(R"({"learning_rate": {"type": "uniform", "low": 0, "high": 1}})",
                  "'learning_rate'", "unknown parameter");
+  // The message lists what a space may name, the optional parameters included.
+  expect_message(R"({"warp": {"type": "uniform", "low": 0, "high": 1}})", "'warp'",
+                 "(expected lr, batch, momentum, dropout, weight_decay, augment");
+  expect_message(R"({"warp": {"type": "uniform", "low": 0, "high": 1}})", "'warp'",
+                 "elastic_alpha, elastic_sigma)");
+}
+
+// The elastic distortion's two parameters, and the range training takes for sigma.
+TEST(SpaceJson, ElasticParametersReachTheLaneSettings) {
+  const SearchSpace s = SearchSpace::from_json(
+      json::parse(R"({"elastic_alpha": {"type": "uniform", "low": 5, "high": 15},
+                      "elastic_sigma": {"type": "categorical", "choices": [2, 3]}})"),
+      "space.json");
+  EXPECT_EQ(s.get("elastic_alpha").high, 15);
+  EXPECT_EQ(s.get("elastic_sigma").choices, (std::vector<double>{2, 3}));
+  expect_message(R"({"elastic_sigma": {"type": "uniform", "low": 1, "high": 9}})", "elastic_sigma",
+                 "sigma in [0, 8] pixels");
 }
 
 TEST(SpaceJson, LowAboveHigh) {

@@ -101,7 +101,8 @@ TEST(Resume, BatchNormWithAdamWAndEmaKilledAndResumedGivesBitIdenticalWeights) {
       std::string(" --model ") + SGDLAB_TESTS_DIR +
       "/../data/models/cnn-bn.json --optimizer adamw --epochs 5 "
       "--batch 16 --lr 0.002,0.001 --weight-decay 0.05 --seed 3,4 "
-      "--dropout 0.3 --ema 0.99,0 --schedule cosine --augment shift=1,rotate=10 --device cpu "
+      "--dropout 0.3 --ema 0.99,0 --schedule cosine --augment shift=1,rotate=10,alpha=6,sigma=2 "
+      "--device cpu "
       "--quiet --checkpoint-every 1 --save");
 }
 

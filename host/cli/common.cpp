@@ -125,6 +125,7 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
 
 Augment parse_augment(const std::string& text) {
   Augment a;
+  bool sigma_given = false;
   if (text.empty() || text == "none") return a;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -136,15 +137,21 @@ Augment parse_augment(const std::string& text) {
     float* field = key == "shift"    ? &a.shift
                    : key == "rotate" ? &a.rotate
                    : key == "scale"  ? &a.scale
+                   : key == "alpha"  ? &a.elastic_alpha
+                   : key == "sigma"  ? &a.elastic_sigma
                                      : nullptr;
     if (!field || eq == std::string::npos)
-      SGDLAB_INPUT_ERROR("--augment: expected shift=PIXELS,rotate=DEGREES,scale=FRACTION, got '",
-                         text, "'");
+      SGDLAB_INPUT_ERROR("--augment: expected shift=PIXELS,rotate=DEGREES,scale=FRACTION,",
+                         "alpha=PIXELS,sigma=PIXELS (any of them), got '", text, "'");
     const auto v = parse_list("--augment " + key, item.substr(eq + 1));
     if (v.size() != 1) SGDLAB_INPUT_ERROR("--augment ", key, ": expected one number");
     *field = float(v[0]);
+    sigma_given = sigma_given || field == &a.elastic_sigma;
     pos = comma + 1;
   }
+  if (a.elastic() && !sigma_given)
+    SGDLAB_INPUT_ERROR("--augment alpha: give the smoothing too, sigma=PIXELS (Simard et al. ",
+                       "used sigma=4 with alpha=34 on 28-pixel digits)");
   return a;
 }
 

@@ -49,7 +49,8 @@ std::vector<double> broadcast(const std::string& flag, const std::vector<double>
 template <class T>
 std::vector<T> broadcast_list(const std::string& flag, const std::vector<T>& v, size_t lanes);
 
-// --augment: "shift=S,rotate=R,scale=Z" (any of them; empty: off).
+// --augment: "shift=S,rotate=R,scale=Z,alpha=A,sigma=G" (any of them, alpha with sigma;
+// empty: off).
 Augment parse_augment(const std::string& text);
 // --init: "xavier" or "uniform:LOW:HIGH" into the lane's initialisation.
 void parse_init(const std::string& text, LaneSettings& lane);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "sgdlab/core/augment.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab {
@@ -45,6 +46,14 @@ const std::vector<Hyperparameter>& lane_hyperparameters() {
       {"scale", "--augment", "scale in [0, 0.9]", [](double x) { return x >= 0 && x <= 0.9; },
        [](const L& l) { return double(l.augment.scale); },
        [](L& l, double v) { l.augment.scale = float(v); }},
+      {"elastic_alpha", "--augment", "alpha in [0, 100] pixels",
+       [](double x) { return x >= 0 && x <= 100; },
+       [](const L& l) { return double(l.augment.elastic_alpha); },
+       [](L& l, double v) { l.augment.elastic_alpha = float(v); }},
+      {"elastic_sigma", "--augment", "sigma in [0, 8] pixels",
+       [](double x) { return x >= 0 && x <= kMaxElasticSigma; },
+       [](const L& l) { return double(l.augment.elastic_sigma); },
+       [](L& l, double v) { l.augment.elastic_sigma = float(v); }},
       {"beta1", "--beta1", "a value in [0, 1)", unit_open,
        [](const L& l) { return double(l.beta1); }, [](L& l, double v) { l.beta1 = float(v); },
        "0.9", "Adam's first-moment decay in [0, 1); list"},

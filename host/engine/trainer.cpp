@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "network_pass.hpp"
+#include "sgdlab/core/augment.hpp"
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/cost.hpp"
 #include "sgdlab/engine/hyperparameters.hpp"
@@ -98,7 +99,7 @@ struct Trainer::Impl {
   // The moving average's decay per lane and the average itself, when a lane keeps one;
   // evaluation then runs on the average (average_pass).
   Buffer<float> ema_decay, average;
-  bool augmenting = false, scheduled = false, per_step = false;
+  bool augmenting = false, elastic = false, scheduled = false, per_step = false;
   // Each lane's schedule. Per epoch: the epoch's rates are uploaded at its start. When
   // a lane's rate changes every step, the schedules are in backend memory and the
   // `scheduled_rates` op sets every lane's rate from the step counter before each update.
@@ -256,8 +257,11 @@ struct Trainer::Impl {
   void upload_options() {
     std::vector<float> aug;
     for (const auto& l : lanes) {
-      aug.insert(aug.end(), {l.augment.shift, l.augment.rotate, l.augment.scale});
-      augmenting = augmenting || l.augment.on();
+      const Augment& g = l.augment;
+      aug.insert(aug.end(), {g.shift, g.rotate, g.scale, g.elastic_alpha, g.elastic_sigma});
+      static_assert(kAugmentFields == 5, "the fields above, in sgdlab/core/augment.hpp's order");
+      augmenting = augmenting || g.on();
+      elastic = elastic || g.elastic();
       scheduled = scheduled || !l.schedule.is_constant();
       per_step = per_step || l.schedule.per_step();
     }
@@ -321,8 +325,8 @@ struct Trainer::Impl {
               perm.get(), counters.get(), gathered, a.y.get());
     if (augmenting) {
       const Shape3& in = plan.spec().input;
-      be.augment({rows, T, in.C, in.H, in.W}, lane_arrays(), counters.get(), data.background(),
-                 gathered, a.x.get());
+      be.augment({rows, T, in.C, in.H, in.W, elastic}, lane_arrays(), counters.get(),
+                 data.background(), gathered, a.x.get());
     }
     const float* logits = pass->forward(a, rows, true);
     be.softmax_xent({rows, T, plan.spec().classes, smoothing.get()}, logits, a.y.get(),

@@ -65,7 +65,9 @@ const std::vector<ParamSpec>& SearchSpace::optional_params() {
                                                 {"label_smoothing", Dist::Uniform, 0.0, 0.2, {}},
                                                 {"optimizer", Dist::Categorical, 0, 0, {0, 1, 2}},
                                                 {"beta1", Dist::Uniform, 0.8, 0.99, {}},
-                                                {"beta2", Dist::Uniform, 0.99, 0.9999, {}}};
+                                                {"beta2", Dist::Uniform, 0.99, 0.9999, {}},
+                                                {"elastic_alpha", Dist::Uniform, 0.0, 20.0, {}},
+                                                {"elastic_sigma", Dist::Uniform, 1.5, 4.0, {}}};
   return params;
 }
 
@@ -235,11 +237,12 @@ SearchSpace SearchSpace::from_json(const nlohmann::json& j, const std::string& s
     if (found == space.params_.end()) {
       const auto& optional = optional_params();
       if (std::none_of(optional.begin(), optional.end(),
-                       [&](const ParamSpec& p) { return p.name == name; }))
-        SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name,
-                           "' (expected lr, batch, momentum, dropout, weight_decay, augment, "
-                           "schedule, warmup, shift, rotate, scale, nesterov, label_smoothing, "
-                           "optimizer, beta1, beta2)");
+                       [&](const ParamSpec& p) { return p.name == name; })) {
+        std::string expected;
+        for (const auto& list : {space.params_, optional})
+          for (const ParamSpec& p : list) expected += (expected.empty() ? "" : ", ") + p.name;
+        SGDLAB_INPUT_ERROR(source, ": unknown parameter '", name, "' (expected ", expected, ")");
+      }
       space.params_.push_back({name});
       found = space.params_.end() - 1;
     }

@@ -44,9 +44,12 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
     cmd << " --optimizer " << optimizer(kind).name();
   if (s.schedule.kind != Schedule::Constant) cmd << " --schedule " << schedule_argument(s.schedule);
   if (s.schedule.warmup) cmd << " --warmup " << s.schedule.warmup;
-  if (s.augment.on())
+  if (s.augment.on()) {
     cmd << " --augment shift=" << s.augment.shift << ",rotate=" << s.augment.rotate
         << ",scale=" << s.augment.scale;
+    if (s.augment.elastic())
+      cmd << ",alpha=" << s.augment.elastic_alpha << ",sigma=" << s.augment.elastic_sigma;
+  }
   if (!c.o.data_options.dir.empty()) cmd << " --data " << c.o.data_options.dir;
   return cmd.str();
 }

@@ -250,7 +250,11 @@ class CudaBackend final : public Backend {
   }
   void augment(const AugmentDims& d, const LaneArrays& lanes, const int64_t* counters,
                float background, const float* x, float* y) override {
-    cuda::augment(stream_, d, lanes.augment, lanes.seed, counters, background, x, y);
+    auto* rows = d.elastic
+                     ? static_cast<Displacement*>(elastic_rows_.get(
+                           arena_, size_t(d.B) * d.T * d.H * d.W * sizeof(Displacement), stream_))
+                     : nullptr;
+    cuda::augment(stream_, d, lanes.augment, lanes.seed, counters, background, x, y, rows);
   }
   void softmax(const XentDims& d, const float* logits, float* probs) override {
     cuda::softmax(stream_, d, logits, probs);
@@ -385,7 +389,7 @@ class CudaBackend final : public Backend {
   DeviceArena arena_;
   std::map<std::tuple<int, int, int, int, int, int, int, int, int>, std::unique_ptr<ConvPlan>>
       conv_plans_;
-  Scratch xent_rows_, grad_partial_, adam_factors_, shuffle_keys_, shuffle_values_,
+  Scratch xent_rows_, grad_partial_, elastic_rows_, adam_factors_, shuffle_keys_, shuffle_values_,
       shuffle_offsets_, shuffle_temp_;
   std::pair<int, int> offsets_shape_{-1, -1};  // what shuffle_offsets_ holds
   unsigned* grad_done_ = nullptr;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "sgdlab/core/adam_update.hpp"
+#include "sgdlab/core/augment.hpp"
 #include "sgdlab/core/op_dims.hpp"
 #include "sgdlab/core/rate_schedule.hpp"
 
@@ -41,9 +42,12 @@ void activation_dropout_backward(cudaStream_t s, Activation a, const DropoutDims
                                  const float* rate, const uint64_t* seed, const int64_t* counters,
                                  const float* act, const float* dy, float* dx);
 
-// strength: [T * 3] shift, rotation, scale; the step from counters[kCounterGlobalStep].
+// strength: [T * kAugmentFields] (sgdlab/core/augment.hpp); the step from
+// counters[kCounterGlobalStep]. rows: B * T * H * W displacements of scratch, used when
+// d.elastic.
 void augment(cudaStream_t s, const AugmentDims& d, const float* strength, const uint64_t* seed,
-             const int64_t* counters, float background, const float* x, float* y);
+             const int64_t* counters, float background, const float* x, float* y,
+             Displacement* rows);
 
 void softmax_xent(cudaStream_t s, const XentDims& d, const float* logits, const int32_t* labels,
                   float* dlogits, float* row_loss, float* row_correct, float* loss_sum,

@@ -1,9 +1,10 @@
 #pragma once
 // Training-time augmentation: each training image of a lane gets its own random affine
-// transform (a shift, a rotation about the centre, a scale), drawn from the lane's
-// Philox stream at the global step, and is resampled bilinearly with the data set's
+// transform (a shift, a rotation about the centre, a scale) and, optionally, an elastic
+// distortion (Simard, Steinkraus & Platt, ICDAR 2003), drawn from the lane's Philox
+// stream at the global step, and is resampled bilinearly, once, with the data set's
 // background outside the image. One body for both backends: the CPU op and the CUDA
-// kernel call these per output pixel.
+// kernels call these per output pixel.
 #include <cmath>
 #include <cstdint>
 
@@ -13,6 +14,23 @@
 namespace sgdlab {
 
 constexpr uint32_t kPhiloxTagAugment = 0x4155474Du;  // "AUGM"
+constexpr uint32_t kPhiloxTagElastic = 0x454C4153u;  // "ELAS"
+
+// A lane's augmentation settings in LaneArrays::augment, kAugmentFields per lane.
+enum : int {
+  kAugmentShift,         // pixels
+  kAugmentRotate,        // degrees
+  kAugmentScale,         // relative
+  kAugmentElasticAlpha,  // the elastic displacement's scale, pixels (0: none)
+  kAugmentElasticSigma,  // its smoothing, the Gaussian's standard deviation in pixels
+  kAugmentFields
+};
+
+// The elastic smoothing kernel is cut at kElasticTruncate standard deviations (as
+// scipy.ndimage.gaussian_filter), so sigma <= kMaxElasticSigma keeps within the taps.
+constexpr float kMaxElasticSigma = 8.0f;
+constexpr int kMaxElasticRadius = 32;
+constexpr float kElasticTruncate = 4.0f;
 
 // Where output pixel (y, x) reads from in the input: in = A (out - centre) + centre - t'.
 struct Affine {
@@ -42,13 +60,67 @@ SGDLAB_HD Affine augment_transform(uint64_t seed, uint64_t step, uint32_t image,
                    max_degrees * symmetric(r.v[2]), 1.0f + max_scale * symmetric(r.v[3]), H, W);
 }
 
+// The normalised Gaussian of an elastic distortion: w[0 .. 2R] for offsets -R .. R, R
+// returned (sigma 0: R = 0, w[0] = 1, no smoothing).
+SGDLAB_HD int elastic_taps(float sigma, float* w) {
+  const int R = int(kElasticTruncate * sigma + 0.5f);
+  float sum = 0;
+  for (int k = -R; k <= R; ++k) {
+    w[k + R] = R ? expf(-0.5f * float(k * k) / (sigma * sigma)) : 1.0f;
+    sum += w[k + R];
+  }
+  for (int k = 0; k <= 2 * R; ++k) w[k] /= sum;
+  return R;
+}
+
+// The elastic distortion's noise at pixel p of an image: a displacement (y, x), each
+// uniform in [-1, 1), before smoothing.
+struct Displacement {
+  float y, x;
+};
+SGDLAB_HD Displacement elastic_noise(uint64_t seed, uint64_t step, uint32_t image, uint32_t p) {
+  const Philox4 r = philox4x32_10(Philox4{{p, image, uint32_t(step), uint32_t(step >> 32)}},
+                                  uint32_t(seed) ^ kPhiloxTagElastic, uint32_t(seed >> 32));
+  return {2.0f * philox_unit_float(r.v[0]) - 1.0f, 2.0f * philox_unit_float(r.v[1]) - 1.0f};
+}
+
+// The first, horizontal pass of the smoothing at (y, x): the noise of row y under the
+// taps, zero outside the image (scipy's mode="constant").
+SGDLAB_HD Displacement elastic_row_pass(uint64_t seed, uint64_t step, uint32_t image, int W,
+                                        const float* w, int R, int y, int x) {
+  Displacement sum{0, 0};
+  for (int k = -R; k <= R; ++k) {
+    const int c = x + k;
+    if (c < 0 || c >= W) continue;
+    const Displacement n = elastic_noise(seed, step, image, uint32_t(y * W + c));
+    sum.y += w[k + R] * n.y;
+    sum.x += w[k + R] * n.x;
+  }
+  return sum;
+}
+
+// The second, vertical pass over the first pass's plane `rows` ([H * W]), scaled by alpha:
+// the displacement of pixel (y, x).
+SGDLAB_HD Displacement elastic_column_pass(const Displacement* rows, int H, int W, const float* w,
+                                           int R, float alpha, int y, int x) {
+  Displacement sum{0, 0};
+  for (int k = -R; k <= R; ++k) {
+    const int r = y + k;
+    if (r < 0 || r >= H) continue;
+    sum.y += w[k + R] * rows[r * W + x].y;
+    sum.x += w[k + R] * rows[r * W + x].x;
+  }
+  return {alpha * sum.y, alpha * sum.x};
+}
+
 // Pixel (y, x) of the transformed plane: bilinear between the four input pixels around
-// where it comes from, each outside the image counting as the background.
+// where it comes from (the affine transform's source moved by the elastic displacement
+// u), each outside the image counting as the background.
 SGDLAB_HD float augment_pixel(const float* plane, int H, int W, const Affine& A, int y, int x,
-                              float background) {
+                              float background, Displacement u = {0, 0}) {
   const float oy = float(y) - A.ty - A.cy, ox = float(x) - A.tx - A.cx;
-  const float sy = A.a00 * oy + A.a01 * ox + A.cy;
-  const float sx = A.a10 * oy + A.a11 * ox + A.cx;
+  const float sy = A.a00 * oy + A.a01 * ox + A.cy + u.y;
+  const float sx = A.a10 * oy + A.a11 * ox + A.cx + u.x;
   const float fy = floorf(sy), fx = floorf(sx);
   const int y0 = int(fy), x0 = int(fx);
   const float wy = sy - fy, wx = sx - fx;

@@ -94,6 +94,9 @@ using BatchNormTensors = BatchNormTensorsOf<float>;
 // Images [B, T, C, H, W] of a training step, for augmentation.
 struct AugmentDims {
   int B, T, C, H, W;
+  // Whether any lane has an elastic distortion (alpha != 0): without, the GPU skips the
+  // displacement fields' pass. A lane's alpha counts only when this is set.
+  bool elastic = false;
 };
 
 // One lane-leading parameter tensor inside the flat buffer: `count` elements for all
@@ -123,7 +126,7 @@ struct LaneArrays {
   // Optional (null: off for every lane).
   const float* weight_decay = nullptr;  // [T], L2 on weights, coupled as in PyTorch's SGD
   const int32_t* nesterov = nullptr;    // [T], != 0: Nesterov momentum
-  const float* augment = nullptr;       // [T * 3]: shift (pixels), rotation (degrees), scale
+  const float* augment = nullptr;       // [T * kAugmentFields] (sgdlab/core/augment.hpp)
   const float* adam = nullptr;          // [T * 3]: Adam's beta1, beta2 and eps
   const float* ema = nullptr;           // [T]: the moving average's decay (0: none)
 };

@@ -17,10 +17,14 @@
 namespace sgdlab {
 
 // Training-time augmentation of a lane: the largest shift (pixels), rotation (degrees)
-// and relative scale change drawn for an image; all 0: off.
+// and relative scale change drawn for an image, and an elastic distortion (Simard et
+// al. 2003): uniform noise smoothed by a Gaussian of standard deviation elastic_sigma
+// pixels, times elastic_alpha pixels (sgdlab/core/augment.hpp); all 0: off.
 struct Augment {
   float shift = 0, rotate = 0, scale = 0;
-  bool on() const { return shift != 0 || rotate != 0 || scale != 0; }
+  float elastic_alpha = 0, elastic_sigma = 0;
+  bool elastic() const { return elastic_alpha != 0; }
+  bool on() const { return shift != 0 || rotate != 0 || scale != 0 || elastic(); }
 };
 
 struct LaneSettings {
