@@ -52,7 +52,7 @@ TEST(SpaceJson, UnknownParameter) {
   expect_message(R"({"warp": {"type": "uniform", "low": 0, "high": 1}})", "'warp'",
                  "(expected lr, batch, momentum, dropout, weight_decay, augment");
   expect_message(R"({"warp": {"type": "uniform", "low": 0, "high": 1}})", "'warp'",
-                 "elastic_alpha, elastic_sigma)");
+                 "elastic_alpha, elastic_sigma, architecture)");
 }
 
 // The elastic distortion's two parameters, and the range training takes for sigma.

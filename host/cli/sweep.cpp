@@ -13,6 +13,7 @@
 #include "sgdlab/engine/data_identity.hpp"
 #include "sgdlab/engine/files.hpp"
 #include "sgdlab/engine/model_file.hpp"
+#include "sgdlab/search/lane_params.hpp"
 #include "sgdlab/search/narrow.hpp"
 #include "sgdlab/search/sweep.hpp"
 
@@ -64,7 +65,18 @@ void make_study_folder(const std::string& study) {
 
 // The last line of a sweep: what is done, the best trial, and trials still running
 // elsewhere (the study is not finished while there are any).
-void print_summary(const SweepResult& result, Objective objective) {
+// With several models, a space without `architecture` gets it over all of them.
+SearchSpace with_architectures(SearchSpace space, size_t models) {
+  if (models < 2 || space.has("architecture")) return space;
+  std::vector<ParamSpec> params = space.params();
+  ParamSpec a{"architecture", Dist::Categorical, 0, 0, {}};
+  for (size_t i = 0; i < models; ++i) a.choices.push_back(double(i));
+  params.push_back(a);
+  return SearchSpace(params);
+}
+
+void print_summary(const SweepResult& result, Objective objective,
+                   const std::vector<std::string>& models) {
   std::cout << "done: " << result.done << " trials (" << result.ran_here << " run now, "
             << std::setprecision(4) << result.seconds << " s)";
   if (result.best)
@@ -77,6 +89,8 @@ void print_summary(const SweepResult& result, Objective objective) {
               << result.best->params.at("batch") << " momentum "
               << result.best->params.at("momentum") << " dropout "
               << result.best->params.at("dropout");
+  if (result.best && models.size() > 1)
+    std::cout << " model " << models.at(size_t(architecture_of(result.best->params)));
   if (result.still_running)
     std::cout << "; " << result.still_running
               << (result.still_running == 1 ? " trial still RUNNING in another worker"
@@ -86,7 +100,9 @@ void print_summary(const SweepResult& result, Objective objective) {
 }
 
 void run_sweep_command(const SweepArgs& a) {
-  load_model(a.model);  // a bad model fails before anything is read or written
+  // A bad model fails before anything is read or written.
+  const std::vector<std::string> models = architectures(a.model);
+  for (const std::string& m : models) load_model(m);
   if (a.study.empty() || a.name.empty())
     SGDLAB_INPUT_ERROR("--study FILE|URL and --name NAME are required");
   const std::string study_arg = resolve_study_arg(a.study);
@@ -98,8 +114,9 @@ void run_sweep_command(const SweepArgs& a) {
   if (!(a.heartbeat_grace > 0) || !std::isfinite(a.heartbeat_grace))
     SGDLAB_INPUT_ERROR("--heartbeat-grace: expected a number of seconds > 0, got ",
                        a.heartbeat_grace);
-  const SearchSpace space =
-      a.space.empty() ? SearchSpace::study_default() : SearchSpace::from_argument(a.space);
+  const SearchSpace space = with_architectures(
+      a.space.empty() ? SearchSpace::study_default() : SearchSpace::from_argument(a.space),
+      models.size());
   if (a.multivariate && a.sampler != "tpe")
     SGDLAB_INPUT_ERROR("--multivariate: applies to the tpe sampler only (--sampler ", a.sampler,
                        ")");
@@ -157,7 +174,7 @@ void run_sweep_command(const SweepArgs& a) {
     std::cout << result.recovered
               << " trial(s) left running by a stopped worker were run again (same number and "
                  "seed)\n";
-  print_summary(result, objective);
+  print_summary(result, objective, models);
 }
 
 struct StudyArgs {
@@ -276,7 +293,10 @@ void register_sweep(CLI::App& app) {
       "sweep",
       "random or TPE search, trials packed into lanes, stored in SQLite or PostgreSQL (any "
       "number of workers, on any number of machines, may run one study)");
-  cmd->add_option("--model", a->model, "a preset (mlp, cnn, lcnn) or a model file (.json)")
+  cmd->add_option("--model", a->model,
+                  "a preset (mlp, cnn, lcnn) or a model file (.json); a comma list searches "
+                  "over them (the space's categorical 'architecture', their indices: added "
+                  "over all of them when the space has none)")
       ->default_val("cnn");
   cmd->add_option("--sampler", a->sampler, "random or tpe")->default_val("random");
   cmd->add_option("--trials", a->trials,

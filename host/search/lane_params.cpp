@@ -1,5 +1,7 @@
 #include "sgdlab/search/lane_params.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include "sgdlab/core/error.hpp"
@@ -32,6 +34,14 @@ LaneSettings lane_settings(const ParamValues& p, uint64_t seed, int epochs, cons
   if (s.schedule.kind == Schedule::OneCycle) s.schedule.warmup = 0;
   if (optimizer_of(p) != OptimizerKind::Sgd) s.nesterov = false;  // a setting of SGD
   return s;
+}
+
+int architecture_of(const ParamValues& p) {
+  const auto it = p.find("architecture");
+  if (it == p.end()) return 0;
+  if (!(it->second >= 0 && it->second <= 1e6 && it->second == std::floor(it->second)))
+    SGDLAB_INPUT_ERROR("architecture: expected an index into the list of models, got ", it->second);
+  return int(it->second);
 }
 
 OptimizerKind optimizer_of(const ParamValues& p) {

@@ -67,7 +67,8 @@ const std::vector<ParamSpec>& SearchSpace::optional_params() {
                                                 {"beta1", Dist::Uniform, 0.8, 0.99, {}},
                                                 {"beta2", Dist::Uniform, 0.99, 0.9999, {}},
                                                 {"elastic_alpha", Dist::Uniform, 0.0, 20.0, {}},
-                                                {"elastic_sigma", Dist::Uniform, 1.5, 4.0, {}}};
+                                                {"elastic_sigma", Dist::Uniform, 1.5, 4.0, {}},
+                                                {"architecture", Dist::Categorical, 0, 0, {0}}};
   return params;
 }
 
@@ -198,6 +199,9 @@ std::string training_refusal(const std::string& name, double value, size_t train
   } else if (name == "schedule") {
     rule = "schedule must be 0 (constant), 1 (cosine), 2 (cosine per step) or 3 (onecycle)";
     accepts = [](double x) { return x == 0 || x == 1 || x == 2 || x == 3; };
+  } else if (name == "architecture") {
+    rule = "architecture must be a whole number >= 0 (an index into the sweep's models)";
+    accepts = [](double x) { return x >= 0 && x <= 1e6 && x == std::floor(x); };
   } else if (name == "optimizer") {
     rule = "optimizer must be 0 (sgd), 1 (adam) or 2 (adamw)";
     accepts = [](double x) { return x == 0 || x == 1 || x == 2; };

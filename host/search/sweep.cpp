@@ -8,12 +8,25 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/model_file.hpp"
 #include "sgdlab/search/lane_params.hpp"
 
 namespace sgdlab {
+
+std::vector<std::string> architectures(const std::string& model) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = model.find(',', pos);
+    out.push_back(model.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (out.back().empty()) SGDLAB_INPUT_ERROR("--model: an empty name in the list '", model, "'");
+    if (comma == std::string::npos) return out;
+    pos = comma + 1;
+  }
+}
 
 SweepOptions resolve_defaults(SweepOptions o, Device device, const std::string& sampler) {
   const bool gpu = device == Device::Cuda;
@@ -74,14 +87,14 @@ std::string fmt(double v) {
 class Scheduler {
  public:
   Scheduler(StudyStorage& storage, int64_t study, const SearchSpace& space, Sampler& sampler,
-            const SweepOptions& o, const ModelSpec& model, const BackendFactory& backends,
+            const SweepOptions& o, std::vector<ModelSpec> models, const BackendFactory& backends,
             const DeviceData& data, const std::function<void(const SweepProgress&)>& on_progress)
       : storage_(storage),
         study_(study),
         space_(space),
         sampler_(sampler),
         o_(o),
-        model_(model),
+        models_(std::move(models)),
         make_backend_(backends),
         data_(data),
         on_progress_(on_progress),
@@ -173,27 +186,34 @@ class Scheduler {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
 
-  // Packs of one batch size and one optimizer and at most pack_lanes lanes, run streams
-  // at a time.
+  // What the trials of one pack share: the architecture, the batch size, the optimizer.
+  struct PackShape {
+    int architecture;
+    TrainerOptions options;
+  };
+
+  // Packs of one architecture, one batch size and one optimizer and at most pack_lanes
+  // lanes, run streams at a time.
   void run_wave(const std::vector<Trial>& wave) {
-    std::map<std::pair<int, OptimizerKind>, std::vector<Trial>> by_shape;
+    std::map<std::tuple<int, int, OptimizerKind>, std::vector<Trial>> by_shape;
     for (const Trial& t : wave) {
       // Checked before the batch size becomes an int (1e300 would not fit).
       const std::string why = refusal(t);
       if (why.empty())
-        by_shape[{int(t.params.at("batch")), optimizer_of(t.params)}].push_back(t);
+        by_shape[{architecture_of(t.params), int(t.params.at("batch")), optimizer_of(t.params)}]
+            .push_back(t);
       else
         refuse(t, why);
     }
-    std::vector<std::pair<TrainerOptions, std::vector<Trial>>> packs;
+    std::vector<std::pair<PackShape, std::vector<Trial>>> packs;
     for (auto& [shape, trials] : by_shape) {
-      TrainerOptions options{shape.first, o_.eval_batch};
-      options.optimizer = shape.second;
+      PackShape pack{std::get<0>(shape), TrainerOptions{std::get<1>(shape), o_.eval_batch}};
+      pack.options.optimizer = std::get<2>(shape);
       for (size_t i = 0; i < trials.size(); i += size_t(o_.pack_lanes))
         packs.emplace_back(
-            options, std::vector<Trial>(
-                         trials.begin() + i,
-                         trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
+            pack, std::vector<Trial>(
+                      trials.begin() + i,
+                      trials.begin() + std::min(trials.size(), i + size_t(o_.pack_lanes))));
     }
     for (size_t first = 0; first < packs.size() && !stopping(); first += size_t(o_.streams)) {
       const size_t last = std::min(packs.size(), first + size_t(o_.streams));
@@ -224,6 +244,9 @@ class Scheduler {
       const std::string why = training_refusal(name, value, data_.part(Split::Train).n);
       if (!why.empty()) return name + ": " + why;
     }
+    if (const int a = architecture_of(t.params); a >= int(models_.size()))
+      return "architecture: index " + std::to_string(a) + ", but the sweep has " +
+             std::to_string(models_.size()) + " model(s)";
     return "";
   }
 
@@ -245,16 +268,18 @@ class Scheduler {
     bool stopped = false;  // SweepOptions::stop: the pack's results are not kept
   };
 
-  void run_pack(Backend& backend, const TrainerOptions& options, const std::vector<Trial>& trials) {
+  void run_pack(Backend& backend, const PackShape& shape, const std::vector<Trial>& trials) {
     ScopedRange range(backend, "pack");
+    const TrainerOptions& options = shape.options;
+    const ModelSpec& model = models_[size_t(shape.architecture)];
     std::vector<LaneSettings> lanes;
     for (const Trial& t : trials)
       lanes.push_back(
-          lane_settings(t.params, trial_seed(o_.seed, t.number), o_.epochs, model_.input));
+          lane_settings(t.params, trial_seed(o_.seed, t.number), o_.epochs, model.input));
     const auto pack_start = std::chrono::steady_clock::now();
     std::unique_ptr<Trainer> trainer;
     try {
-      trainer = std::make_unique<Trainer>(backend, data_, model_, lanes, options);
+      trainer = std::make_unique<Trainer>(backend, data_, model, lanes, options);
     } catch (const InputError& e) {
       // The model and the data were checked before the sweep and each lane above: what
       // is left is about these trials' parameters.
@@ -376,7 +401,7 @@ class Scheduler {
   const SearchSpace& space_;
   Sampler& sampler_;
   SweepOptions o_;
-  ModelSpec model_;
+  std::vector<ModelSpec> models_;  // indexed by a trial's architecture
   const BackendFactory& make_backend_;
   // One backend per concurrent pack, kept for the whole sweep: on a GPU, destroying a
   // backend (cublasDestroy, cudaFree) synchronises the device, which would invalidate a
@@ -410,16 +435,33 @@ SweepResult run_sweep(StudyStorage& storage, int64_t study, const SearchSpace& s
                       Sampler& sampler, const SweepOptions& options, const BackendFactory& backends,
                       const DeviceData& data,
                       const std::function<void(const SweepProgress&)>& on_progress) {
-  // An unknown model or a bad model file fails before any trial is asked.
-  const ModelSpec model = load_model(options.model);
-  check_data_fits(data, model);
+  // An unknown model or a bad model file fails before any trial is asked, and so does a
+  // list of models whose space cannot choose among them.
+  std::vector<ModelSpec> models;
+  for (const std::string& name : architectures(options.model)) {
+    models.push_back(load_model(name));
+    check_data_fits(data, models.back());
+  }
+  if (models.size() > 1 && !space.has("architecture"))
+    SGDLAB_INPUT_ERROR("--model: ", models.size(), " models need the space's categorical ",
+                       "'architecture' (their indices, 0 to ", models.size() - 1, ")");
+  if (space.has("architecture")) {
+    const ParamSpec& a = space.get("architecture");
+    const bool fits =
+        !a.choices.empty() && std::all_of(a.choices.begin(), a.choices.end(),
+                                          [&](double c) { return c < double(models.size()); });
+    if (a.dist != Dist::Categorical || !fits)
+      SGDLAB_INPUT_ERROR("architecture: expected a categorical of indices below ", models.size(),
+                         " (the models of --model)");
+  }
   // So does a space that training would refuse (the CLI names the space file first).
   check_space_fits(space, data.part(Split::Train).n, "the search space");
   SGDLAB_CHECK(!needs_distorted_val(options.objective) || data.has_distorted_val(),
                "data with a distorted validation set for the objective ",
                objective_name(options.objective));
   check_objective(storage, study, options.objective, options.objective_epochs);
-  return Scheduler(storage, study, space, sampler, options, model, backends, data, on_progress)
+  return Scheduler(storage, study, space, sampler, options, std::move(models), backends, data,
+                   on_progress)
       .run();
 }
 

@@ -21,6 +21,10 @@ namespace sgdlab {
 LaneSettings lane_settings(const ParamValues& params, uint64_t seed, int epochs,
                            const Shape3& image);
 
+// A trial's architecture: its index in the sweep's list of models (0 where the space has
+// none); an InputError for a value that is not a whole number >= 0.
+int architecture_of(const ParamValues& params);
+
 // A trial's optimizer (SGD where the space has none); an InputError for another code.
 OptimizerKind optimizer_of(const ParamValues& params);
 

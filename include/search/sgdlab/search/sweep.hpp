@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/engine/devices.hpp"
@@ -18,6 +19,9 @@
 namespace sgdlab {
 
 struct SweepOptions {
+  // A model (a preset or a file), or several, comma-separated: then the space's
+  // categorical `architecture` picks one by its index in the list for each trial, and a
+  // pack holds the trials of one architecture.
   std::string model;
   int trials = 30;  // the study's target: a resumed study runs only what is missing
   int epochs = 20;
@@ -58,6 +62,9 @@ struct SweepResult {
   double seconds = 0;
   std::optional<Trial> best;
 };
+
+// The models of SweepOptions::model, in order ("cnn,data/models/cnn-bn.json").
+std::vector<std::string> architectures(const std::string& model);
 
 // The defaults of SweepOptions for a device.
 SweepOptions resolve_defaults(SweepOptions options, Device device, const std::string& sampler);
