@@ -35,9 +35,9 @@ class SqliteEngine final : public StorageEngine {
                                const std::string& value) override;
 
  private:
-  // One try at opening; false if SQLite said busy where its busy handler does not wait
-  // (see the constructor), with nothing left open.
-  bool try_open(StorageMode mode);
+  // One try at opening, its busy handler waiting at most busy_ms; false if SQLite said
+  // busy (see the constructor), with nothing left open.
+  bool try_open(StorageMode mode, int busy_ms);
   void exec(const char* sql);
   void drop_values_and_count_a_retry(int64_t trial_id);
   // Whether the file has no tables yet (InputError if it is not ours).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -180,7 +181,11 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
   auto pause = std::chrono::milliseconds(1);
-  while (!try_open(mode)) {
+  while (true) {
+    // Each try waits in SQLite's busy handler only for what is left of the timeout.
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (try_open(mode, int(std::max<int64_t>(1, left)))) break;
     if (Clock::now() > deadline)
       SGDLAB_THROW("SQLite: ", path, ": database is locked (still busy after ",
                    kBusyTimeoutMs / 1000, " s)");
@@ -189,7 +194,7 @@ SqliteEngine::SqliteEngine(const std::string& path, StorageMode mode) : path_(pa
   }
 }
 
-bool SqliteEngine::try_open(StorageMode mode) {
+bool SqliteEngine::try_open(StorageMode mode, int busy_ms) {
   const std::string& path = path_;
   const bool read_only = mode == StorageMode::ReadOnly;
   std::string name = path;
@@ -214,7 +219,7 @@ bool SqliteEngine::try_open(StorageMode mode) {
                          why_not_writable(path, msg), ")");
     SGDLAB_INPUT_ERROR(path, ": cannot open the study database (", msg, ")");
   }
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  sqlite3_busy_timeout(db_, busy_ms);
   try {
     // SQLite opens a file it may not write read-only without a word; a sweep would fail
     // at its first write, after the work.
@@ -228,6 +233,7 @@ bool SqliteEngine::try_open(StorageMode mode) {
       exec("PRAGMA foreign_keys=ON");
       if (empty) create_schema();
     }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);  // the study's own statements, from now on
     return true;
   } catch (const InputError&) {
     sqlite3_close(db_);
