@@ -18,6 +18,18 @@
 namespace sgdlab::test {
 namespace {
 
+// Options of a sweep that asks all its trials in one wave and packs each shape whole.
+SweepOptions one_wave(const std::string& model, int trials) {
+  SweepOptions o;
+  o.model = model;
+  o.trials = trials;
+  o.epochs = 1;
+  o.pack_lanes = trials;
+  o.streams = 1;
+  o.wave = trials;
+  return o;
+}
+
 TEST(SweepOptimizer, EachTrialTrainsAsAloneWithItsOptimizer) {
   TempDir dir;
   auto backend = make_cpu_backend();
@@ -31,13 +43,7 @@ TEST(SweepOptimizer, EachTrialTrainsAsAloneWithItsOptimizer) {
       "space");
   StudyStorage storage(dir / "s.db");
   const int64_t id = storage.open_study({"opt", "mlp", "random", 0, 1, space.to_json()});
-  SweepOptions o;
-  o.model = "mlp";
-  o.trials = 9;
-  o.epochs = 1;
-  o.pack_lanes = 9;
-  o.streams = 1;
-  o.wave = 9;
+  const SweepOptions o = one_wave("mlp", 9);
   auto sampler = make_random_sampler(4);
   const BackendFactory cpu = [] { return make_cpu_backend(); };
   const SweepResult r = run_sweep(storage, id, space, *sampler, o, cpu, device_data);
@@ -83,13 +89,7 @@ TEST(SweepArchitecture, EachTrialTrainsAsAloneOnItsModel) {
   ASSERT_EQ(architectures(models).size(), 2u);
   StudyStorage storage(dir / "s.db");
   const int64_t id = storage.open_study({"arch", models, "random", 0, 1, space.to_json()});
-  SweepOptions o;
-  o.model = models;
-  o.trials = 6;
-  o.epochs = 1;
-  o.pack_lanes = 6;
-  o.streams = 1;
-  o.wave = 6;
+  const SweepOptions o = one_wave(models, 6);
   auto sampler = make_random_sampler(2);
   const BackendFactory cpu = [] { return make_cpu_backend(); };
   const SweepResult r = run_sweep(storage, id, space, *sampler, o, cpu, device_data);
