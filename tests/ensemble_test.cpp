@@ -138,5 +138,56 @@ TEST(SearchWeights, NeedsThreeModels) {
   EXPECT_THROW(search_weights(two, c.val_labels, two, c.val_labels, 3, 10, 1), Error);
 }
 
+TEST(SearchSimplexWeights, TheFirstDrawIsEqualWeightsAndEveryDrawIsOnTheSimplex) {
+  const PerfectCnn c;
+  const WeightSearch w =
+      search_simplex_weights(c.val, c.val_labels, c.test, c.test_labels, 3, 4000, 7);
+  ASSERT_EQ(w.draws.size(), 4000u);
+  EXPECT_EQ(w.draws[0], std::vector<double>(3, 1.0 / 3));
+  std::vector<double> top(3, 0.0), sum(3, 0.0);
+  for (const auto& d : w.draws) {
+    ASSERT_EQ(d.size(), 3u);
+    double total = 0;
+    for (size_t m = 0; m < 3; ++m) {
+      EXPECT_GE(d[m], 0.0);
+      total += d[m];
+      top[m] = std::max(top[m], d[m]);
+      sum[m] += d[m];
+    }
+    EXPECT_NEAR(total, 1.0, 1e-12);
+  }
+  // Uniform on the simplex: each weight's mean is 1/3 (std of one weight 0.236, of the
+  // mean of 4000 about 0.004), and each weight comes near 1 (P(w > 0.95) = 0.0025 per
+  // draw, so a miss in 4000 draws has chance 4.5e-5).
+  for (size_t m = 0; m < 3; ++m) {
+    EXPECT_NEAR(sum[m] / 4000, 1.0 / 3, 0.02) << m;
+    EXPECT_GT(top[m], 0.95) << m;
+  }
+}
+
+TEST(SearchSimplexWeights, APerfectModelDecidesWhateverTheNumberOfModels) {
+  const PerfectCnn c;
+  // Four models: the perfect cnn and three that are always wrong; the vote is right on
+  // every validation row only where the cnn outweighs the wrong ones voting together.
+  auto val = c.val;
+  auto test = c.test;
+  val.push_back(val[0]);
+  test.push_back(test[0]);
+  const WeightSearch w = search_simplex_weights(val, c.val_labels, test, c.test_labels, 3, 300, 2);
+  ASSERT_EQ(w.weights.size(), 4u);
+  EXPECT_EQ(w.val_acc, 1.0);
+  EXPECT_EQ(accuracy(vote(val, w.weights, 3), c.val_labels), w.val_acc);
+  EXPECT_EQ(accuracy(vote(test, w.weights, 3), c.test_labels), w.test_acc);
+  // Equal weights do not let it decide (1/4 against 3/4), so the winner is a later draw.
+  EXPECT_NE(w.weights, w.draws[0]);
+}
+
+TEST(SearchSimplexWeights, RefusesNoDrawsAndMismatchedModels) {
+  const PerfectCnn c;
+  EXPECT_THROW(search_simplex_weights(c.val, c.val_labels, c.test, c.test_labels, 3, 0, 1), Error);
+  const std::vector<std::vector<float>> two(c.val.begin(), c.val.begin() + 2);
+  EXPECT_THROW(search_simplex_weights(c.val, c.val_labels, two, c.test_labels, 3, 10, 1), Error);
+}
+
 }  // namespace
 }  // namespace sgdlab

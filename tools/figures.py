@@ -30,6 +30,12 @@ def ordered(report, mapping):
     return [m for m in report["config"]["models"] if m in mapping]
 
 
+def short(model):
+    """A model's name in titles and file names: a model file's stem (data/models/cnn-bn.json: cnn-bn)."""
+    base = os.path.basename(model)
+    return base[:-5] if base.endswith(".json") else base
+
+
 def integer_epochs(ax):
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
 
@@ -64,8 +70,14 @@ def kde(report, out):
             ax.set_ylabel("density")
             ax.set_title(f"{p}")
             ax.legend(fontsize=7)
-        fig.suptitle(f"{model.upper()}: KDE of the coarse random search, all trials vs top 20%")
-        save(fig, out, f"kde_{model}")
+        fig.suptitle(f"{short(model).upper()}: KDE of the coarse random search, all trials vs top 20%")
+        save(fig, out, f"kde_{short(model)}")
+
+
+def objective_label(report):
+    objective = report["config"].get("objective", "val_acc")
+    label = {"val_acc": "validation accuracy (%)", "distorted_acc": "distorted validation accuracy (%)"}
+    return label.get(objective, objective + " (x100)")
 
 
 def history(report, out):
@@ -87,8 +99,8 @@ def history(report, out):
             offset += len(trials)
         ax.set_ylim(max(0, ax.get_ylim()[0]), 100)
         ax.set_xlabel("trial (coarse, then fine)")
-        ax.set_ylabel("validation accuracy (%)")
-        ax.set_title(f"{model.upper()} optimisation history")
+        ax.set_ylabel(objective_label(report))
+        ax.set_title(f"{short(model).upper()} optimisation history")
         ax.legend(fontsize=7, loc="lower right")
     save(fig, out, "history")
 
@@ -110,7 +122,7 @@ def curves(report, out, key, metric, name, title, ylabel, log=True):
         integer_epochs(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{model.upper()}: {title}")
+        ax.set_title(f"{short(model).upper()}: {title}")
         ax.legend(fontsize=7)
     save(fig, out, name)
 
@@ -135,6 +147,31 @@ def confusion(report, out):
     save(fig, out, "ensemble_confusion")
 
 
+def misclassified(report, out):
+    """Every test digit the ensemble of all final models gets wrong, with its label, the
+    prediction and the ensemble's probability of each."""
+    ensemble = report.get("ensemble") or {}
+    wrong = (ensemble.get("all_seeds") or {}).get("misclassified")
+    if wrong is None:
+        return
+    cols = 10
+    rows = max(1, math.ceil(len(wrong) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.35 * cols, 1.6 * rows + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, w in zip(axes.flat, wrong):
+        side = math.isqrt(len(w["pixels"]))
+        image = [w["pixels"][r * side:(r + 1) * side] for r in range(side)]
+        ax.imshow(image, cmap="gray_r")
+        ax.set_title(f"{w['label']}→{w['predicted']} ({w['p_predicted']:.2f})\n"
+                     f"p({w['label']}) = {w['p_label']:.2f}", fontsize=7)
+    n_test = sum(map(sum, report.get("ensemble_confusion") or [[0]]))
+    acc = ensemble["all_seeds"]["test_acc"]
+    fig.suptitle(f"The {len(wrong)} test digits the ensemble of every final model gets wrong "
+                 f"({100 * acc:.2f}% of {n_test}): label→prediction (its probability)", fontsize=9)
+    save(fig, out, "misclassified")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -154,6 +191,7 @@ def main():
     curves(report, out, "dropout", "train_loss", "dropout_loss", "dropout vs training loss",
            "training loss (log scale)")
     confusion(report, out)
+    misclassified(report, out)
     print(f"figures: wrote {out}")
 
 

@@ -11,7 +11,7 @@ namespace sgdlab::cli {
 
 void register_study(CLI::App& app) {
   auto o = std::make_shared<StudyOptions>();
-  auto models = std::make_shared<std::string>("mlp,cnn,lcnn");
+  auto models = std::make_shared<std::string>();
   auto no_figures = std::make_shared<bool>(false);
   auto python = std::make_shared<std::string>();
   // Read as text: CLI11 would wrap -1 into 2^64 - 1.
@@ -20,11 +20,16 @@ void register_study(CLI::App& app) {
       "study",
       "the paper's pipeline: coarse search, narrowing, TPE, final seeds, ensemble, effect "
       "experiments, report (re-running resumes)");
-  cmd->add_option("--models", *models, "comma list of presets (mlp, cnn, lcnn) or model files")
-      ->default_val("mlp,cnn,lcnn");
+  auto models_option = cmd->add_option(
+      "--models", *models,
+      "comma list of presets (mlp, cnn, lcnn) or model files (default: mlp,cnn,lcnn; record: "
+      "cnn,data/models/cnn-bn.json,data/models/cnn-deep.json)");
   cmd->add_option("--preset", o->preset,
-                  "paper (30 coarse, 20 fine, 20 epochs, 5 seeds), quick (8, 6, 5, 2), or beyond "
-                  "(30, 20, 40, 5; augmentation, weight decay and the schedule in the space)")
+                  "paper (30 coarse, 20 fine, 20 epochs, 5 seeds), quick (8, 6, 5, 2), beyond "
+                  "(30, 20, 40, 5; augmentation, weight decay and the schedule in the space), or "
+                  "record (beyond's budget per architecture, the widest space, the distorted "
+                  "objective over 5 epochs, an ensemble over architectures, no effect "
+                  "experiments)")
       ->default_val("paper");
   cmd->add_option("--coarse", o->coarse, "coarse random trials per model (0: preset)")
       ->default_val(0);
@@ -37,16 +42,15 @@ void register_study(CLI::App& app) {
   cmd->add_option("--objective", o->objective,
                   "what the searches rank trials by: val_acc, val_loss, distorted_acc or "
                   "distorted_loss (the validation images under 8 fixed random shifts, rotations "
-                  "and scalings)")
-      ->default_val("val_acc");
+                  "and scalings; default val_acc, record: distorted_acc)");
   cmd->add_option("--objective-epochs", o->objective_epochs,
-                  "rank trials by the objective's mean over their last K epochs")
-      ->default_val(1);
+                  "rank trials by the objective's mean over their last K epochs (0: the "
+                  "preset's, 1 or for record 5)")
+      ->default_val(0);
   cmd->add_option("--narrow-choices", o->narrow_choices,
                   "what narrowing keeps of categorical parameters besides the batch size: mode "
                   "(the most frequent among the top trials, the paper's rule for the batch) or "
-                  "seen (every choice the top trials used)")
-      ->default_val("mode");
+                  "seen (every choice the top trials used); default mode, record: seen");
   cmd->add_option("--space", o->space,
                   "a search space file or JSON instead of the preset's (e.g. "
                   "data/spaces/independent.json)");
@@ -59,11 +63,14 @@ void register_study(CLI::App& app) {
   cmd->add_option("--python", *python,
                   "the Python that draws the figures (default: the first python3 on PATH with "
                   "matplotlib)");
-  cmd->callback([o, models, no_figures, python, seed] {
+  cmd->callback([o, models, models_option, no_figures, python, seed] {
     o->seed = parse_uint("--seed", *seed);
     o->models.clear();
     std::stringstream in(*models);
-    for (std::string m; std::getline(in, m, ',');) o->models.push_back(m);
+    for (std::string m; std::getline(in, m, ',');)
+      if (!m.empty()) o->models.push_back(m);
+    if (models_option->count() > 0 && o->models.empty())
+      SGDLAB_INPUT_ERROR("--models: expected at least one model, got '", *models, "'");
     run_study(*o, std::cout);
     if (!*no_figures) make_figures(*python, o->out, std::cout);
   });

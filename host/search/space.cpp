@@ -89,6 +89,17 @@ SearchSpace SearchSpace::independent_default() {
   return SearchSpace(params);
 }
 
+SearchSpace SearchSpace::record_default() {
+  std::vector<ParamSpec> params = independent_default().params();
+  for (ParamSpec& p : params)
+    if (p.name == "schedule") p.choices = {0, 1, 2, 3};
+  for (const ParamSpec& p : optional_params())
+    if (p.name == "warmup" || p.name == "elastic_alpha" || p.name == "elastic_sigma" ||
+        p.name == "label_smoothing")
+      params.push_back(p);
+  return SearchSpace(params);
+}
+
 SearchSpace SearchSpace::study_default() {
   return SearchSpace({{"lr", Dist::LogUniform, 1e-7, 1e-1, {}},
                       {"batch", Dist::Categorical, 0, 0, {16, 32, 64, 128}},

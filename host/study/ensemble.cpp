@@ -43,21 +43,22 @@ std::vector<std::vector<int>> confusion_matrix(const std::vector<int>& predicted
   return m;
 }
 
-WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
-                            const std::vector<int32_t>& val_labels,
-                            const std::vector<std::vector<float>>& test_probs,
-                            const std::vector<int32_t>& test_labels, int classes, int draws,
-                            uint64_t seed) {
-  SGDLAB_CHECK(val_probs.size() == 3 && test_probs.size() == 3, "three models: mlp, cnn, lcnn");
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> mlp(0, 0.2), lcnn(0, 0.8);
+namespace {
+
+// Every draw's validation accuracy; the best draw wins (the first on ties), reported on test.
+template <class Draw>
+WeightSearch best_of_draws(const std::vector<std::vector<float>>& val_probs,
+                           const std::vector<int32_t>& val_labels,
+                           const std::vector<std::vector<float>>& test_probs,
+                           const std::vector<int32_t>& test_labels, int classes, int draws,
+                           Draw draw) {
+  SGDLAB_CHECK(!val_probs.empty() && val_probs.size() == test_probs.size(),
+               "the same models on validation and test");
+  SGDLAB_CHECK(draws > 0, "at least one weight draw, got ", draws);
   WeightSearch best;
   best.val_acc = -1;
   for (int d = 0; d < draws; ++d) {
-    // wm <= 0.2 and wl <= 0.8 as doubles, and 1 - 0.2 rounds to exactly 0.8, so the
-    // cnn weight is never negative: every draw is kept.
-    const double wm = mlp(rng), wl = lcnn(rng), wc = 1 - wm - wl;
-    const std::vector<double> w = {wm, wc, wl};
+    const std::vector<double> w = draw(d);
     best.draws.push_back(w);
     const double v = accuracy(vote(val_probs, w, classes), val_labels);
     if (v > best.val_acc) {
@@ -67,6 +68,43 @@ WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
   }
   best.test_acc = accuracy(vote(test_probs, best.weights, classes), test_labels);
   return best;
+}
+
+}  // namespace
+
+WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
+                            const std::vector<int32_t>& val_labels,
+                            const std::vector<std::vector<float>>& test_probs,
+                            const std::vector<int32_t>& test_labels, int classes, int draws,
+                            uint64_t seed) {
+  SGDLAB_CHECK(val_probs.size() == 3 && test_probs.size() == 3, "three models: mlp, cnn, lcnn");
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> mlp(0, 0.2), lcnn(0, 0.8);
+  return best_of_draws(val_probs, val_labels, test_probs, test_labels, classes, draws, [&](int) {
+    // wm <= 0.2 and wl <= 0.8 as doubles, and 1 - 0.2 rounds to exactly 0.8, so the
+    // cnn weight is never negative: every draw is kept.
+    const double wm = mlp(rng), wl = lcnn(rng), wc = 1 - wm - wl;
+    return std::vector<double>{wm, wc, wl};
+  });
+}
+
+WeightSearch search_simplex_weights(const std::vector<std::vector<float>>& val_probs,
+                                    const std::vector<int32_t>& val_labels,
+                                    const std::vector<std::vector<float>>& test_probs,
+                                    const std::vector<int32_t>& test_labels, int classes, int draws,
+                                    uint64_t seed) {
+  const size_t k = val_probs.size();
+  std::mt19937_64 rng(seed);
+  std::exponential_distribution<double> unit(1.0);
+  return best_of_draws(val_probs, val_labels, test_probs, test_labels, classes, draws, [&](int d) {
+    std::vector<double> w(k, 1.0 / double(k));
+    if (d == 0) return w;
+    // Normalised unit exponentials are uniform on the simplex (Dirichlet(1, ..., 1)).
+    double sum = 0;
+    for (double& x : w) sum += x = unit(rng);
+    for (double& x : w) x /= sum;
+    return w;
+  });
 }
 
 }  // namespace sgdlab

@@ -16,6 +16,7 @@ LaneSettings settings_from(const StudyContext& c, const ParamValues& p, uint64_t
 
 SearchSpace study_space(const StudyOptions& o) {
   if (!o.space.empty()) return SearchSpace::from_argument(o.space);
+  if (o.preset == "record") return SearchSpace::record_default();
   return o.preset == "beyond" ? SearchSpace::beyond_default() : SearchSpace::study_default();
 }
 

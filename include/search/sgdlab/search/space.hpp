@@ -42,6 +42,11 @@ class SearchSpace {
   // weight_decay, schedule, shift uniform (0, 3) pixels, rotate uniform (0, 20) degrees,
   // scale uniform (0, 0.2) and nesterov categorical {0, 1}, each acting on its own.
   static SearchSpace independent_default();
+  // The record preset's: independent_default() with every schedule {0: constant,
+  // 1: cosine, 2: cosine per step, 3: one-cycle} and a warm-up of {0..3} epochs (the run
+  // that met #23's search criterion), plus elastic distortions (elastic_alpha uniform
+  // (0, 20), elastic_sigma uniform (1.5, 4)) and label smoothing uniform (0, 0.2).
+  static SearchSpace record_default();
   // The optional parameters a space file may add to the study's space.
   static const std::vector<ParamSpec>& optional_params();
   // The default space with the parameters a JSON object names replaced:

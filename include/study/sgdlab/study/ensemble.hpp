@@ -29,4 +29,13 @@ WeightSearch search_weights(const std::vector<std::vector<float>>& val_probs,
                             const std::vector<int32_t>& test_labels, int classes, int draws,
                             uint64_t seed);
 
+// Any number of models (the record preset's architectures): the first draw gives every
+// model the same weight, the others are uniform on the simplex (Dirichlet(1, ..., 1));
+// the best on validation wins (the first on ties).
+WeightSearch search_simplex_weights(const std::vector<std::vector<float>>& val_probs,
+                                    const std::vector<int32_t>& val_labels,
+                                    const std::vector<std::vector<float>>& test_probs,
+                                    const std::vector<int32_t>& test_labels, int classes, int draws,
+                                    uint64_t seed);
+
 }  // namespace sgdlab

@@ -15,9 +15,13 @@
 
 namespace sgdlab {
 
+// An empty or zero field is the preset's (resolve_preset fills it).
 struct StudyOptions {
-  std::vector<std::string> models = {"mlp", "cnn", "lcnn"};
-  std::string preset = "paper";  // paper: 30 coarse, 20 fine, 20 epochs, 5 seeds; quick: 8, 6, 5, 2
+  // The paper's mlp, cnn, lcnn; the record preset's cnn and two model files.
+  std::vector<std::string> models;
+  // paper: 30 coarse, 20 fine, 20 epochs, 5 seeds; quick: 8, 6, 5, 2; beyond and record:
+  // 30, 20, 40, 5.
+  std::string preset = "paper";
   int coarse = 0, fine = 0, epochs = 0, seeds = 0;  // 0: from the preset
   std::string device = "auto";
   DataOptions data_options;  // --data and how to read it
@@ -25,15 +29,18 @@ struct StudyOptions {
   uint64_t seed = 0;
   int ensemble_draws = 100;
   // Test-time shift in pixels for the ensemble's probabilities (engine/tta.hpp); 0: off.
-  // Set by the preset (beyond: 1), so a study's config.json names it through its preset.
+  // Set by the preset (beyond and record: 1), so a study's config.json names it through
+  // its preset.
   int tta_shift = 0;
   // What the searches rank trials by (search/objective.hpp): val_acc, val_loss,
-  // distorted_acc or distorted_loss.
-  std::string objective = "val_acc";
-  int objective_epochs = 1;
+  // distorted_acc or distorted_loss; ranked by its mean over the last objective_epochs.
+  // The record preset's: distorted_acc over 5 epochs; the others': val_acc over 1.
+  std::string objective;
+  int objective_epochs = 0;
   // What narrowing keeps of categorical parameters besides the batch size
-  // (search/narrow.hpp): "mode" (the paper's rule) or "seen".
-  std::string narrow_choices = "mode";  // ranked by the objective's mean over the last K epochs
+  // (search/narrow.hpp): "mode" (the paper's rule; the other presets') or "seen" (the
+  // record preset's).
+  std::string narrow_choices;
   // A search space (a file, or the JSON itself) instead of the preset's; empty: the
   // preset's. Its content is kept in config.json.
   std::string space;
@@ -42,7 +49,15 @@ struct StudyOptions {
   std::string baseline;
 };
 
-// Fills the counts the preset sets; throws InputError for a bad preset or count.
+// The record preset's default models: the paper's CNN, cnn-bn and cnn-deep (model files
+// under data/models/, relative to the working folder).
+std::vector<std::string> record_models();
+
+// Whether the preset runs the paper's effect experiments (record does not: its stages
+// are the searches, the final models and the ensemble).
+bool preset_runs_effects(const std::string& preset);
+
+// Fills what the preset sets; throws InputError for a bad preset or count.
 StudyOptions resolve_preset(StudyOptions options);
 
 // Runs (or resumes) the study; progress goes to `log`. Returns report.json's content.
