@@ -9,6 +9,7 @@
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/engine/data.hpp"
+#include "sgdlab/engine/lane_options.hpp"
 #include "sgdlab/engine/trainer.hpp"
 
 namespace sgdlab::cli {
@@ -36,24 +37,6 @@ class StopSignals {
   static int received();
   static const char* name(int signal);  // "SIGINT"
 };
-
-// Parses "a,b,c" into numbers, each finite and within the float range (they become
-// floats); throws InputError naming the flag.
-std::vector<double> parse_list(const std::string& flag, const std::string& text);
-// Parses "a,b,c" into unsigned integers (decimal digits only: no sign, fraction or
-// exponent, at most 2^64 - 1); throws InputError naming the flag.
-std::vector<uint64_t> parse_uint_list(const std::string& flag, const std::string& text);
-uint64_t parse_uint(const std::string& flag, const std::string& text);
-// Lists of length 1 broadcast to `lanes`; any other length must equal it.
-std::vector<double> broadcast(const std::string& flag, const std::vector<double>& v, size_t lanes);
-template <class T>
-std::vector<T> broadcast_list(const std::string& flag, const std::vector<T>& v, size_t lanes);
-
-// --augment: "shift=S,rotate=R,scale=Z,alpha=A,sigma=G" (any of them, alpha with sigma;
-// empty: off).
-Augment parse_augment(const std::string& text);
-// --init: "xavier" or "uniform:LOW:HIGH" into the lane's initialisation.
-void parse_init(const std::string& text, LaneSettings& lane);
 
 // "cpu", "cuda" or "auto": auto picks CUDA when a GPU is usable and says when it falls back.
 std::unique_ptr<Backend> make_backend(const std::string& device,

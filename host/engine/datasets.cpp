@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <utility>
 
 #include "sgdlab/core/error.hpp"
 
@@ -156,16 +157,23 @@ UspsData load_dataset(const DataOptions& options) {
     return d;
   }
   if (options.dir.empty()) SGDLAB_INPUT_ERROR("--format ", options.format, ": needs --data PATH");
-  UspsData d;
-  d.source = options.dir;
-  d.format = data_format_name(format);
   Dataset train = format == DataFormat::Idx ? read_idx_split(options.dir, "train")
                                             : read_npz_split(options.dir, "train", options.nhwc);
-  d.test = format == DataFormat::Idx ? read_idx_split(options.dir, "test")
-                                     : read_npz_split(options.dir, "test", options.nhwc);
+  Dataset test = format == DataFormat::Idx ? read_idx_split(options.dir, "test")
+                                           : read_npz_split(options.dir, "test", options.nhwc);
+  return dataset_from_splits(train, std::move(test), options, options.dir,
+                             data_format_name(format));
+}
+
+UspsData dataset_from_splits(const Dataset& train, Dataset test, const DataOptions& options,
+                             const std::string& source, const std::string& format) {
+  UspsData d;
+  d.source = source;
+  d.format = format;
+  d.test = std::move(test);
   if (d.test.image.C != train.image.C || d.test.image.H != train.image.H ||
       d.test.image.W != train.image.W)
-    SGDLAB_INPUT_ERROR("--data ", options.dir, ": the test images are not the training images' ",
+    SGDLAB_INPUT_ERROR("--data ", source, ": the test images are not the training images' ",
                        "shape");
   split_validation(train, options.val_fraction, options.split_seed, d.train, d.val);
   d.scaling = choose_scaling(d.train, options.standard);

@@ -217,16 +217,7 @@ namespace {
 
 // One array of a .npy file (NumPy's format: magic, version, a little-endian header
 // length, a Python dict literal with descr, fortran_order and shape, then the data).
-struct NpyArray {
-  std::string dtype;  // descr: "|u1", "<f4", "<i8", ...
-  std::vector<uint64_t> shape;
-  std::string_view data;
-  uint64_t count() const {
-    uint64_t n = 1;
-    for (uint64_t d : shape) n *= d;
-    return n;
-  }
-};
+using NpyArray = ArrayView;
 
 // The value after `key` in the header dict, up to the next `end` character.
 std::string header_field(const std::string& header, const std::string& key, char end,
@@ -264,6 +255,23 @@ size_t item_size(const std::string& dtype) {
   return digit == '1' || digit == '2' || digit == '4' || digit == '8' ? size_t(digit - '0') : 0;
 }
 
+// The dtype, every dimension and the bytes the shape needs, before anything is read.
+void check_array(const ArrayView& a, const std::string& where) {
+  const size_t item = item_size(a.dtype);
+  if (item == 0 || (a.dtype[0] != '<' && a.dtype[0] != '|'))
+    SGDLAB_INPUT_ERROR(where, ": dtype ", a.dtype, " is not supported (little-endian integers, ",
+                       "uint8 or float32)");
+  for (uint64_t d : a.shape)
+    if (d == 0) SGDLAB_INPUT_ERROR(where, ": zero-size array (shape has a 0)");
+  if (a.shape.empty() || a.shape[0] > kMaxImages)
+    SGDLAB_INPUT_ERROR(where, ": expected an array with a first dimension of at most ", kMaxImages);
+  for (size_t i = 1; i < a.shape.size(); ++i)
+    if (a.shape[i] > kMaxSide) SGDLAB_INPUT_ERROR(where, ": dimension ", i, " is too large");
+  if (a.data.size() / item < a.count())
+    SGDLAB_INPUT_ERROR(where, ": truncated: shape needs ", a.count() * item, " bytes, found ",
+                       a.data.size());
+}
+
 NpyArray parse_npy(const std::string& bytes, const std::string& where) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     SGDLAB_INPUT_ERROR(where, ": not a .npy array (bad magic number)");
@@ -286,20 +294,9 @@ NpyArray parse_npy(const std::string& bytes, const std::string& where) {
   if (header_field(header, "fortran_order", 'e', where).find("True") != std::string::npos)
     SGDLAB_INPUT_ERROR(where, ": Fortran-ordered arrays are not supported (save it C-ordered)");
   a.shape = parse_shape(header_field(header, "shape", ')', where), where);
-  const size_t item = item_size(a.dtype);
-  if (item == 0 || (a.dtype[0] != '<' && a.dtype[0] != '|'))
-    SGDLAB_INPUT_ERROR(where, ": dtype ", a.dtype, " is not supported (little-endian integers, ",
-                       "uint8 or float32)");
-  for (uint64_t d : a.shape)
-    if (d == 0) SGDLAB_INPUT_ERROR(where, ": zero-size array (shape has a 0)");
-  if (a.shape.empty() || a.shape[0] > kMaxImages)
-    SGDLAB_INPUT_ERROR(where, ": expected an array with a first dimension of at most ", kMaxImages);
-  for (size_t i = 1; i < a.shape.size(); ++i)
-    if (a.shape[i] > kMaxSide) SGDLAB_INPUT_ERROR(where, ": dimension ", i, " is too large");
-  if ((bytes.size() - data_at) / item < a.count())
-    SGDLAB_INPUT_ERROR(where, ": truncated: shape needs ", a.count() * item, " bytes, found ",
-                       bytes.size() - data_at);
-  a.data = std::string_view(bytes).substr(data_at, a.count() * item);
+  a.data = std::string_view(bytes).substr(data_at);
+  check_array(a, where);
+  a.data = a.data.substr(0, a.count() * item_size(a.dtype));
   return a;
 }
 
@@ -378,13 +375,20 @@ Dataset read_npz_split(const std::string& path, const std::string& split, bool n
   const std::string ys = zip_member(archive.get(), "y_" + split + ".npy", path);
   const NpyArray x = parse_npy(xs, path + ": x_" + split);
   const NpyArray y = parse_npy(ys, path + ": y_" + split);
+  return dataset_from_arrays(x, y, nhwc, path + ": x_" + split, path + ": y_" + split);
+}
+
+Dataset dataset_from_arrays(const ArrayView& x, const ArrayView& y, bool nhwc,
+                            const std::string& x_name, const std::string& y_name) {
+  check_array(x, x_name);
+  check_array(y, y_name);
   if (y.shape.size() != 1 || (y.dtype[1] != 'i' && y.dtype[1] != 'u'))
-    SGDLAB_INPUT_ERROR(path, ": y_", split, ": expected integer labels [N], got dtype ", y.dtype,
-                       " rank ", y.shape.size());
+    SGDLAB_INPUT_ERROR(y_name, ": expected integer labels [N], got dtype ", y.dtype, " rank ",
+                       y.shape.size());
   if (x.shape[0] != y.shape[0])
-    SGDLAB_INPUT_ERROR(path, ": x_", split, " has ", x.shape[0], " images but y_", split, " has ",
-                       y.shape[0], " labels");
-  Dataset d = images_from(x, nhwc, path + ": x_" + split);
+    SGDLAB_INPUT_ERROR(x_name, " has ", x.shape[0], " images but ", y_name, " has ", y.shape[0],
+                       " labels");
+  Dataset d = images_from(x, nhwc, x_name);
   d.y.resize(y.shape[0]);
   for (size_t i = 0; i < d.y.size(); ++i) {
     const int64_t label = integer_at(y, i);
@@ -392,7 +396,7 @@ Dataset read_npz_split(const std::string& path, const std::string& split, bool n
     const std::string shown =
         y.dtype[1] == 'u' && label < 0 ? std::to_string(uint64_t(label)) : std::to_string(label);
     if (label < 0 || label > (1 << 20))
-      SGDLAB_INPUT_ERROR(path, ": y_", split, "[", i, "] = ", shown, " is not a class index");
+      SGDLAB_INPUT_ERROR(y_name, "[", i, "] = ", shown, " is not a class index");
     d.y[i] = int32_t(label);
   }
   return d;

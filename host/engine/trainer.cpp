@@ -388,15 +388,24 @@ struct Trainer::Impl {
   }
 
   // Every step of an epoch: the full ones, then the shorter tail.
-  void run_steps() {
+  // Every step of an epoch; `stoppable` asks TrainerOptions::stop_between_steps before
+  // each (never inside a recording).
+  void run_steps(bool stoppable = false) {
     for (int s = 0; s < full_steps; ++s) {
+      if (stoppable) stop_if_asked();
       ScopedRange step_range(be, "step");
       step(B);
     }
     if (tail) {
+      if (stoppable) stop_if_asked();
       ScopedRange step_range(be, "step");
       step(tail);
     }
+  }
+
+  void stop_if_asked() const {
+    if (opt.stop_between_steps && opt.stop_between_steps())
+      throw EpochStopped(__FILE__, __LINE__, "the epoch was stopped between two steps");
   }
 
   // Runs the step shapes about to be recorded once, eagerly, then puts back every value
@@ -457,16 +466,18 @@ struct Trainer::Impl {
         if (!step_recording) step_recording = be.record([this] { step(B); });
         if (tail && !tail_recording) tail_recording = be.record([this] { step(tail); });
         for (int s = 0; s < full_steps; ++s) {
+          stop_if_asked();
           ScopedRange step_range(be, "step");
           step_recording->replay();
         }
         if (tail) {
+          stop_if_asked();
           ScopedRange step_range(be, "step");
           tail_recording->replay();
         }
         break;
       case Capture::None:
-        run_steps();
+        run_steps(true);
         break;
     }
     global_step += steps;

@@ -11,8 +11,10 @@
 //
 // uint8 pixels are scaled to [0, 1]; --normalize standard then subtracts the training
 // set's mean and divides by its standard deviation, per channel.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,33 @@ std::pair<std::string, std::string> idx_split_files(const std::string& dir,
 
 // x_<split> and y_<split> of a .npz file; `nhwc`: the images are [N, H, W, C].
 Dataset read_npz_split(const std::string& path, const std::string& split, bool nhwc);
+
+// A C-ordered array in memory as NumPy describes it: its dtype code ("|u1", "<f4",
+// "<i8", ...), its shape, and its bytes (at least the shape's; not owned).
+struct ArrayView {
+  std::string dtype;
+  std::vector<uint64_t> shape;
+  std::string_view data;
+  uint64_t count() const {
+    uint64_t n = 1;
+    for (uint64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+// Images (uint8 or float32, [N, H, W], [N, C, H, W] or with `nhwc` [N, H, W, C]) and
+// integer labels [N] as a Dataset, checked as the .npz reader checks them (it reads
+// through this); errors name the arrays x_name and y_name. The pixels are copied once,
+// into float32 [N, C, H, W].
+Dataset dataset_from_arrays(const ArrayView& x, const ArrayView& y, bool nhwc,
+                            const std::string& x_name, const std::string& y_name);
+
+// A training and a test set read by any means, made into the splits training uses as
+// load_dataset makes them from files: a seeded validation split of options.val_fraction,
+// the scaling (uint8 divided by 255; options.standard), and the checks. `source` names
+// the data in messages.
+UspsData dataset_from_splits(const Dataset& train, Dataset test, const DataOptions& options,
+                             const std::string& source, const std::string& format);
 
 // Reads the data --data names in any format (detected unless options.format says),
 // scales it, and splits validation off the training set. For USPS, as load_usps.

@@ -3,12 +3,14 @@
 // momentum and cross-entropy, each lane with its own lr, momentum, dropout, seed,
 // initialisation and shuffles. A single run is a pack with T = 1.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/core/buffer.hpp"
+#include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/data.hpp"
 #include "sgdlab/engine/model.hpp"
 #include "sgdlab/engine/optimizer.hpp"
@@ -119,6 +121,18 @@ struct TrainerOptions {
   // false: a trainer made only to evaluate (test-time shifts, predict), whose batch size
   // is then not held against what the layers can train; train_epoch is refused.
   bool trains = true;
+  // Asked before each step where the host drives the steps (Capture::Step and None; a
+  // recorded epoch runs whole): true stops the epoch there with EpochStopped. For a
+  // Ctrl-C from Python; null: never.
+  std::function<bool()> stop_between_steps;
+};
+
+// train_epoch stopped between two steps (TrainerOptions::stop_between_steps). The epoch
+// is half done: put the pack back with restore() (to a state taken before it) before
+// using it again.
+class EpochStopped : public Error {
+ public:
+  using Error::Error;
 };
 
 // Throws InputError, with what it needs and what is available, when `packs` packs of
