@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl libssl-dev
   python3-matplotlib python3-numpy python3-torch python3-optuna
+  # the Python module (host/python) and its tests
+  pybind11-dev python3-dev python3-pytest
   # tools/fuzz.sh: clang, its sanitizer and libFuzzer runtimes, and its OpenMP (libomp)
   clang libclang-rt-dev libomp-dev
 )
