@@ -101,6 +101,16 @@ TEST(Elastic, TapsAreANormalisedGaussianCutAtFourSigma) {
   }
   EXPECT_EQ(elastic_taps(0, w), 0);
   EXPECT_EQ(w[0], 1.0f);
+  // A sigma training refuses, reaching a kernel directly, stays within the taps (the
+  // array is guarded by one float on each side that must stay untouched).
+  float guarded[2 * kMaxElasticRadius + 3];
+  std::fill(std::begin(guarded), std::end(guarded), -7.0f);
+  EXPECT_EQ(elastic_taps(100.0f, guarded + 1), kMaxElasticRadius);
+  EXPECT_EQ(guarded[0], -7.0f);
+  EXPECT_EQ(guarded[2 * kMaxElasticRadius + 2], -7.0f);
+  double sum = 0;
+  for (int k = 1; k <= 2 * kMaxElasticRadius + 1; ++k) sum += guarded[k];
+  EXPECT_NEAR(sum, 1.0, 1e-6);
 }
 
 // The two passes give alpha times the 2-D Gaussian smoothing of the noise (zero outside

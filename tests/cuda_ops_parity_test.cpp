@@ -481,6 +481,32 @@ TEST_F(CudaParity, AugmentMatchesTheCpu) {
   });
 }
 
+// Elastic fields on a non-square image (rows and columns must not be swapped), whose
+// taps at sigma 8 (R = 32) reach past it, with sigma 0 (no smoothing) in another lane, and
+// sizes that are no multiple of a block; a second, larger call on the same backend
+// grows the scratch rows.
+TEST_F(CudaParity, ElasticOnNonSquareImagesAndAGrowingBatchMatchesTheCpu) {
+  const std::vector<float> strength = {1, 5, 0.05f, 5, 8, 0, 0, 0, 3, 0};
+  const std::vector<uint64_t> seeds = {21, 22};
+  compare([&](Backend& be) {
+    std::vector<std::vector<float>> out;
+    auto A = up(be, strength);
+    auto S = up(be, seeds);
+    auto C = up(be, std::vector<int64_t>{7, 4});
+    for (int B : {3, 7}) {
+      const AugmentDims d{B, 2, 1, 12, 10, true};
+      const auto x = random_floats(size_t(d.B) * d.T * d.C * d.H * d.W, 29 + uint64_t(B));
+      auto X = up(be, x);
+      Buffer<float> Y(be, x.size());
+      LaneArrays lanes{nullptr, nullptr, nullptr, S.get(), nullptr};
+      lanes.augment = A.get();
+      be.augment(d, lanes, C.get(), -1.0f, X.get(), Y.get());
+      out.push_back(Y.download());
+    }
+    return out;
+  });
+}
+
 // The grad-stats ticket counter is zeroed when the backend is made, not inside the
 // first capture: a capture abandoned by an error leaves the next launch correct.
 TEST_F(CudaParity, GradStatsAfterAnAbandonedCaptureStillMatchTheCpu) {

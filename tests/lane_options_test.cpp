@@ -69,7 +69,9 @@ TEST(LaneOptions, MistakesAreOneLineNamingTheLaneAndTheSetting) {
   expect_refused(json{{"schedule", "onecycle"}, {"warmup", 1}}, "onecycle warms up by itself");
   expect_refused(json{{"augment", "alpha=3"}}, "give the smoothing too");
   expect_refused(json{{"dropout", 1.0}}, "lanes[2]: dropout: expected a rate in [0, 1)");
-  expect_refused(json{{"init", "he"}}, "--init: expected 'xavier' or 'uniform:LOW:HIGH'");
+  expect_refused(json{{"init", "he"}}, "lanes[2]: init: expected 'xavier' or 'uniform:LOW:HIGH'");
+  expect_refused(json{{"schedule", "sometimes"}}, "lanes[2]: schedule: expected constant");
+  expect_refused(json{{"elastic_alpha", 6}}, "lanes[2]: elastic_alpha: give the smoothing too");
   expect_refused(json::array({1, 2}), "lanes[2]: expected named settings");
 }
 

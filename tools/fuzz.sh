@@ -24,7 +24,7 @@ what=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || usage
 
-all_targets=(usps idx npz space model checkpoint list init)
+all_targets=(usps idx npz space model checkpoint list init lanes)
 
 if [ "$what" = all ]; then
   targets=("${all_targets[@]}")

@@ -47,7 +47,7 @@ CUDA_TRAINING_FILTER='CudaTraining.*'
 # cases stay out of the sanitizers.
 OWN_KERNELS_FILTER='CudaParity.MaxPool*:CudaParity.Activations:CudaParity.Dropout*'
 OWN_KERNELS_FILTER+=':CudaParity.ActivationDropoutFused:CudaParity.Softmax*:CudaParity.Sgd*'
-OWN_KERNELS_FILTER+=':CudaParity.Augment*:CudaParity.Gather*:*/CudaConvParity.*/local2d*'
+OWN_KERNELS_FILTER+=':CudaParity.Augment*:CudaParity.Elastic*:CudaParity.Gather*:*/CudaConvParity.*/local2d*'
 OWN_KERNELS_FILTER+=':CudaParity.AvgPool:CudaParity.AdamAndAdamW:CudaParity.ScheduledRates:CudaParity.BatchNorm:CudaParity.EmaUpdate'
 MARGIN=15  # seconds a phase keeps for its summary and the call's transfers
 

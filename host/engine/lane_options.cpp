@@ -180,6 +180,18 @@ LaneSettings lane_settings_from(const nlohmann::json& options, int epochs,
     if (h.list_default) h.set(lane, default_value(h));
   bool augment_text = false, augment_field = false;
   std::string schedule = "constant";
+  // The parsers' messages name the CLI's flag ("--schedule: ..."): here they name the
+  // lane and the setting instead.
+  auto parsed = [&](const std::string& key, auto parse) {
+    try {
+      parse();
+    } catch (const InputError& e) {
+      std::string why = e.what();
+      if (why.rfind("--", 0) == 0 && why.find(": ") != std::string::npos)
+        why = why.substr(why.find(": ") + 2);
+      SGDLAB_INPUT_ERROR(where, ": ", key, ": ", why);
+    }
+  };
   for (auto it = options.begin(); it != options.end(); ++it) {
     const std::string& key = it.key();
     const nlohmann::json& v = it.value();
@@ -188,9 +200,11 @@ LaneSettings lane_settings_from(const nlohmann::json& options, int epochs,
         SGDLAB_INPUT_ERROR(where, ": seed: expected an integer from 0 to 2^64 - 1, got ", v.dump());
       lane.seed = v.get<uint64_t>();
     } else if (key == "init") {
-      parse_init(text_at(v, key, where), lane);
+      const std::string text = text_at(v, key, where);
+      parsed(key, [&] { parse_init(text, lane); });
     } else if (key == "augment") {
-      lane.augment = parse_augment(text_at(v, key, where));
+      const std::string text = text_at(v, key, where);
+      parsed(key, [&] { lane.augment = parse_augment(text); });
       augment_text = true;
     } else if (key == "schedule") {
       schedule = text_at(v, key, where);
@@ -214,8 +228,14 @@ LaneSettings lane_settings_from(const nlohmann::json& options, int epochs,
                            it.value().dump());
       h->set(lane, x);
     }
+  // As --augment's alpha, the elastic field's strength needs its smoothing.
+  if (options.contains("elastic_alpha") && !options.contains("elastic_sigma") &&
+      lane.augment.elastic())
+    SGDLAB_INPUT_ERROR(where, ": elastic_alpha: give the smoothing too, elastic_sigma (Simard ",
+                       "et al. used sigma=4 with alpha=34 on 28-pixel digits)");
   // The schedule with its warm-up, as --schedule and --warmup give it.
-  lane.schedule = parse_schedule(schedule, lane.schedule.warmup, epochs);
+  const int warmup = lane.schedule.warmup;
+  parsed("schedule", [&] { lane.schedule = parse_schedule(schedule, warmup, epochs); });
   const Hyperparameter* which = nullptr;
   const std::string why = lane_refusal(lane, &which);
   if (!why.empty()) SGDLAB_INPUT_ERROR(where, ": ", which->name, ": ", why);

@@ -17,11 +17,24 @@ nlohmann::json settings_json(const py::handle& settings, const std::string& wher
     const py::object value = py::hasattr(v, "item") && !py::isinstance<py::str>(v)
                                  ? py::reinterpret_borrow<py::object>(v).attr("item")()
                                  : py::reinterpret_borrow<py::object>(v);
-    // A hyperparameter of the table is a number (or a bool): anything else is a type error.
-    if (find_hyperparameter(key) && !py::isinstance<py::bool_>(value) &&
-        !py::isinstance<py::int_>(value) && !py::isinstance<py::float_>(value))
-      throw py::type_error(where + ": " + key + ": expected a number, got " +
-                           std::string(py::str(py::type::of(value).attr("__name__"))));
+    // Each setting's Python type: numbers for the table's hyperparameters (a bool only
+    // for nesterov), an int for the seed, text for the rest; anything else is a type error.
+    const bool is_bool = py::isinstance<py::bool_>(value);
+    const bool is_int = py::isinstance<py::int_>(value) && !is_bool;
+    const bool is_number = is_int || py::isinstance<py::float_>(value);
+    const bool is_text = py::isinstance<py::str>(value);
+    const char* expected = nullptr;
+    if (key == "nesterov" && !is_bool && !is_number)
+      expected = "True or False";
+    else if (key != "nesterov" && find_hyperparameter(key) && !is_number)
+      expected = "a number";
+    else if (key == "seed" && !is_int)
+      expected = "an integer";
+    else if ((key == "schedule" || key == "init" || key == "augment") && !is_text)
+      expected = "text";
+    if (expected)
+      throw py::type_error(where + ": " + key + ": expected " + expected + ", got " +
+                           std::string(py::repr(value)));
     if (py::isinstance<py::bool_>(value))
       out[key] = value.cast<bool>();
     else if (py::isinstance<py::int_>(value)) {
@@ -51,7 +64,10 @@ ArrayView array_view(const py::handle& obj, const std::string& name, py::object&
     throw py::type_error(name + ": expected a NumPy array, got " +
                          std::string(py::str(py::type::of(obj).attr("__name__"))));
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
+  if (!(a.flags() & py::array::c_style)) {
+    a = py::array::ensure(a, py::array::c_style);
+    if (!a) throw py::error_already_set();  // the copy failed (memory): its error is set
+  }
   keep = a;
   ArrayView v;
   // NumPy's code for the dtype: "<f4", "|u1", "<i8" (">" on big-endian data, refused).

@@ -2,7 +2,9 @@
 
 #include <Python.h>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -35,12 +37,50 @@ Capture capture_named(const std::string& name) {
   throw py::value_error("capture: expected 'step', 'epoch' or 'none', got '" + name + "'");
 }
 
-// Between steps, with the GIL taken back for a moment: whether Python has a signal to
-// handle (Ctrl-C). Its handler's exception stays set for the caller to raise.
-bool python_signal_pending() {
-  py::gil_scoped_acquire locked;
-  return PyErr_CheckSignals() != 0;
+// One lane's settings from a Python dict, with the pack-level checks `train` makes
+// (nesterov is SGD's).
+LaneSettings lane_from(const py::handle& settings, int epochs, OptimizerKind optimizer,
+                       const std::string& optimizer_name, const std::string& where) {
+  LaneSettings lane = lane_settings_from(settings_json(settings, where), epochs, where);
+  if (lane.nesterov && optimizer != OptimizerKind::Sgd)
+    throw py::value_error(where + ": nesterov: a setting of SGD, not of optimizer " +
+                          optimizer_name);
+  return lane;
 }
+
+// Whether a lane's settings would be taken by a pack (sgdlab.optuna checks each trial
+// on its own): raises what Pack() would.
+void check_lane(const py::handle& settings, int epochs, int batch, const std::string& optimizer) {
+  if (batch <= 0) throw py::value_error("batch: expected a batch size > 0");
+  if (epochs <= 0) throw py::value_error("epochs: expected a number of epochs > 0");
+  lane_from(settings, epochs, optimizer_named(optimizer, "optimizer").kind(), optimizer, "lane");
+}
+
+// Ctrl-C while a pack trains: asked between steps, with the GIL taken back for a moment,
+// whether Python has a signal to handle. Only the main thread handles signals, so the
+// check is made there only, and at most every 20 ms (a step can be far shorter). The
+// handler's exception stays set for the caller to raise.
+class SignalCheck {
+ public:
+  // Called with the GIL held, as an epoch starts.
+  void arm() {
+    const py::object main = py::module_::import("threading").attr("main_thread")();
+    armed_ = PyThread_get_thread_ident() == main.attr("ident").cast<unsigned long>();
+    last_ = std::chrono::steady_clock::now();
+  }
+  bool pending() {
+    if (!armed_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(20)) return false;
+    last_ = now;
+    py::gil_scoped_acquire locked;
+    return PyErr_CheckSignals() != 0;
+  }
+
+ private:
+  bool armed_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
 
 class Pack {
  public:
@@ -55,15 +95,11 @@ class Pack {
     options_.eval_batch = eval_batch;
     options_.capture = capture_named(capture);
     options_.optimizer = optimizer_named(optimizer, "optimizer").kind();
-    for (size_t t = 0; t < lanes.size(); ++t) {
-      const std::string where = "lanes[" + std::to_string(t) + "]";
-      lanes_.push_back(lane_settings_from(settings_json(lanes[t], where), epochs, where));
-      if (lanes_.back().nesterov && options_.optimizer != OptimizerKind::Sgd)
-        throw py::value_error(where + ": nesterov: a setting of SGD, not of optimizer " +
-                              optimizer);
-    }
+    for (size_t t = 0; t < lanes.size(); ++t)
+      lanes_.push_back(lane_from(lanes[t], epochs, options_.optimizer, optimizer,
+                                 "lanes[" + std::to_string(t) + "]"));
     spec_ = load_model(model);
-    options_.stop_between_steps = &python_signal_pending;
+    options_.stop_between_steps = [this] { return signals_.pending(); };
     py::gil_scoped_release unlocked;
     backend_ = make_backend(device, &notes_);
     device_data_ = std::make_unique<DeviceData>(*backend_, *data_);
@@ -73,13 +109,17 @@ class Pack {
   // One epoch of every lane. A Ctrl-C between two steps puts the pack back to where the
   // epoch began and raises KeyboardInterrupt: the pack is never left half-updated.
   py::dict train_epoch() {
+    const Busy busy(*this);
     if (trainer_->epochs_done() >= epochs_)
       throw py::value_error("the pack has trained its " + std::to_string(epochs_) + " epochs");
     std::vector<EpochStats> rows;
     bool stopped = false;
+    signals_.arm();
     {
       py::gil_scoped_release unlocked;
-      const TrainerState before = trainer_->state();
+      // A recorded epoch cannot be stopped, so it needs nothing to go back to.
+      const TrainerState before =
+          options_.capture == Capture::Epoch ? TrainerState{} : trainer_->state();
       try {
         rows = trainer_->train_epoch();
       } catch (const EpochStopped&) {
@@ -92,11 +132,13 @@ class Pack {
   }
 
   void freeze(int lane) {
+    const Busy busy(*this);
     check_lane(lane);
     trainer_->prune(lane);
   }
 
   py::dict evaluate(const std::string& split) {
+    const Busy busy(*this);
     const Split s = split_named(split);
     std::vector<EvalStats> stats;
     {
@@ -116,6 +158,7 @@ class Pack {
 
   // Softmax outputs [n, lanes, classes] over a split, in the split's order.
   py::array_t<float> probabilities(const std::string& split) {
+    const Busy busy(*this);
     const Split s = split_named(split);
     std::vector<float> p;
     {
@@ -131,6 +174,7 @@ class Pack {
   // Lane `lane` as `train` saves it (models/lane-T.safetensors): the evaluated weights,
   // its settings, the epochs done and the data's scaling.
   void save(int lane, const std::string& path) {
+    const Busy busy(*this);
     check_lane(lane);
     py::gil_scoped_release unlocked;
     const std::vector<float> flat = trainer_->evaluated_parameters();
@@ -140,6 +184,7 @@ class Pack {
   }
 
   py::array_t<float> lane_parameters(int lane) {
+    const Busy busy(*this);
     check_lane(lane);
     return to_numpy(extract_lane(trainer_->plan(), trainer_->evaluated_parameters(), lane));
   }
@@ -158,6 +203,19 @@ class Pack {
   std::string notes() const { return notes_.str(); }
 
  private:
+  // One call at a time: the GIL is released while the pack works, so another thread (or
+  // a signal handler run between steps) could otherwise reach it mid-epoch.
+  class Busy {
+   public:
+    explicit Busy(Pack& p) : lock_(p.busy_, std::try_to_lock) {
+      if (!lock_.owns_lock())
+        throw std::runtime_error("the pack is busy: another call on it has not returned yet");
+    }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+  };
+
   void check_lane(int lane) const {
     if (lane < 0 || lane >= int(lanes_.size()))
       throw py::index_error("lane " + std::to_string(lane) + " of a pack of " +
@@ -193,6 +251,8 @@ class Pack {
     return d;
   }
 
+  std::mutex busy_;
+  SignalCheck signals_;
   std::shared_ptr<const UspsData> data_;
   int epochs_;
   ModelSpec spec_;
@@ -207,6 +267,8 @@ class Pack {
 }  // namespace
 
 void register_pack(py::module_& m) {
+  m.def("_check_lane", &check_lane, py::arg("settings"), py::arg("epochs"), py::arg("batch"),
+        py::arg("optimizer"));
   py::class_<Pack>(m, "_Pack")
       .def(py::init<const std::string&, const Data&, int, int, const py::list&, const std::string&,
                     const std::string&, const std::string&, int>(),

@@ -102,12 +102,12 @@ def test_an_exception_leaves_no_trial_running(npz):
     states = [t.state for t in study.get_trials(deepcopy=False)]
     assert len(states) == 3
     assert all(s == optuna.trial.TrialState.FAIL for s in states)
-    # A lane setting the engine refuses: the pack is never made, and its trials fail.
+    # Settings the engine refuses fail their trials, with the reason, and raise nothing.
     study = optuna.create_study(direction="maximize")
-    with pytest.raises(ValueError, match="lr: expected a learning rate > 0"):
-        sgdlab.optuna.optimize(study, lambda t: {"lr": -1.0}, "mlp", sgdlab.load_data(npz),
-                               n_trials=2, lanes=2, epochs=1, device="cpu")
+    sgdlab.optuna.optimize(study, lambda t: {"lr": -1.0}, "mlp", sgdlab.load_data(npz),
+                           n_trials=2, lanes=2, epochs=1, device="cpu")
     assert [t.state for t in study.get_trials()] == [optuna.trial.TrialState.FAIL] * 2
+    assert "lr: expected a learning rate > 0" in study.trials[0].user_attrs["sgdlab_fail_reason"]
 
 
 def test_a_diverging_lane_is_told_fail_and_the_others_complete(npz):
@@ -131,3 +131,16 @@ def test_bad_arguments(npz):
     with pytest.raises(TypeError, match="expected a dict"):
         sgdlab.optuna.optimize(study, lambda t: 0.1, "mlp", data, n_trials=1, device="cpu")
     assert all(t.state == optuna.trial.TrialState.FAIL for t in study.get_trials())
+
+
+def test_a_refused_trial_fails_alone(npz):
+    study = optuna.create_study(direction="maximize")
+    momenta = iter([0.9, 1.0, 0.5])  # momentum 1 is refused by training
+    sgdlab.optuna.optimize(study, lambda t: {"lr": 0.05, "momentum": next(momenta)}, "mlp",
+                           sgdlab.load_data(npz), n_trials=3, lanes=3, epochs=1, device="cpu")
+    states = [t.state for t in study.get_trials()]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
+                      optuna.trial.TrialState.COMPLETE]
+    assert "momentum: expected a value in [0, 1)" in study.trials[1].user_attrs[
+        "sgdlab_fail_reason"]
+

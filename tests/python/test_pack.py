@@ -13,17 +13,28 @@ import pytest
 import sgdlab
 
 LANES = [dict(lr=0.05, momentum=0.9, dropout=0.1, seed=1, augment="shift=1,rotate=5",
-              schedule="cosine", weight_decay=5e-4),
+              schedule="cosine", weight_decay=5e-4, nesterov=True, warmup=1),
          dict(lr=0.1, momentum=0.9, dropout=0.1, seed=2, augment="shift=1,rotate=5",
-              schedule="cosine", weight_decay=5e-4)]
+              schedule="cosine", weight_decay=5e-4, nesterov=True, warmup=1)]
 CLI_FLAGS = ["--lr", "0.05,0.1", "--momentum", "0.9", "--dropout", "0.1", "--seed", "1,2",
-             "--augment", "shift=1,rotate=5", "--schedule", "cosine", "--weight-decay", "5e-4"]
+             "--augment", "shift=1,rotate=5", "--schedule", "cosine", "--weight-decay", "5e-4",
+             "--nesterov", "--warmup", "1"]
+# Every other kind of setting: AdamW, the moving average, label smoothing, a uniform
+# initialisation, one-cycle, and the elastic distortion given as fields.
+ADAMW_LANES = [dict(lr=0.002, seed=s, beta1=0.85, beta2=0.995, eps=1e-7, weight_decay=0.01,
+                    ema=0.9, label_smoothing=0.1, init="uniform:-0.05:0.05",
+                    schedule="onecycle:0.3", shift=1, elastic_alpha=4, elastic_sigma=2)
+               for s in (3, 4)]
+ADAMW_FLAGS = ["--optimizer", "adamw", "--lr", "0.002", "--seed", "3,4", "--beta1", "0.85",
+               "--beta2", "0.995", "--eps", "1e-7", "--weight-decay", "0.01", "--ema", "0.9",
+               "--label-smoothing", "0.1", "--init", "uniform:-0.05:0.05", "--schedule",
+               "onecycle:0.3", "--augment", "shift=1,alpha=4,sigma=2"]
 
 
-def train_cli(binary, data, out, model="mlp", epochs=3, batch=32):
+def train_cli(binary, data, out, model="mlp", epochs=3, batch=32, flags=CLI_FLAGS):
     subprocess.run([binary, "train", "--model", model, "--data", data, "--epochs", str(epochs),
                     "--batch", str(batch), "--device", "cpu", "--quiet", "--save", "--out", str(out)]
-                   + CLI_FLAGS, check=True, capture_output=True)
+                   + flags, check=True, capture_output=True)
     with open(os.path.join(out, "metrics.jsonl")) as f:
         return [json.loads(line) for line in f]
 
@@ -40,8 +51,9 @@ def read_safetensors(path):
                              dtype=np.float32) for k, v in header.items()}
 
 
-def train_python(data, tmp_path, model="mlp", epochs=3, batch=32):
-    pack = sgdlab.Pack(model, data, batch=batch, epochs=epochs, lanes=LANES, device="cpu")
+def train_python(data, tmp_path, model="mlp", epochs=3, batch=32, lanes=LANES, optimizer="sgd"):
+    pack = sgdlab.Pack(model, data, batch=batch, epochs=epochs, lanes=lanes, device="cpu",
+                       optimizer=optimizer)
     rows = [ep for ep in pack]
     for t in range(pack.lanes):
         pack.save(t, tmp_path / f"py-{t}.safetensors")
@@ -56,16 +68,18 @@ def expect_same_metrics(rows, metrics, lanes):
             assert getattr(ep, key)[m["lane"]] == m[key], (key, m["epoch"], m["lane"])
 
 
-def test_a_lane_trains_bit_for_bit_as_the_cli(binary, npz, tmp_path):
-    metrics = train_cli(binary, npz, tmp_path / "cli")
-    pack, rows = train_python(sgdlab.load_data(npz), tmp_path)
+@pytest.mark.parametrize("lanes, flags, optimizer", [(LANES, CLI_FLAGS, "sgd"),
+                                                     (ADAMW_LANES, ADAMW_FLAGS, "adamw")])
+def test_a_lane_trains_bit_for_bit_as_the_cli(binary, npz, tmp_path, lanes, flags, optimizer):
+    metrics = train_cli(binary, npz, tmp_path / "cli", flags=flags)
+    pack, rows = train_python(sgdlab.load_data(npz), tmp_path, lanes=lanes, optimizer=optimizer)
     assert [ep.epoch for ep in rows] == [1, 2, 3]
     expect_same_metrics(rows, metrics, 2)
     for t in range(2):  # the saved model files, byte for byte
         with open(tmp_path / f"py-{t}.safetensors", "rb") as a, \
                 open(tmp_path / "cli" / "models" / f"lane-{t}.safetensors", "rb") as b:
             assert a.read() == b.read()
-    assert pack.settings(1)["lr"] == pytest.approx(0.1)
+    assert pack.settings(1)["lr"] == pytest.approx(lanes[1]["lr"])
 
 
 def test_numpy_data_trains_as_the_same_npz_read_by_the_cli(binary, npz, arrays, tmp_path):
@@ -161,8 +175,12 @@ def test_ctrl_c_stops_between_steps_and_leaves_the_pack_usable(npz):
     (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(lr="fast")]), TypeError,
      r"lanes\[0\]: lr: expected a number"),
     (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(schedule="sometimes")]), ValueError,
-     r"--schedule: expected constant"),
+     r"lanes\[0\]: schedule: expected constant"),
     (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(seed=-1)]), ValueError, r"seed: expected"),
+    (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(seed="7")]), TypeError, r"seed: expected an int"),
+    (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(schedule=3)]), TypeError,
+     r"schedule: expected text"),
+    (lambda d: sgdlab.Pack("mlp", d, lanes=[dict(lr=True)]), TypeError, r"lr: expected a number"),
     (lambda d: sgdlab.Pack("vgg", d), ValueError, r"vgg: expected a preset"),
     (lambda d: sgdlab.Pack("mlp", d, batch=0), ValueError, r"batch"),
     (lambda d: sgdlab.Pack("mlp", d, device="tpu"), ValueError, r"tpu"),

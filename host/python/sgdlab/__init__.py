@@ -38,8 +38,8 @@ def _images(x):
     else converted once: other floating or integer types to float32."""
     a = _np.asarray(x)
     if a.dtype not in (_np.uint8, _np.float32) and a.dtype.kind in "fiub":
-        a = a.astype(_np.float32)
-    return _np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+        return a.astype(_np.float32, order="C")
+    return _np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), order="C", copy=False))
 
 
 def _labels(y):
@@ -148,7 +148,7 @@ class Pack:
         if isinstance(lanes, dict) or not hasattr(lanes, "__iter__"):
             raise TypeError("lanes: expected a list of dicts, one per lane")
         self._pack = _sgdlab._Pack(str(model), data._data, int(batch), int(epochs), list(lanes),
-                                   device, optimizer, capture, int(eval_batch))
+                                   str(device), str(optimizer), str(capture), int(eval_batch))
         self.model = str(model)
         self.batch = int(batch)
 
@@ -157,6 +157,8 @@ class Pack:
     epochs_done = property(lambda self: self._pack.epochs_done, doc="epochs trained so far")
     steps_per_epoch = property(lambda self: self._pack.steps_per_epoch)
     device = property(lambda self: self._pack.device, doc="the device, in words")
+    notes = property(lambda self: self._pack.notes,
+                     doc="what choosing the device said (device=\"auto\" without a GPU)")
 
     def __iter__(self):
         while self.epochs_done < self.epochs:

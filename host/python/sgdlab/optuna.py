@@ -18,7 +18,7 @@ import math
 
 import optuna
 
-from . import Pack
+from . import Pack, _sgdlab
 
 __all__ = ["optimize"]
 
@@ -31,6 +31,32 @@ def _lane_settings(trial, params):
     lane = {k: v for k, v in params.items() if k not in _PACK_KEYS}
     lane.setdefault("seed", trial.number + 1)
     return lane
+
+
+def _tell(study, trial, open_, value=None, state=None):
+    """Tells a trial once: it leaves `open_` first, so that a tell that raises after
+    Optuna stored the state (a sampler's after_trial may) is not told again."""
+    open_.discard(trial.number)
+    if state is None:
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=state)
+
+
+def _fail(study, trial, open_, reason):
+    trial.set_user_attr("sgdlab_fail_reason", reason)
+    _tell(study, trial, open_, state=optuna.trial.TrialState.FAIL)
+
+
+def _refusal(trial, params, epochs, batch, optimizer):
+    """Why sgdlab refuses a trial's settings, or None: checked one trial at a time, so that
+    one trial's bad suggestion fails that trial only."""
+    try:
+        _sgdlab._check_lane(_lane_settings(trial, params), epochs,
+                            int(params.get("batch", batch)), str(params.get("optimizer", optimizer)))
+    except (ValueError, TypeError) as e:
+        return str(e)
+    return None
 
 
 def _groups(asked, batch, optimizer):
@@ -54,30 +80,24 @@ def _train_pack(study, model, data, members, batch, optimizer, epochs, objective
         for i in list(alive):
             trial = members[i][0]
             if ep.diverged[i]:
-                trial.set_user_attr("sgdlab_fail_reason",
-                                    f"the loss turned NaN or infinite in epoch {ep.epoch}")
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                open_.discard(trial.number)
                 alive.remove(i)
+                _fail(study, trial, open_, f"the loss turned NaN or infinite in epoch {ep.epoch}")
                 continue
             value = float(values[i])
             last[i] = value
             trial.report(value, ep.epoch)
             if trial.should_prune():
                 pack.freeze(i)
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                open_.discard(trial.number)
                 alive.remove(i)
+                _tell(study, trial, open_, state=optuna.trial.TrialState.PRUNED)
         if not alive:
             break
     for i in alive:
         trial = members[i][0]
         if math.isfinite(last[i]):
-            study.tell(trial, last[i])
+            _tell(study, trial, open_, value=last[i])
         else:
-            trial.set_user_attr("sgdlab_fail_reason", f"{objective} is {last[i]}")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        open_.discard(trial.number)
+            _fail(study, trial, open_, f"{objective} is {last[i]}")
 
 
 def optimize(study, suggest, model, data, n_trials, lanes=8, epochs=20, objective="val_acc",
@@ -92,10 +112,11 @@ def optimize(study, suggest, model, data, n_trials, lanes=8, epochs=20, objectiv
     Every epoch, each lane's `objective` (an Epoch field: "val_acc", "val_loss",
     "train_loss", "train_acc", ...) is reported with trial.report(value, epoch); a lane
     whose trial.should_prune() is true is frozen and told PRUNED. Lanes that finish are
-    told COMPLETE with their last epoch's value; a lane that diverges is told FAIL (the
-    reason in the user attribute "sgdlab_fail_reason"). If anything raises, every trial
-    this call asked and has not told is told FAIL before the exception goes on, so none is
-    left RUNNING. Several processes may run this on one study (any Optuna storage).
+    told COMPLETE with their last epoch's value; a lane that diverges, and a trial whose
+    settings sgdlab refuses, is told FAIL (the reason in the user attribute
+    "sgdlab_fail_reason"), and the others go on. If anything raises, every trial this call
+    asked and has not told is told FAIL before the exception goes on, so none is left
+    RUNNING. Several processes may run this on one study (any Optuna storage).
     """
     if n_trials < 1 or lanes < 1 or epochs < 1:
         raise ValueError("n_trials, lanes and epochs must be >= 1")
@@ -118,12 +139,19 @@ def optimize(study, suggest, model, data, n_trials, lanes=8, epochs=20, objectiv
                 if not isinstance(params, dict):
                     raise TypeError(f"suggest: expected a dict of settings, got "
                                     f"{type(params).__name__}")
-                asked.append((trial, params))
+                why = _refusal(trial, params, epochs, batch, optimizer)
+                if why is None:
+                    asked.append((trial, params))
+                else:
+                    _fail(study, trial, open_, why)
             for (b, opt), members in _groups(asked, batch, optimizer).items():
                 _train_pack(study, model, data, members, b, opt, epochs, objective, device, open_)
     except BaseException:
         for number in sorted(open_):
             trial = by_number[number]
-            trial.set_user_attr("sgdlab_fail_reason", "stopped by an exception in optimize")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            try:
+                trial.set_user_attr("sgdlab_fail_reason", "stopped by an exception in optimize")
+                study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+            except Exception:  # noqa: BLE001 - the first exception is the one to raise
+                pass
         raise

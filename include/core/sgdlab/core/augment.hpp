@@ -61,9 +61,12 @@ SGDLAB_HD Affine augment_transform(uint64_t seed, uint64_t step, uint32_t image,
 }
 
 // The normalised Gaussian of an elastic distortion: w[0 .. 2R] for offsets -R .. R, R
-// returned (sigma 0: R = 0, w[0] = 1, no smoothing).
+// returned (sigma 0: R = 0, w[0] = 1, no smoothing). `w` holds 2 kMaxElasticRadius + 1
+// taps: a sigma above kMaxElasticSigma (which training refuses) is cut to that radius
+// rather than written past them.
 SGDLAB_HD int elastic_taps(float sigma, float* w) {
-  const int R = int(kElasticTruncate * sigma + 0.5f);
+  const int wanted = int(kElasticTruncate * sigma + 0.5f);
+  const int R = wanted < kMaxElasticRadius ? wanted : kMaxElasticRadius;
   float sum = 0;
   for (int k = -R; k <= R; ++k) {
     w[k + R] = R ? expf(-0.5f * float(k * k) / (sigma * sigma)) : 1.0f;

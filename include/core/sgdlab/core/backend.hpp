@@ -153,8 +153,10 @@ class Backend {
                             float* dlogits, float* loss_sum, float* correct, LaneState* state) = 0;
 
   // Training-time augmentation (sgdlab/core/augment.hpp): image b of lane t, resampled
-  // under its own random affine transform within lanes.augment[3t..3t+2] (shift,
-  // rotation, scale), drawn at counters[kCounterGlobalStep]; `background` outside.
+  // under its own random affine transform within lanes.augment[kAugmentFields t ..]
+  // (shift, rotation, scale) and, where d.elastic and the lane's alpha is not 0, moved by
+  // its elastic field (alpha, sigma), all drawn at counters[kCounterGlobalStep];
+  // `background` outside.
   virtual void augment(const AugmentDims& d, const LaneArrays& lanes, const int64_t* counters,
                        float background, const float* x, float* y) = 0;
 
