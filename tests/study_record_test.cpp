@@ -27,6 +27,14 @@ std::vector<float> read_f32(const std::string& path) {
   return v;
 }
 
+// A model's folder in the study: a model file's path made into one name.
+std::string folder_of(const std::string& model) {
+  std::string key = model;
+  for (char& ch : key)
+    if (ch == '/') ch = '_';
+  return key;
+}
+
 // The ensemble of every final model, recomputed from the probability files the study
 // wrote: each architecture's seeds averaged, weighted as the report says.
 std::vector<int> recomputed_vote(const std::string& study, const nlohmann::json& report,
@@ -35,7 +43,8 @@ std::vector<int> recomputed_vote(const std::string& study, const nlohmann::json&
   std::vector<double> score;
   for (const auto& m : kArchitectures) {
     const bool tta = report["models"][m]["final"]["tta"].value("used", false);
-    const auto p = read_f32(study + "/" + m + "/final_test_probs" + (tta ? "_tta" : "") + ".f32");
+    const auto p =
+        read_f32(study + "/" + folder_of(m) + "/final_test_probs" + (tta ? "_tta" : "") + ".f32");
     const size_t n = p.size() / size_t(seeds * 10);
     score.resize(n * 10, 0.0);
     const double w = all["weights"][m].get<double>();
@@ -75,6 +84,9 @@ TEST(StudyRecord, EnsemblesTheArchitecturesAndListsEveryMisclassifiedDigit) {
     EXPECT_TRUE(report["models"][m]["final"]["tta"].is_object()) << m;
   }
   EXPECT_FALSE(report.contains("effects"));
+  // Each model's files in one folder of its own directly under --out.
+  EXPECT_TRUE(std::filesystem::exists(dir / "study/data_models_cnn-deep.json/final.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "study/data"));
   EXPECT_EQ(out.find("== effect"), std::string::npos) << out;
 
   const auto& ens = report["ensemble"];
@@ -126,6 +138,21 @@ TEST(StudyRecord, ExplicitOptionsOverrideThePresetsDefaults) {
   EXPECT_FALSE(report["config"].contains("objective"));  // val_acc, the default, is not written
   EXPECT_FALSE(report["config"].contains("narrow_choices"));
   EXPECT_EQ(report["ensemble"]["weights_rule"], "simplex");  // not the paper's three models
+
+  // A model file reached through ".." keeps its files inside --out.
+  std::filesystem::create_directories(dir / "work");
+  std::filesystem::copy_file(std::string(SGDLAB_TESTS_DIR) + "/../data/models/cnn-bn.json",
+                             dir / "m.json");
+  ASSERT_EQ(run_command("cd " + (dir / "work") + " && " + sgdlab_binary() +
+                            " study --preset quick --models ../m.json --coarse 2 --fine 1 " +
+                            "--epochs 1 --seeds 2 --device cpu --no-figures --data " +
+                            (dir / "data") + " --out study",
+                        &out),
+            0)
+      << out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/study/_.._m.json/final.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "work/study/effects/init-_.._m.json.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.json/final.json"));
 
   EXPECT_EQ(run_command(sgdlab_binary() + " study --models , --out " + (dir / "other"), &out), 2);
   EXPECT_NE(out.find("sgdlab: --models: expected at least one model"), std::string::npos) << out;

@@ -57,15 +57,18 @@ def kde(report, out):
             ax.plot(c["grid"], c["top"], label=f"top {n['n_top']} (20%)", color="tab:orange")
             ax.plot(c["all_values"], [0] * len(c["all_values"]), "|", color="tab:blue", ms=12)
             ax.plot(c["top_values"], [0] * len(c["top_values"]), "|", color="tab:orange", ms=16)
+            # The KDE's axis (search/narrow.cpp plot_unit): log2 for the batch size, log10
+            # for log-scaled parameters, the value itself otherwise.
             iv = n.get("intervals", {}).get(p)
             if iv:
                 lo, hi = iv["low"], iv["high"]
-                if p == "lr":
+                if iv.get("log_scale", p == "lr"):
                     lo, hi = math.log10(lo), math.log10(hi)
                 ax.axvspan(lo, hi, color="tab:orange", alpha=0.12, label="narrowed interval")
             mode = n.get("mode", {}).get(p)
-            if mode:
-                ax.axvline(math.log2(mode), color="tab:orange", ls="--", label=f"most frequent in top: {mode:g}")
+            if mode is not None:
+                x = math.log2(mode) if p == "batch" else mode
+                ax.axvline(x, color="tab:orange", ls="--", label=f"most frequent in top: {mode:g}")
             ax.set_xlabel(AXIS_LABELS.get(p, p))
             ax.set_ylabel("density")
             ax.set_title(f"{p}")
@@ -147,28 +150,35 @@ def confusion(report, out):
     save(fig, out, "ensemble_confusion")
 
 
-def misclassified(report, out):
-    """Every test digit the ensemble of all final models gets wrong, with its label, the
-    prediction and the ensemble's probability of each."""
+def misclassified(report, out, most=100):
+    """The test digits the ensemble of all final models gets wrong, with the label, the
+    prediction and the ensemble's probability of each: all of them, or the `most` it was
+    surest of when there are more."""
     ensemble = report.get("ensemble") or {}
     wrong = (ensemble.get("all_seeds") or {}).get("misclassified")
     if wrong is None:
         return
+    n_wrong = len(wrong)
+    sure = lambda w: w["p_predicted"] if w["p_predicted"] is not None else -1.0  # noqa: E731
+    if n_wrong > most:
+        wrong = sorted(wrong, key=sure, reverse=True)[:most]
     cols = 10
     rows = max(1, math.ceil(len(wrong) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.35 * cols, 1.6 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
+    p = lambda v: "?" if v is None else f"{v:.2f}"  # noqa: E731 - NaN is null in JSON
     for ax, w in zip(axes.flat, wrong):
         side = math.isqrt(len(w["pixels"]))
         image = [w["pixels"][r * side:(r + 1) * side] for r in range(side)]
         ax.imshow(image, cmap="gray_r")
-        ax.set_title(f"{w['label']}→{w['predicted']} ({w['p_predicted']:.2f})\n"
-                     f"p({w['label']}) = {w['p_label']:.2f}", fontsize=7)
+        ax.set_title(f"{w['label']}→{w['predicted']} ({p(w['p_predicted'])})\n"
+                     f"p({w['label']}) = {p(w['p_label'])}", fontsize=7)
     n_test = sum(map(sum, report.get("ensemble_confusion") or [[0]]))
-    acc = ensemble["all_seeds"]["test_acc"]
-    fig.suptitle(f"The {len(wrong)} test digits the ensemble of every final model gets wrong "
-                 f"({100 * acc:.2f}% of {n_test}): label→prediction (its probability)", fontsize=9)
+    shown = f"the {len(wrong)} it was surest of" if n_wrong > most else "all of them"
+    fig.suptitle(f"The {n_wrong} of {n_test} test digits the ensemble of every final model gets "
+                 f"wrong ({100 * (1 - ensemble['all_seeds']['test_acc']):.2f}% error; {shown}): "
+                 f"label→prediction (its probability)", fontsize=9)
     save(fig, out, "misclassified")
 
 

@@ -326,9 +326,13 @@ void render_figures(std::ostream& md, const json& r, const Models& models) {
   std::vector<std::string> files;
   for (const auto& [key, m] : models) files.push_back("kde_" + figure_name(key));
   files.push_back("history");
-  if (!at(r, "effects").is_null())
-    for (const char* f : {"lr_scaling", "batch_gradients", "momentum_gradients", "dropout_loss"})
-      files.push_back(f);
+  // An effect's figure where the experiment ran (tools/figures.py draws no other).
+  const std::pair<const char*, const char*> effects[] = {{"lr_scaling", "lr_scaling"},
+                                                         {"batch", "batch_gradients"},
+                                                         {"momentum", "momentum_gradients"},
+                                                         {"dropout", "dropout_loss"}};
+  for (const auto& [experiment, figure] : effects)
+    if (!at(at(r, "effects"), experiment).is_null()) files.push_back(figure);
   if (!at(r, "ensemble").is_null())
     for (const char* f : {"ensemble_confusion", "misclassified"}) files.push_back(f);
   for (const auto& f : files) md << "![" << f << "](figures/" << f << ".png)\n\n";

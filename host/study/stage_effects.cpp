@@ -51,7 +51,10 @@ nlohmann::json lane_result(const EffectLane& l, int batch,
 // One effect experiment: lanes grouped by batch size into packs; cached on disk.
 nlohmann::json experiment(StudyContext& c, const std::string& name, const std::string& m,
                           const std::vector<EffectLane>& lanes) {
-  const std::string path = c.o.out + "/effects/" + name + "-" + m + ".json";
+  // One file per experiment and model, named by the model's folder (a model file's path
+  // made into one name).
+  const std::string folder = std::filesystem::path(model_folder(c.o, m)).filename().string();
+  const std::string path = c.o.out + "/effects/" + name + "-" + folder + ".json";
   if (fs::exists(path)) return read_json(path);
   c.log << "== effect: " << name << " on " << m << " (" << lanes.size() << " lanes)" << std::endl;
   std::map<int, std::vector<size_t>> by_batch;

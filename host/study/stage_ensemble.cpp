@@ -119,8 +119,8 @@ void run_ensemble(StudyContext& c) {
   std::map<std::string, std::vector<float>> val, test;
   for (const auto& m : models) {
     const std::string suffix = ensemble_probs_suffix(c.report["models"][m]["final"]);
-    val[m] = read_floats(c.o.out + "/" + m + "/final_val_probs" + suffix + ".f32");
-    test[m] = read_floats(c.o.out + "/" + m + "/final_test_probs" + suffix + ".f32");
+    val[m] = read_floats(model_folder(c.o, m) + "/final_val_probs" + suffix + ".f32");
+    test[m] = read_floats(model_folder(c.o, m) + "/final_test_probs" + suffix + ".f32");
   }
   nlohmann::json per_seed = nlohmann::json::array();
   std::vector<double> test_acc;

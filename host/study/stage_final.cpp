@@ -58,7 +58,7 @@ std::string train_command(const StudyContext& c, const std::string& m, const Par
 // and final.json does not have them yet (also for a study whose final models were trained
 // before the shifts existed).
 void add_tta(StudyContext& c, const std::string& m, nlohmann::json& j) {
-  const std::string dir = c.o.out + "/" + m;
+  const std::string dir = model_folder(c.o, m);
   const bool have = j.contains("tta") && j["tta"].value("shift", 0) == c.o.tta_shift &&
                     fs::exists(dir + "/final_val_probs_tta.f32") &&
                     fs::exists(dir + "/final_test_probs_tta.f32");
@@ -73,7 +73,7 @@ void add_tta(StudyContext& c, const std::string& m, nlohmann::json& j) {
 
 nlohmann::json final_models(StudyContext& c, const std::string& m, const ParamValues& params,
                             const std::string& source) {
-  const std::string dir = c.o.out + "/" + m;
+  const std::string dir = model_folder(c.o, m);
   const std::string path = dir + "/final.json";
   if (fs::exists(path) && fs::exists(dir + "/final_val_probs.f32")) {
     nlohmann::json j = read_json(path);

@@ -120,8 +120,8 @@ void run_searches(StudyContext& c, const std::string& m) {
   const auto coarse_trials = c.storage->trials(c.storage->find_study(m + "-coarse")->first);
   const Narrowing n =
       narrow(space, coarse_trials, 0.2, parse_choices(c.o.narrow_choices, "--narrow-choices"));
-  fs::create_directories(c.o.out + "/" + m);
-  write_json(c.o.out + "/" + m + "/narrowed_space.json", n.to_json());
+  fs::create_directories(model_folder(c.o, m));
+  write_json(model_folder(c.o, m) + "/narrowed_space.json", n.to_json());
   c.log << "== " << m << ": TPE in the narrowed space (" << c.o.fine << " trials)" << std::endl;
   sweep(c, m, m + "-fine", "tpe", n.space, c.o.fine);
 

@@ -39,7 +39,7 @@ ModelCheckpoint final_network(const std::string& dir, int seed) {
 }  // namespace
 
 nlohmann::json tta_figures(StudyContext& c, const std::string& m, const nlohmann::json& final) {
-  const std::string dir = c.o.out + "/" + m;
+  const std::string dir = model_folder(c.o, m);
   const int lanes = int(final["seeds"].size());
   SGDLAB_CHECK(lanes == c.o.seeds, "one final model per seed");
   std::vector<float> val, test;

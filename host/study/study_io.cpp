@@ -1,10 +1,13 @@
 // The small pieces every stage of the study uses: lane settings from trial parameters,
 // per-epoch rows as JSON, and the files a stage caches its results in.
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <filesystem>
 
 #include "sgdlab/core/error.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/engine/model.hpp"
 #include "sgdlab/search/lane_params.hpp"
 #include "study_run.hpp"
 
@@ -12,6 +15,22 @@ namespace sgdlab::study {
 
 LaneSettings settings_from(const StudyContext& c, const ParamValues& p, uint64_t seed) {
   return lane_settings(p, seed, c.o.epochs, c.device_data->image());
+}
+
+std::string model_folder(const StudyOptions& o, const std::string& model) {
+  const auto presets = model_preset_names();
+  if (std::find(presets.begin(), presets.end(), model) != presets.end()) return o.out + "/" + model;
+  const std::string legacy = o.out + "/" + model;
+  std::error_code ec;
+  if (model.find("..") == std::string::npos && std::filesystem::is_directory(legacy, ec))
+    return legacy;
+  std::string key;
+  for (char ch : model)
+    key += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'
+               ? ch
+               : '_';
+  if (key.empty() || key[0] == '.') key = "_" + key;
+  return o.out + "/" + key;
 }
 
 SearchSpace study_space(const StudyOptions& o) {

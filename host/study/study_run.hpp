@@ -62,6 +62,11 @@ void run_ensemble(StudyContext& c);
 void run_effects(StudyContext& c, const std::string& model);
 
 // Shared by the stages.
+// The folder of a model's files under --out: a preset's name; a model file's path made
+// into one folder name (data/models/cnn-bn.json: data_models_cnn-bn.json), so that no
+// path leads outside --out. A study that put a model file's files under its path (before
+// this rule) keeps that folder where it exists and stays inside --out.
+std::string model_folder(const StudyOptions& o, const std::string& model);
 // A trial's parameters as a lane's settings (search/lane_params.hpp), for this study.
 LaneSettings settings_from(const StudyContext& c, const ParamValues& p, uint64_t seed);
 // The space the study searches: the paper's, or with the options beyond it.
