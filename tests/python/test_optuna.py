@@ -65,14 +65,20 @@ def test_tpe_and_the_median_pruner_over_packs_of_eight(npz, tmp_path):
 def test_two_processes_share_one_sqlite_study(npz, tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    # Each worker marks its trials, and both start together (a barrier of two files).
     worker = textwrap.dedent(f"""
-        import sys, optuna, sgdlab, sgdlab.optuna
+        import os, sys, time, optuna, sgdlab, sgdlab.optuna
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        me = sys.argv[1]
+        open(os.path.join({str(tmp_path)!r}, "ready-" + me), "w").close()
+        while len([f for f in os.listdir({str(tmp_path)!r}) if f.startswith("ready-")]) < 2:
+            time.sleep(0.01)
         def suggest(trial):
+            trial.set_user_attr("worker", me)
             return {{"lr": trial.suggest_float("lr", 1e-3, 0.3, log=True),
                      "momentum": trial.suggest_float("momentum", 0.5, 0.95)}}
         study = optuna.load_study(study_name="shared", storage={storage!r},
-                                  sampler=optuna.samplers.RandomSampler(seed=int(sys.argv[1])))
+                                  sampler=optuna.samplers.RandomSampler(seed=int(me)))
         sgdlab.optuna.optimize(study, suggest, "mlp", sgdlab.load_data({npz!r}), n_trials=8,
                                lanes=4, epochs={EPOCHS}, device="cpu")
     """)
@@ -84,6 +90,11 @@ def test_two_processes_share_one_sqlite_study(npz, tmp_path):
     study = optuna.load_study(study_name="shared", storage=storage)
     trials = expect_every_trial_finished(study, 16)
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 16  # none duplicated
+    owners = [t.user_attrs["worker"] for t in sorted(trials, key=lambda t: t.number)]
+    assert owners.count("1") == owners.count("2") == 8
+    # The two asked in turns (each asks its next pack while the other trains), so their
+    # trial numbers interleave: neither ran all of its trials before the other began.
+    assert owners != sorted(owners) and owners != sorted(owners, reverse=True), owners
 
 
 def test_an_exception_leaves_no_trial_running(npz):
