@@ -75,7 +75,8 @@ TEST(Study, BadInputWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir / "study"));
   EXPECT_NE(run_command(sgdlab_binary() + " study --preset huge --out " + (dir / "study"), &out),
             0);
-  EXPECT_NE(out.find("--preset: expected paper, quick, beyond or record"), std::string::npos) << out;
+  EXPECT_NE(out.find("--preset: expected paper, quick, beyond or record"), std::string::npos)
+      << out;
   EXPECT_NE(run_command(sgdlab_binary() + " study --models cnn,vgg --out " + (dir / "study"), &out),
             0);
   EXPECT_NE(out.find("--model vgg: expected a preset (mlp, cnn, lcnn) or a model file"),
