@@ -12,13 +12,27 @@
 
 namespace sgdlab {
 
-std::vector<double> parse_list(const std::string& flag, const std::string& text) {
-  std::vector<double> out;
+namespace {
+
+// The items of a comma list, empty ones included ("" is one empty item), for the
+// parsers to refuse in their own words.
+std::vector<std::string> comma_items(const std::string& text) {
+  std::vector<std::string> items;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string::npos) comma = text.size();
-    const std::string item = text.substr(pos, comma - pos);
+    items.push_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
+std::vector<double> parse_list(const std::string& flag, const std::string& text) {
+  std::vector<double> out;
+  for (const std::string& item : comma_items(text)) {
     double v = 0;
     auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || !std::isfinite(v))
@@ -29,7 +43,6 @@ std::vector<double> parse_list(const std::string& flag, const std::string& text)
       SGDLAB_INPUT_ERROR(flag, ": ", item, " is out of the float range (at most ",
                          std::numeric_limits<float>::max(), " in size)");
     out.push_back(v);
-    pos = comma + 1;
   }
   return out;
 }
@@ -54,14 +67,9 @@ uint64_t parse_uint_item(const std::string& flag, const std::string& item, const
 
 std::vector<uint64_t> parse_uint_list(const std::string& flag, const std::string& text) {
   std::vector<uint64_t> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    out.push_back(parse_uint_item(flag, text.substr(pos, comma - pos), text,
-                                  "non-negative integers (a comma-separated list)"));
-    pos = comma + 1;
-  }
+  for (const std::string& item : comma_items(text))
+    out.push_back(
+        parse_uint_item(flag, item, text, "non-negative integers (a comma-separated list)"));
   return out;
 }
 
@@ -87,11 +95,7 @@ Augment parse_augment(const std::string& text) {
   Augment a;
   bool sigma_given = false;
   if (text.empty() || text == "none") return a;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string item = text.substr(pos, comma - pos);
+  for (const std::string& item : comma_items(text)) {
     const size_t eq = item.find('=');
     const std::string key = item.substr(0, eq);
     float* field = key == "shift"    ? &a.shift
@@ -107,7 +111,6 @@ Augment parse_augment(const std::string& text) {
     if (v.size() != 1) SGDLAB_INPUT_ERROR("--augment ", key, ": expected one number");
     *field = float(v[0]);
     sigma_given = sigma_given || field == &a.elastic_sigma;
-    pos = comma + 1;
   }
   if (a.elastic() && !sigma_given)
     SGDLAB_INPUT_ERROR("--augment alpha: give the smoothing too, sigma=PIXELS (Simard et al. ",
@@ -208,7 +211,12 @@ LaneSettings lane_settings_from(const nlohmann::json& options, int epochs,
       augment_text = true;
     } else if (key == "schedule") {
       schedule = text_at(v, key, where);
-    } else if (find_hyperparameter(key)) {
+    } else if (const Hyperparameter* h = find_hyperparameter(key)) {
+      // A number, set now: "warmup" is read by the schedule, parsed after the loop.
+      const double x = number_at(v, key, where);
+      if (!h->accepts(x))
+        SGDLAB_INPUT_ERROR(where, ": ", key, ": expected ", h->rule, ", got ", v.dump());
+      h->set(lane, x);
       augment_field = augment_field || is_augment_field(key);
     } else {
       std::string names;
@@ -220,14 +228,6 @@ LaneSettings lane_settings_from(const nlohmann::json& options, int epochs,
     SGDLAB_INPUT_ERROR(where,
                        ": give augment's text or its fields (shift, rotate, scale, "
                        "elastic_alpha, elastic_sigma), not both");
-  for (auto it = options.begin(); it != options.end(); ++it)
-    if (const Hyperparameter* h = find_hyperparameter(it.key())) {
-      const double x = number_at(it.value(), it.key(), where);
-      if (!h->accepts(x))
-        SGDLAB_INPUT_ERROR(where, ": ", it.key(), ": expected ", h->rule, ", got ",
-                           it.value().dump());
-      h->set(lane, x);
-    }
   // As --augment's alpha, the elastic field's strength needs its smoothing.
   if (options.contains("elastic_alpha") && !options.contains("elastic_sigma") &&
       lane.augment.elastic())

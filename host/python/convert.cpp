@@ -59,6 +59,12 @@ nlohmann::json settings_json(const py::handle& settings, const std::string& wher
   return out;
 }
 
+bool nhwc_layout(const std::string& layout) {
+  if (layout != "nchw" && layout != "nhwc")
+    throw py::value_error("layout: expected 'nchw' or 'nhwc', got '" + layout + "'");
+  return layout == "nhwc";
+}
+
 ArrayView array_view(const py::handle& obj, const std::string& name, py::object& keep) {
   if (!py::isinstance<py::array>(obj))
     throw py::type_error(name + ": expected a NumPy array, got " +

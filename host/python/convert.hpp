@@ -22,6 +22,9 @@ nlohmann::json settings_json(const py::handle& settings, const std::string& wher
 // others are made contiguous once (`keep` holds that copy while the view is used).
 ArrayView array_view(const py::handle& obj, const std::string& name, py::object& keep);
 
+// "nchw" or "nhwc" (images with channels), as --layout takes it: whether it is nhwc.
+bool nhwc_layout(const std::string& layout);
+
 // A vector as a new 1-D NumPy array.
 template <class T>
 py::array_t<T> to_numpy(const std::vector<T>& v) {

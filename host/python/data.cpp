@@ -23,12 +23,6 @@ DataOptions split_options(double val_fraction, uint64_t split_seed, const std::s
   return o;
 }
 
-bool nhwc_layout(const std::string& layout) {
-  if (layout != "nchw" && layout != "nhwc")
-    throw py::value_error("layout: expected 'nchw' or 'nhwc', got '" + layout + "'");
-  return layout == "nhwc";
-}
-
 Data load_data(const std::string& path, const std::string& format, const std::string& layout,
                const std::string& normalize, double val_fraction, uint64_t split_seed,
                bool download) {

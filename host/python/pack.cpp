@@ -50,7 +50,8 @@ LaneSettings lane_from(const py::handle& settings, int epochs, OptimizerKind opt
 
 // Whether a lane's settings would be taken by a pack (sgdlab.optuna checks each trial
 // on its own): raises what Pack() would.
-void check_lane(const py::handle& settings, int epochs, int batch, const std::string& optimizer) {
+void check_lane_settings(const py::handle& settings, int epochs, int batch,
+                         const std::string& optimizer) {
   if (batch <= 0) throw py::value_error("batch: expected a batch size > 0");
   if (epochs <= 0) throw py::value_error("epochs: expected a number of epochs > 0");
   lane_from(settings, epochs, optimizer_named(optimizer, "optimizer").kind(), optimizer, "lane");
@@ -68,6 +69,8 @@ class SignalCheck {
     armed_ = PyThread_get_thread_ident() == main.attr("ident").cast<unsigned long>();
     last_ = std::chrono::steady_clock::now();
   }
+  // Whether pending() can ever say yes this epoch (the main thread).
+  bool armed() const { return armed_; }
   bool pending() {
     if (!armed_) return false;
     const auto now = std::chrono::steady_clock::now();
@@ -117,9 +120,10 @@ class Pack {
     signals_.arm();
     {
       py::gil_scoped_release unlocked;
-      // A recorded epoch cannot be stopped, so it needs nothing to go back to.
-      const TrainerState before =
-          options_.capture == Capture::Epoch ? TrainerState{} : trainer_->state();
+      // Only an epoch that can be stopped needs a state to go back to: a recorded epoch
+      // runs whole, and off the main thread no signal is checked.
+      const bool stoppable = signals_.armed() && options_.capture != Capture::Epoch;
+      const TrainerState before = stoppable ? trainer_->state() : TrainerState{};
       try {
         rows = trainer_->train_epoch();
       } catch (const EpochStopped&) {
@@ -267,8 +271,8 @@ class Pack {
 }  // namespace
 
 void register_pack(py::module_& m) {
-  m.def("_check_lane", &check_lane, py::arg("settings"), py::arg("epochs"), py::arg("batch"),
-        py::arg("optimizer"));
+  m.def("_check_lane", &check_lane_settings, py::arg("settings"), py::arg("epochs"),
+        py::arg("batch"), py::arg("optimizer"));
   py::class_<Pack>(m, "_Pack")
       .def(py::init<const std::string&, const Data&, int, int, const py::list&, const std::string&,
                     const std::string&, const std::string&, int>(),

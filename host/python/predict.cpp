@@ -16,8 +16,7 @@ namespace {
 
 py::array_t<float> predict(const std::string& checkpoint, const py::handle& images,
                            const std::string& layout, const std::string& device, int tta_shift) {
-  if (layout != "nchw" && layout != "nhwc")
-    throw py::value_error("layout: expected 'nchw' or 'nhwc', got '" + layout + "'");
+  const bool nhwc = nhwc_layout(layout);
   py::object keep;
   const ArrayView x = array_view(images, "x", keep);
   if (x.shape.empty()) throw py::value_error("x: expected images [N, H, W] or [N, C, H, W]");
@@ -32,12 +31,9 @@ py::array_t<float> predict(const std::string& checkpoint, const py::handle& imag
   {
     py::gil_scoped_release unlocked;
     const ModelCheckpoint c = load_model_checkpoint(checkpoint);
-    Dataset d = dataset_from_arrays(x, y, layout == "nhwc", "x", "labels");
+    Dataset d = dataset_from_arrays(x, y, nhwc, "x", "labels");
     apply_scaling(d, c.scaling);
-    if (tta_shift < 0 || tta_shift >= std::min(d.image.H, d.image.W))
-      throw InputError(__FILE__, __LINE__,
-                       "tta_shift: expected 0 or more pixels, less than the images' side, got " +
-                           std::to_string(tta_shift));
+    // tta_probabilities refuses a negative shift or one that moves the images out of view.
     auto backend = make_backend(device, nullptr);
     probs = tta_probabilities(*backend, c.model, c.params, d, tta_shift);
     classes = c.model.classes;
