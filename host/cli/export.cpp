@@ -1,24 +1,34 @@
 // sgdlab export: a study in Optuna's journal format, for Optuna's tools
-// (optuna-dashboard, optuna.visualization) to read.
+// (optuna-dashboard, optuna.visualization); or trained networks as ONNX models
+// (docs/onnx.md), for ONNX Runtime, OpenCV and the rest.
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 
 #include "common.hpp"
 #include "sgdlab/core/error.hpp"
+#include "sgdlab/engine/checkpoint.hpp"
 #include "sgdlab/engine/files.hpp"
+#include "sgdlab/onnx/onnx_model.hpp"
 #include "sgdlab/search/optuna_journal.hpp"
 #include "sgdlab/search/storage.hpp"
 
 namespace sgdlab::cli {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct ExportArgs {
-  std::string study, name, journal;
+  std::string study, name, journal;  // a study, to Optuna's journal
+  std::string checkpoint, onnx;      // trained networks, to ONNX
+  std::string opset = std::to_string(kOnnxDefaultOpset);
 };
 
-void run_export(const ExportArgs& a) {
+void run_journal_export(const ExportArgs& a) {
   const std::string study = resolve_study_arg(a.study);
-  if (!is_postgres_url(study) && !std::filesystem::is_regular_file(study))
+  if (!is_postgres_url(study) && !fs::is_regular_file(study))
     SGDLAB_INPUT_ERROR("--study ", study, ": no such study database");
   // Exporting reads: the study is opened read-only and nothing is created in it.
   StudyStorage storage(a.study, StorageMode::ReadOnly);
@@ -31,19 +41,140 @@ void run_export(const ExportArgs& a) {
             << "\")))\n";
 }
 
+// One network to export: its checkpoint, where its model goes, and the model's bytes.
+struct OnnxJob {
+  std::string checkpoint, out, bytes;
+  std::string model;
+  double seconds = 0;
+};
+
+// The model checkpoints of a run or study folder: FOLDER/models/*.safetensors (train
+// --save, a study's final models), or the folder's own *.safetensors.
+std::vector<std::string> folder_checkpoints(const std::string& folder) {
+  const fs::path models = fs::is_directory(fs::path(folder) / "models")
+                              ? fs::path(folder) / "models"
+                              : fs::path(folder);
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(models, ec))
+    if (e.path().extension() == ".safetensors" && e.is_regular_file())
+      found.push_back(e.path().string());
+  if (ec)
+    SGDLAB_INPUT_ERROR("--checkpoint ", folder, ": cannot list ", models.string(), " (",
+                       ec.message(), ")");
+  if (found.empty())
+    SGDLAB_INPUT_ERROR("--checkpoint ", folder, ": no model checkpoints in ", models.string(),
+                       " (expected *.safetensors, which train --save writes)");
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// What to export where: a checkpoint to the file --onnx (or into the folder --onnx names),
+// a folder's checkpoints into the folder --onnx, each as <name>.onnx.
+std::vector<OnnxJob> onnx_jobs(const ExportArgs& a) {
+  if (!fs::exists(a.checkpoint))
+    SGDLAB_INPUT_ERROR("--checkpoint ", a.checkpoint, ": no such file or folder");
+  auto named_in = [](const std::string& folder, const std::string& checkpoint) {
+    return (fs::path(folder) / fs::path(checkpoint).stem()).string() + ".onnx";
+  };
+  std::vector<OnnxJob> jobs;
+  if (!fs::is_directory(a.checkpoint)) {
+    const bool into_folder = fs::is_directory(a.onnx);
+    jobs.push_back({a.checkpoint, into_folder ? named_in(a.onnx, a.checkpoint) : a.onnx});
+    return jobs;
+  }
+  if (fs::exists(a.onnx) && !fs::is_directory(a.onnx))
+    SGDLAB_INPUT_ERROR("--onnx ", a.onnx,
+                       ": is a file; a folder of checkpoints exports to a folder");
+  for (const std::string& c : folder_checkpoints(a.checkpoint))
+    jobs.push_back({c, named_in(a.onnx, c)});
+  return jobs;
+}
+
+// Writes every model, or none: a failure removes what this call wrote and the folder it
+// made.
+void write_all(const std::vector<OnnxJob>& jobs, const std::string& folder) {
+  const bool made = !folder.empty() && !fs::exists(folder);
+  if (!folder.empty()) make_folders(folder, "--onnx");
+  std::vector<std::string> written;
+  try {
+    for (const OnnxJob& j : jobs) {
+      write_file_atomic(j.out, j.bytes);
+      written.push_back(j.out);
+    }
+  } catch (...) {
+    std::error_code ec;
+    for (const std::string& w : written) fs::remove(w, ec);
+    if (made) fs::remove(folder, ec);
+    throw;
+  }
+}
+
+void run_onnx_export(const ExportArgs& a) {
+  const uint64_t opset = parse_uint("--opset", a.opset);
+  if (opset > 1000) SGDLAB_INPUT_ERROR("--opset ", opset, ": expected an ONNX opset such as 17");
+  std::vector<OnnxJob> jobs = onnx_jobs(a);
+  // Every model is made and checked before the first is written: a bad checkpoint or an
+  // opset that cannot express the network leaves nothing behind.
+  for (OnnxJob& j : jobs) {
+    const auto start = std::chrono::steady_clock::now();
+    const ModelCheckpoint c = load_model_checkpoint(j.checkpoint);
+    j.bytes = onnx_model_bytes(c, int(opset), j.checkpoint);
+    j.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    j.model = c.model.name;
+  }
+  write_all(jobs, fs::is_directory(a.checkpoint) ? a.onnx : "");
+  for (const OnnxJob& j : jobs)
+    std::cout << "wrote " << j.out << ": " << j.model << ", opset " << opset << ", "
+              << j.bytes.size() << " bytes, made and checked in " << std::fixed
+              << std::setprecision(1) << 1000 * j.seconds << " ms\n";
+}
+
+void run_export(const ExportArgs& a, const CLI::App& cmd) {
+  auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  const bool journal = given("--optuna-journal"), onnx = given("--onnx");
+  if (journal == onnx)
+    SGDLAB_INPUT_ERROR(
+        "export: expected one of --optuna-journal (a study) and --onnx (trained "
+        "networks)",
+        journal ? ", got both" : "");
+  const std::vector<const char*> own = journal ? std::vector<const char*>{"--study", "--name"}
+                                               : std::vector<const char*>{"--checkpoint"};
+  const std::vector<const char*> other = journal
+                                             ? std::vector<const char*>{"--checkpoint", "--opset"}
+                                             : std::vector<const char*>{"--study", "--name"};
+  const char* mode = journal ? "--optuna-journal" : "--onnx";
+  for (const char* flag : own)
+    if (!given(flag)) SGDLAB_INPUT_ERROR("export ", mode, ": ", flag, " is required");
+  for (const char* flag : other)
+    if (given(flag)) SGDLAB_INPUT_ERROR("export ", mode, ": ", flag, " does not apply");
+  journal ? run_journal_export(a) : run_onnx_export(a);
+}
+
 }  // namespace
 
 void register_export(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
-  CLI::App* cmd =
-      app.add_subcommand("export", "write a study in Optuna's journal format (optuna-dashboard)");
+  CLI::App* cmd = app.add_subcommand(
+      "export",
+      "write a study in Optuna's journal format (optuna-dashboard), or trained networks as "
+      "ONNX models");
   cmd->add_option("--study", a->study,
-                  "the study: a SQLite file (or sqlite:///PATH), or "
-                  "postgresql://USER[:PASS]@HOST[:PORT]/DB")
-      ->required();
-  cmd->add_option("--name", a->name, "the study's name")->required();
-  cmd->add_option("--optuna-journal", a->journal, "the journal file to write")->required();
-  cmd->callback([a] { run_export(*a); });
+                  "with --optuna-journal: the study, a SQLite file (or sqlite:///PATH), or "
+                  "postgresql://USER[:PASS]@HOST[:PORT]/DB");
+  cmd->add_option("--name", a->name, "with --optuna-journal: the study's name");
+  cmd->add_option("--optuna-journal", a->journal, "the journal file to write");
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "with --onnx: a model checkpoint (.safetensors), or a run folder to export "
+                  "each of its models/*.safetensors");
+  cmd->add_option("--onnx", a->onnx,
+                  "the ONNX file to write (docs/onnx.md); a folder for a run folder's models, "
+                  "each as <name>.onnx");
+  cmd->add_option("--opset", a->opset,
+                  "with --onnx: the ONNX opset, " + std::to_string(kOnnxMinOpset) + " to " +
+                      std::to_string(onnx_max_opset()))
+      ->default_val(std::to_string(kOnnxDefaultOpset));
+  cmd->callback([a, cmd] { run_export(*a, *cmd); });
 }
 
 }  // namespace sgdlab::cli

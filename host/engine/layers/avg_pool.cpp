@@ -26,6 +26,7 @@ class AvgPoolShape : public WindowPool {
   LayerKind kind() const override { return LayerKind::AvgPool; }
   const char* type() const override { return "avg-pool"; }
   const char* label() const override { return "avgpool"; }
+  OnnxValue to_onnx(const OnnxLayer& c) const override { return pool_to_onnx(c, "AveragePool"); }
   static AvgPoolDims dims(const LayerCall& c) {
     const Shape3& in = c.layer.in;
     const int k = c.layer.spec.kernel, s = c.layer.spec.stride;
@@ -38,6 +39,9 @@ class GlobalShape : public LayerType {
   LayerKind kind() const override { return LayerKind::GlobalAvgPool; }
   const char* type() const override { return "global-avg-pool"; }
   const char* label() const override { return "gap"; }
+  OnnxValue to_onnx(const OnnxLayer& c) const override {
+    return {c.graph.node("GlobalAveragePool", c.name, {c.input_as_image().name}), 4};
+  }
   Shape3 output(const LayerSpec&, const Shape3& in, const std::string&) const override {
     return {in.C, 1, 1};
   }

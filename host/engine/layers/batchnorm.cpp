@@ -72,6 +72,13 @@ class BatchNorm final : public LayerType {
     c.be.batchnorm_backward(dims(c.layer, c.batch, c.lanes), in, c.tensors[0], dy, dx, c.grads[0],
                             c.grads[1]);
   }
+  // BatchNormalization with the running statistics, on an image or a flat input alike.
+  OnnxValue to_onnx(const OnnxLayer& c) const override {
+    return {c.graph.node("BatchNormalization", c.name,
+                         {c.input.name, c.tensor(0), c.tensor(1), c.tensor(2), c.tensor(3)},
+                         {{"epsilon", float(c.layer.spec.eps)}}),
+            c.input.rank};
+  }
   void check_training_rows(const LayerPlan& l, int rows) const override {
     if (size_t(rows) * l.in.H * l.in.W == 1)
       SGDLAB_INPUT_ERROR(l.label, " (batchnorm over ", l.in.C,

@@ -39,6 +39,13 @@ class Dense final : public LayerType {
     c.be.dense_backward(dims(c.layer, c.batch, c.lanes), in, c.tensors[0], dy, dx, c.grads[0],
                         c.grads[1]);
   }
+  // Gemm with PyTorch's [out, in] weight, after a Flatten where the input is an image.
+  OnnxValue to_onnx(const OnnxLayer& c) const override {
+    const OnnxValue x = c.input_flat();
+    return {
+        c.graph.node("Gemm", c.name, {x.name, c.tensor(0), c.tensor(1)}, {{"transB", int64_t(1)}}),
+        2};
+  }
   void plan(Backend& be, const LayerPlan& l, int rows, int lanes) const override {
     be.plan_dense(dims(l, rows, lanes));
   }

@@ -11,6 +11,8 @@ class Dropout final : public LayerType {
   LayerKind kind() const override { return LayerKind::Dropout; }
   const char* type() const override { return "dropout"; }
   const char* label() const override { return "dropout"; }
+  // Inference: the identity, left out of the graph.
+  OnnxValue to_onnx(const OnnxLayer& c) const override { return c.input; }
   const float* forward(const LayerCall& c, bool training, const float* in,
                        float* out) const override {
     if (!training) return in;

@@ -23,6 +23,10 @@ double read_number(const nlohmann::json& j, const std::string& key, double fallb
 Shape3 sliding_output(int channels, int kernel, int stride, int pad, const Shape3& in,
                       const std::string& where);
 
+// The ONNX attributes of a k x k window with a stride and zero padding (Conv, MaxPool,
+// AveragePool).
+std::vector<OnnxAttribute> onnx_window(int kernel, int stride, int pad);
+
 // " 3x3" or " 3x3/2" for the summary.
 std::string kernel_text(const LayerSpec& s);
 
@@ -43,6 +47,14 @@ class WindowPool : public LayerType {
     return sliding_output(in.C, s.kernel, s.stride, 0, in, where);
   }
   std::string summary(const LayerSpec& s) const override { return kernel_text(s); }
+
+ protected:
+  // The pool as the ONNX operator `op` (MaxPool, AveragePool).
+  static OnnxValue pool_to_onnx(const OnnxLayer& c, const char* op) {
+    const OnnxValue x = c.input_as_image();
+    const LayerSpec& s = c.layer.spec;
+    return {c.graph.node(op, c.name, {x.name}, onnx_window(s.kernel, s.stride, 0)), 4};
+  }
 };
 
 // The descriptions, one per file.

@@ -10,6 +10,7 @@ class MaxPool final : public WindowPool {
   LayerKind kind() const override { return LayerKind::MaxPool; }
   const char* type() const override { return "max-pool"; }
   const char* label() const override { return "maxpool"; }
+  OnnxValue to_onnx(const OnnxLayer& c) const override { return pool_to_onnx(c, "MaxPool"); }
   const float* forward(const LayerCall& c, bool, const float* in, float* out) const override {
     c.be.maxpool_forward(pool_dims(c.layer, c.batch, c.lanes), in, out);
     return out;

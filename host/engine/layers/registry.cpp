@@ -71,6 +71,13 @@ Shape3 sliding_output(int channels, int kernel, int stride, int pad, const Shape
   return {channels, (in.H + 2 * pad - kernel) / stride + 1, (in.W + 2 * pad - kernel) / stride + 1};
 }
 
+std::vector<OnnxAttribute> onnx_window(int kernel, int stride, int pad) {
+  const int64_t k = kernel, s = stride, p = pad;
+  return {{"kernel_shape", std::vector<int64_t>{k, k}},
+          {"strides", std::vector<int64_t>{s, s}},
+          {"pads", std::vector<int64_t>{p, p, p, p}}};
+}
+
 std::string kernel_text(const LayerSpec& s) {
   return " " + std::to_string(s.kernel) + "x" + std::to_string(s.kernel) +
          (s.stride > 1 ? "/" + std::to_string(s.stride) : "");

@@ -3,8 +3,8 @@
 // everything that handles layers asks: the model file (its type name, keys and their
 // checks), the plan (output shape, the tensors and their initialisation), the passes
 // (forward and backward on a backend), planning, the cost, the checkpoint (names and
-// PyTorch shapes) and the summary. layer_type() is the one switch over the kinds, and
-// the engine builds with -Werror=switch: a kind without a description does not compile.
+// PyTorch shapes), the summary and the ONNX export. layer_type() is the one switch over the kinds,
+// and the engine builds with -Werror=switch: a kind without a description does not compile.
 // docs/adding-a-layer.md walks through a new kind.
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -14,6 +14,7 @@
 
 #include "sgdlab/core/backend.hpp"
 #include "sgdlab/engine/model.hpp"
+#include "sgdlab/engine/onnx_graph.hpp"
 
 namespace sgdlab {
 
@@ -89,6 +90,10 @@ class LayerType {
   // An InputError for a training step of `rows` rows that the layer cannot train (batch
   // norm over one value), asked when a trainer that trains is made.
   virtual void check_training_rows(const LayerPlan& l, int rows) const {}
+
+  // Adds the layer's inference nodes to an ONNX graph (docs/onnx.md); returns its output.
+  // Every kind says it: a network that cannot be exported is not a choice left to chance.
+  virtual OnnxValue to_onnx(const OnnxLayer& c) const = 0;
 
   // Multiply-adds per sample of the forward pass (0: elementwise, left out of the cost).
   virtual double macs(const LayerPlan& l) const { return 0; }
