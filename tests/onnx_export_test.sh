@@ -147,6 +147,10 @@ refused "an unwritable output" "cannot" "$TMP/text.safetensors/x.onnx" \
   --checkpoint "$ckpt" --onnx "$TMP/text.safetensors/x.onnx"
 refused "opset 12" "too low" "$TMP/x.onnx" --checkpoint "$ckpt" --onnx "$TMP/x.onnx" --opset 12
 refused "opset 99" "too high" "$TMP/x.onnx" --checkpoint "$ckpt" --onnx "$TMP/x.onnx" --opset 99
+cp "$ckpt" "$TMP/keep.safetensors"
+refused "an output that is the checkpoint" "is the checkpoint itself" "$TMP/none" \
+  --checkpoint "$TMP/keep.safetensors" --onnx "$TMP/keep.safetensors"
+cmp -s "$ckpt" "$TMP/keep.safetensors" || fail "the checkpoint named as output was changed"
 mkdir -p "$TMP/bad-run/models"
 cp "$ckpt" "$TMP/bad-run/models/lane-0.safetensors"
 cp "$TMP/text.safetensors" "$TMP/bad-run/models/lane-1.safetensors"

@@ -91,6 +91,14 @@ std::vector<OnnxJob> onnx_jobs(const ExportArgs& a) {
   return jobs;
 }
 
+// An output that names its own checkpoint would replace the trained network.
+void refuse_overwriting_checkpoints(const std::vector<OnnxJob>& jobs) {
+  std::error_code ec;
+  for (const OnnxJob& j : jobs)
+    if (fs::equivalent(j.out, j.checkpoint, ec))
+      SGDLAB_INPUT_ERROR("--onnx ", j.out, ": is the checkpoint itself; name another file");
+}
+
 // Writes every model, or none: a failure removes what this call wrote and the folder it
 // made.
 void write_all(const std::vector<OnnxJob>& jobs, const std::string& folder) {
@@ -114,6 +122,7 @@ void run_onnx_export(const ExportArgs& a) {
   const uint64_t opset = parse_uint("--opset", a.opset);
   if (opset > 1000) SGDLAB_INPUT_ERROR("--opset ", opset, ": expected an ONNX opset such as 17");
   std::vector<OnnxJob> jobs = onnx_jobs(a);
+  refuse_overwriting_checkpoints(jobs);
   // Every model is made and checked before the first is written: a bad checkpoint or an
   // opset that cannot express the network leaves nothing behind.
   for (OnnxJob& j : jobs) {
