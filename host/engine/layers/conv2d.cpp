@@ -105,9 +105,9 @@ class Local2d final : public Sliding {
 // channels, [N, C*k*k, Ho, Wo]; Reshape and Transpose put each location's window in a
 // group of its own, [N, L*C*k*k, 1, 1] with L = Ho*Wo; a grouped 1x1 Conv with L groups
 // applies each location's weights and bias, [N, L*out, 1, 1]; Reshape and Transpose give
-// [N, out, Ho, Wo]. (OpenCV 4.6 needs the 1x1 Conv's kernel_shape spelled out.) PyTorch's [L, out,
-// C, k, k] weight is already the grouped Conv's [L*out, C*k*k, 1, 1] in memory, and the [L, out]
-// bias its [L*out].
+// [N, out, Ho, Wo]. PyTorch's [L, out, C, k, k] weight is already the grouped Conv's
+// [L*out, C*k*k, 1, 1] in memory, and the [L, out] bias its [L*out]. OpenCV 4.6 needs the
+// 1x1 Conv's kernel_shape spelled out.
 OnnxValue Local2d::to_onnx(const OnnxLayer& c) const {
   OnnxGraph& g = c.graph;
   const LayerPlan& l = c.layer;
