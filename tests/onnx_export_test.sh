@@ -14,15 +14,8 @@ SGDLAB=$1
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failures=0
-pass() {
-  echo "ok: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAILED: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/check_count.sh
+source "$ROOT/tests/check_count.sh"
 
 missing=()
 PY=/usr/bin/python3
@@ -157,5 +150,4 @@ cp "$TMP/text.safetensors" "$TMP/bad-run/models/lane-1.safetensors"
 refused "a run folder with one bad checkpoint" "lane-1.safetensors" "$TMP/bad-out" \
   --checkpoint "$TMP/bad-run" --onnx "$TMP/bad-out"
 
-echo "$passed passed, $failures failed"
-[ "$failures" = 0 ]
+finish_checks

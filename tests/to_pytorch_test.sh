@@ -15,15 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TOOL="$ROOT/tools/to_pytorch.py"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failures=0
-pass() {
-  echo "ok: $*"
-  passed=$((passed + 1))
-}
-fail() {
-  echo "FAILED: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/check_count.sh
+source "$ROOT/tests/check_count.sh"
 
 # The first Python that has torch: a pyenv or venv python3 may lack Debian's python3-torch.
 PY=
@@ -140,5 +133,4 @@ else
   done
 fi
 
-echo "$passed passed, $failures failed"
-[ "$failures" = 0 ]
+finish_checks

@@ -139,27 +139,6 @@ void run_onnx_export(const ExportArgs& a) {
               << std::setprecision(1) << 1000 * j.seconds << " ms\n";
 }
 
-void run_export(const ExportArgs& a, const CLI::App& cmd) {
-  auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
-  const bool journal = given("--optuna-journal"), onnx = given("--onnx");
-  if (journal == onnx)
-    SGDLAB_INPUT_ERROR(
-        "export: expected one of --optuna-journal (a study) and --onnx (trained "
-        "networks)",
-        journal ? ", got both" : "");
-  const std::vector<const char*> own = journal ? std::vector<const char*>{"--study", "--name"}
-                                               : std::vector<const char*>{"--checkpoint"};
-  const std::vector<const char*> other = journal
-                                             ? std::vector<const char*>{"--checkpoint", "--opset"}
-                                             : std::vector<const char*>{"--study", "--name"};
-  const char* mode = journal ? "--optuna-journal" : "--onnx";
-  for (const char* flag : own)
-    if (!given(flag)) SGDLAB_INPUT_ERROR("export ", mode, ": ", flag, " is required");
-  for (const char* flag : other)
-    if (given(flag)) SGDLAB_INPUT_ERROR("export ", mode, ": ", flag, " does not apply");
-  journal ? run_journal_export(a) : run_onnx_export(a);
-}
-
 }  // namespace
 
 void register_export(CLI::App& app) {
@@ -168,22 +147,35 @@ void register_export(CLI::App& app) {
       "export",
       "write a study in Optuna's journal format (optuna-dashboard), or trained networks as "
       "ONNX models");
-  cmd->add_option("--study", a->study,
-                  "with --optuna-journal: the study, a SQLite file (or sqlite:///PATH), or "
-                  "postgresql://USER[:PASS]@HOST[:PORT]/DB");
-  cmd->add_option("--name", a->name, "with --optuna-journal: the study's name");
-  cmd->add_option("--optuna-journal", a->journal, "the journal file to write");
-  cmd->add_option("--checkpoint", a->checkpoint,
-                  "with --onnx: a model checkpoint (.safetensors), or a run folder to export "
-                  "each of its models/*.safetensors");
-  cmd->add_option("--onnx", a->onnx,
-                  "the ONNX file to write (docs/onnx.md); a folder for a run folder's models, "
-                  "each as <name>.onnx");
-  cmd->add_option("--opset", a->opset,
-                  "with --onnx: the ONNX opset, " + std::to_string(kOnnxMinOpset) + " to " +
-                      std::to_string(onnx_max_opset()))
-      ->default_val(std::to_string(kOnnxDefaultOpset));
-  cmd->callback([a, cmd] { run_export(*a, *cmd); });
+  CLI::Option* study =
+      cmd->add_option("--study", a->study,
+                      "with --optuna-journal: the study, a SQLite file (or "
+                      "sqlite:///PATH), or postgresql://USER[:PASS]@HOST[:PORT]/DB");
+  CLI::Option* name = cmd->add_option("--name", a->name, "with --optuna-journal: the study's name");
+  CLI::Option* journal =
+      cmd->add_option("--optuna-journal", a->journal, "the journal file to write");
+  CLI::Option* checkpoint =
+      cmd->add_option("--checkpoint", a->checkpoint,
+                      "with --onnx: a model checkpoint (.safetensors), or a run folder to export "
+                      "each of its models/*.safetensors");
+  CLI::Option* onnx = cmd->add_option("--onnx", a->onnx,
+                                      "the ONNX file to write (docs/onnx.md); a folder for a run "
+                                      "folder's models, each as <name>.onnx");
+  CLI::Option* opset =
+      cmd->add_option("--opset", a->opset,
+                      "with --onnx: the ONNX opset, " + std::to_string(kOnnxMinOpset) + " to " +
+                          std::to_string(onnx_max_opset()))
+          ->default_val(std::to_string(kOnnxDefaultOpset));
+  // Two modes: CLI11 refuses a flag of the other mode or a missing one (exit 2, one line).
+  journal->excludes(onnx)->needs(study)->needs(name);
+  onnx->needs(checkpoint);
+  for (CLI::Option* o : {study, name}) o->needs(journal);
+  for (CLI::Option* o : {checkpoint, opset}) o->needs(onnx);
+  cmd->callback([a, journal, onnx] {
+    if (journal->count()) return run_journal_export(*a);
+    if (onnx->count()) return run_onnx_export(*a);
+    SGDLAB_INPUT_ERROR("export: expected --optuna-journal (a study) or --onnx (trained networks)");
+  });
 }
 
 }  // namespace sgdlab::cli

@@ -2,7 +2,6 @@
 // holds the graph, the shape adapters between flat and image values, and the head.
 #include "sgdlab/engine/onnx_graph.hpp"
 
-#include <algorithm>
 #include <map>
 
 #include "sgdlab/core/error.hpp"
@@ -12,9 +11,8 @@
 namespace sgdlab {
 
 void OnnxGraph::claim(const std::string& name) {
-  SGDLAB_CHECK(std::find(names_.begin(), names_.end(), name) == names_.end(),
-               "a value name used once in the graph, got a second ", name);
-  names_.push_back(name);
+  SGDLAB_CHECK(names_.insert(name).second, "a value name used once in the graph, got a second ",
+               name);
 }
 
 std::string OnnxGraph::node(const std::string& op, const std::string& output,

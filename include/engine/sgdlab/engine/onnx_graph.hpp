@@ -4,6 +4,7 @@
 // model with the ONNX library's protobuf classes. The engine itself stays free of
 // protobuf. docs/onnx.md gives each layer's operators.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -29,8 +30,8 @@ struct OnnxNode {
 struct OnnxConstant {
   std::string name;
   std::vector<int64_t> shape;
-  std::vector<float> floats;
-  std::vector<int64_t> ints;  // used when `floats` is empty and `is_int64`
+  std::vector<float> floats;  // the values, unless is_int64
+  std::vector<int64_t> ints;  // the values when is_int64
   bool is_int64 = false;
 };
 
@@ -60,7 +61,7 @@ class OnnxGraph {
 
   std::vector<OnnxNode> nodes_;
   std::vector<OnnxConstant> constants_;
-  std::vector<std::string> names_;
+  std::set<std::string> names_;  // every value's, each used once
 };
 
 // What a layer's to_onnx gets: the graph, its plan, its name in the graph (the label,
